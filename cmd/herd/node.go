@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/places"
+)
+
+// nodeFlags are the flags of up and serve.
+type nodeFlags struct {
+	config          string
+	logDir          string
+	logLevel        string
+	closeAfterReply bool
+	loops           int
+	places          string
+	placesURL       string
+	placesData      string
+}
+
+func (f *nodeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "herd config `file` (YAML); default: the embedded five-node herd")
+	fs.StringVar(&f.logDir, "log-dir", "logs", "`dir`ectory for one JSON log file per node (NAME.log); \"-\" logs to stderr")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info (every line received and sent), warn, error")
+	fs.BoolVar(&f.closeAfterReply, "close-after-reply", false, "close each client connection after its reply (for clients that read until EOF)")
+	fs.IntVar(&f.loops, "loops", 0, "event loops per node; 0 means one per core")
+	fs.StringVar(&f.places, "places", "", "places backend: geonames (offline, default), google, google-new")
+	fs.StringVar(&f.placesURL, "places-url", "", "base `URL` of the Google backend (tests, proxies, air-gapped mirrors)")
+	fs.StringVar(&f.placesData, "places-data", "", "GeoNames dump `file` to load instead of the embedded cities500 index")
+}
+
+// load reads the config and applies flag overrides.
+func (f *nodeFlags) load() (*herd.Config, error) {
+	var cfg *herd.Config
+	var err error
+	if f.config == "" {
+		cfg = herd.DefaultConfig()
+	} else if cfg, err = herd.LoadConfig(f.config); err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	if f.closeAfterReply {
+		cfg.Limits.CloseAfterReply = true
+	}
+	if f.places != "" {
+		cfg.Places.Backend = f.places
+	}
+	if f.placesURL != "" {
+		cfg.Places.URL = f.placesURL
+	}
+	if f.placesData != "" {
+		cfg.Places.Data = f.placesData
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	if _, err := parseLevel(f.logLevel); err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	if f.loops < 0 {
+		return nil, usageErr("--loops must not be negative")
+	}
+	return cfg, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// runNodes starts the named nodes of cfg, prints where they listen, and
+// runs until SIGINT or SIGTERM.
+func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.Writer) error {
+	level, _ := parseLevel(f.logLevel)
+	if f.logDir != "-" {
+		if err := os.MkdirAll(f.logDir, 0o755); err != nil {
+			return fmt.Errorf("log directory: %w", err)
+		}
+	}
+	pc := places.DefaultConfig()
+	pc.Backend, pc.BaseURL, pc.Key, pc.DataFile = cfg.Places.Backend, cfg.Places.URL, cfg.Places.Key, cfg.Places.Data
+	pc.Timeout = cfg.Places.Timeout
+	provider, err := places.New(pc)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	var files []*os.File
+	defer func() {
+		for _, fl := range files {
+			fl.Close()
+		}
+	}()
+	setup := func(nc herd.NodeConfig) (*herd.Node, *slog.Logger, error) {
+		var w io.Writer = stderr
+		if f.logDir != "-" {
+			fl, err := os.OpenFile(filepath.Join(f.logDir, nc.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return nil, nil, fmt.Errorf("log file: %w", err)
+			}
+			files = append(files, fl)
+			w = fl
+		}
+		logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+		node := herd.NewNode(nc.Name, herd.NewCache(), nil)
+		node.SetPlaces(provider, cfg.Places.Timeout, cfg.Places.MaxInFlight)
+		return node, logger, nil
+	}
+	h, err := engine.StartHerd(cfg, names, setup, f.loops)
+	if err != nil {
+		return err
+	}
+	logWhere := "stderr"
+	if f.logDir != "-" {
+		logWhere = f.logDir + "/NAME.log"
+	}
+	fmt.Fprintf(stdout, "herd: %d node(s) up, places backend %s, logs in %s\n", len(h.Servers), provider.Name(), logWhere)
+	for _, s := range h.Servers {
+		var nbs []string
+		for _, nc := range cfg.Neighbors(s.Node().Name()) {
+			nbs = append(nbs, nc.Name)
+		}
+		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", s.Node().Name(), s.Addr(), joinNames(nbs))
+	}
+	host, port, _ := strings.Cut(h.Servers[0].Addr(), ":")
+	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	got := <-sig
+	fmt.Fprintf(stdout, "herd: %s received, shutting down\n", got)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func cmdUp(args []string, stdout, stderr io.Writer) error {
+	var f nodeFlags
+	fs := newFlagSet("up", "herd up [--config FILE] [flags]", stderr)
+	f.register(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("up takes no arguments (got %q); to run one node use: herd serve NAME", pos)
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		names[i] = n.Name
+	}
+	return runNodes(&f, cfg, names, stdout, stderr)
+}
+
+func cmdServe(args []string, stdout, stderr io.Writer) error {
+	var f nodeFlags
+	fs := newFlagSet("serve", "herd serve NAME [--config FILE] [flags]", stderr)
+	f.register(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("serve needs exactly one node name, e.g. herd serve Alford")
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return err
+	}
+	if _, err := cfg.Node(pos[0]); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	return runNodes(&f, cfg, pos, stdout, stderr)
+}

@@ -1,0 +1,166 @@
+package codec
+
+import "errors"
+
+// Kind says which command a line holds.
+type Kind uint8
+
+// The commands a node understands.
+const (
+	KindInvalid Kind = iota
+	KindIAMAT        // IAMAT client location time
+	KindWHATSAT      // WHATSAT client radius-km bound
+	KindAT           // AT origin skew client location time (peer update)
+	KindPeer         // PEER node-name: the handshake that opens a peer link
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindIAMAT:
+		return "IAMAT"
+	case KindWHATSAT:
+		return "WHATSAT"
+	case KindAT:
+		return "AT"
+	case KindPeer:
+		return "PEER"
+	}
+	return "invalid"
+}
+
+// Parse errors. Each names what was wrong; all of them mean "answer ? line".
+var (
+	ErrEmpty    = errors.New("codec: blank line")
+	ErrCommand  = errors.New("codec: unknown command")
+	ErrArity    = errors.New("codec: wrong number of fields")
+	ErrLocation = errors.New("codec: bad location")
+	ErrTime     = errors.New("codec: bad time")
+	ErrRadius   = errors.New("codec: bad radius")
+	ErrBound    = errors.New("codec: bad bound")
+	ErrSkew     = errors.New("codec: bad skew")
+)
+
+// Limits of WHATSAT, from PROTOCOL.md.
+const (
+	MaxRadiusKm = 50
+	MaxBound    = 20
+)
+
+// maxFields is the most fields any command has (AT); one more slot detects
+// excess fields without scanning further.
+const maxFields = 6
+
+// Command is one parsed line. Its byte slices point into the parsed line and
+// are valid only while that line's buffer is; Parse overwrites every field
+// that the new Kind uses and leaves the others stale.
+type Command struct {
+	Kind Kind
+
+	ClientID []byte // IAMAT, WHATSAT, AT
+	Location []byte // IAMAT, AT: "+34.068930-118.445127" verbatim
+	Time     []byte // IAMAT, AT: the client's time verbatim
+	Lat, Lon float64
+	Stamp    Stamp // Time, parsed
+
+	Origin []byte // AT: the node that received the IAMAT; PEER: the dialing node
+	Skew   []byte // AT: verbatim
+
+	RadiusKm float64 // WHATSAT
+	Bound    int     // WHATSAT
+}
+
+// Parse parses one line (as returned by NextLine) into cmd. On error cmd.Kind
+// is KindInvalid and the caller answers with AppendInvalid. Parse never
+// allocates.
+func Parse(line []byte, cmd *Command) error {
+	cmd.Kind = KindInvalid
+	var fa [maxFields + 1][]byte
+	n := splitFields(line, &fa)
+	if n == 0 {
+		return ErrEmpty
+	}
+	f := fa[:n]
+	switch string(f[0]) {
+	case "IAMAT":
+		if n != 4 {
+			return ErrArity
+		}
+		if err := cmd.setLocTime(f[2], f[3]); err != nil {
+			return err
+		}
+		cmd.ClientID = f[1]
+		cmd.Kind = KindIAMAT
+	case "WHATSAT":
+		if n != 4 {
+			return ErrArity
+		}
+		r, ok := parseRadius(f[2])
+		if !ok {
+			return ErrRadius
+		}
+		b, ok := parseBound(f[3])
+		if !ok {
+			return ErrBound
+		}
+		cmd.ClientID, cmd.RadiusKm, cmd.Bound = f[1], r, b
+		cmd.Kind = KindWHATSAT
+	case "AT":
+		if n != 6 {
+			return ErrArity
+		}
+		if !validSkew(f[2]) {
+			return ErrSkew
+		}
+		if err := cmd.setLocTime(f[4], f[5]); err != nil {
+			return err
+		}
+		cmd.Origin, cmd.Skew, cmd.ClientID = f[1], f[2], f[3]
+		cmd.Kind = KindAT
+	case "PEER":
+		if n != 2 {
+			return ErrArity
+		}
+		cmd.Origin = f[1]
+		cmd.Kind = KindPeer
+	default:
+		return ErrCommand
+	}
+	return nil
+}
+
+func (cmd *Command) setLocTime(loc, t []byte) error {
+	lat, lon, ok := parseLocation(loc)
+	if !ok {
+		return ErrLocation
+	}
+	st, ok := ParseStamp(t)
+	if !ok {
+		return ErrTime
+	}
+	cmd.Location, cmd.Lat, cmd.Lon = loc, lat, lon
+	cmd.Time, cmd.Stamp = t, st
+	return nil
+}
+
+// splitFields splits line on runs of white space into f and returns how many
+// fields it found, stopping at len(f): a result of len(f) means "too many"
+// for every command.
+func splitFields(line []byte, f *[maxFields + 1][]byte) int {
+	n := 0
+	i := 0
+	for n < len(f) {
+		for i < len(line) && IsSpace(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		start := i
+		for i < len(line) && !IsSpace(line[i]) {
+			i++
+		}
+		f[n] = line[start:i:i] // no spare capacity: appending to a field cannot clobber the line
+		n++
+	}
+	return n
+}

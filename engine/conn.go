@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/herdnet/herd/codec"
+)
+
+// connState is the per-connection state. It is owned by the connection's
+// event loop: only OnOpen, OnTraffic and OnClose touch it.
+type connState struct {
+	id   uint64
+	peer string // the neighbour's name once it sent the PEER handshake
+	// pending holds replies that must wait for an earlier, still running
+	// WHATSAT. Empty in the common case: replies go straight out.
+	pending []*reply
+	cmd     codec.Command
+}
+
+// reply is a reply that may not be ready yet. done is closed once buf holds
+// the whole reply; the goroutine that fills buf closes done, and only then
+// may the loop read buf.
+type reply struct {
+	buf  []byte
+	done chan struct{}
+}
+
+// readyCh is the done channel of replies that are ready when queued.
+var readyCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (r *reply) ready() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// scratch buffers replies for one OnTraffic call; gnet copies whatever the
+// socket does not take at once, so the buffer returns to the pool at once.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// OnOpen sets up a connection's state. Event loop only.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	st := &connState{id: s.nextConn.Add(1)}
+	c.SetContext(st)
+	s.log.send(logEvent{level: slog.LevelInfo, msg: "client connected", conn: st.id, remote: c.RemoteAddr().String()})
+	return nil, gnet.None
+}
+
+// OnTraffic answers every complete line in the connection's buffer and
+// writes the replies with one write. It also runs when a WHATSAT reply is
+// ready (Wake), to send the replies that were waiting for it. Event loop only.
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	st, ok := c.Context().(*connState)
+	if !ok {
+		return gnet.Close
+	}
+	bp := scratch.Get().(*[]byte)
+	out, action := s.serve(c, st, (*bp)[:0], maxPendingPerConn)
+	if len(out) > 0 {
+		_, _ = c.Write(out)
+	}
+	*bp = out
+	scratch.Put(bp)
+	if action == gnet.None && c.OutboundBuffered() > s.cfg.Limits.MaxOutbound {
+		s.log.send(logEvent{level: slog.LevelWarn, msg: "closing a client that does not read its replies", conn: st.id})
+		return gnet.Close
+	}
+	return action
+}
+
+// serve sends the replies that became ready and answers the complete lines
+// in c's buffer, as long as fewer than maxPending replies wait.
+func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) ([]byte, gnet.Action) {
+	out = st.flushReady(out)
+	action := gnet.None
+	if s.cfg.Limits.CloseAfterReply && len(out) > 0 && len(st.pending) == 0 {
+		return out, gnet.Close
+	}
+	buf, _ := c.Peek(-1)
+	used := 0
+	for action == gnet.None && len(st.pending) < maxPending {
+		line, n, err := codec.NextLine(buf[used:], s.cfg.Limits.MaxLine)
+		if err == codec.ErrNeedMore {
+			break
+		}
+		if err == codec.ErrLineTooLong {
+			// PROTOCOL.md: "? " and the first limit's worth of bytes, then close.
+			head := buf[used:]
+			head = head[:min(len(head), s.cfg.Limits.MaxLine)]
+			out = st.queue(out, codec.AppendInvalid(nil, head))
+			s.log.send(logEvent{level: slog.LevelWarn, msg: "line too long, closing", conn: st.id})
+			used = len(buf)
+			action = gnet.Close
+			break
+		}
+		used += n
+		out = s.handle(c, st, line, out)
+		if s.cfg.Limits.CloseAfterReply && st.peer == "" && len(st.pending) == 0 {
+			action = gnet.Close
+		}
+	}
+	if used > 0 { // gnet's Discard(0) discards everything
+		_, _ = c.Discard(used)
+	}
+	return out, action
+}
+
+// maxPendingPerConn bounds the replies one connection may have waiting behind
+// a running WHATSAT; past it the loop stops reading that connection's lines
+// until replies drain.
+const maxPendingPerConn = 256
+
+// queue appends a finished reply to out, or to the pending queue when an
+// earlier reply is still being computed.
+func (st *connState) queue(out, r []byte) []byte {
+	if len(st.pending) == 0 {
+		return append(out, r...)
+	}
+	st.pending = append(st.pending, &reply{buf: r, done: readyCh})
+	return out
+}
+
+// flushReady moves the finished replies at the head of the queue to out.
+func (st *connState) flushReady(out []byte) []byte {
+	i := 0
+	for ; i < len(st.pending) && st.pending[i].ready(); i++ {
+		out = append(out, st.pending[i].buf...)
+		st.pending[i] = nil
+	}
+	if i > 0 {
+		st.pending = st.pending[:copy(st.pending, st.pending[i:])]
+	}
+	return out
+}
+
+// handle answers one line, appending the reply (if any) to out, or queueing
+// it behind a WHATSAT that is still running.
+func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
+	s.log.line("recv", st.id, st.peer, line)
+	cmd := &st.cmd
+	p := len(out)
+	err := codec.Parse(line, cmd)
+	switch {
+	case err != nil:
+		out = codec.AppendInvalid(out, line)
+	case cmd.Kind == codec.KindIAMAT:
+		out = s.node.IAMAT(out, cmd)
+	case cmd.Kind == codec.KindAT:
+		out = s.node.Update(out, cmd, st.peer)
+		if st.peer != "" { // peers get no replies
+			return out[:p]
+		}
+	case cmd.Kind == codec.KindWHATSAT:
+		if s.startWhatsat(c, st, cmd) {
+			return out
+		}
+		out = codec.AppendInvalid(out, line)
+	case cmd.Kind == codec.KindPeer:
+		// The handshake: answer with our own name, so the dialer knows it
+		// reached the node it meant to, on a connection a live loop serves.
+		if st.peer == "" {
+			st.peer = string(cmd.Origin)
+			s.log.send(logEvent{level: slog.LevelInfo, msg: "neighbour connected", conn: st.id, peer: st.peer})
+		}
+		out = codec.AppendPeer(out, s.node.Name())
+	}
+	s.log.line("send", st.id, st.peer, out[p:])
+	if len(st.pending) > 0 {
+		st.pending = append(st.pending, &reply{buf: append([]byte(nil), out[p:]...), done: readyCh})
+		return out[:p]
+	}
+	return out
+}
+
+// OnClose finishes a connection. When the client half-closed, bytes left
+// without a newline count as a last line, and replies still waiting on the
+// places backend are handed to a goroutine that writes them in order on a
+// duplicate of the socket. Event loop only.
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	st, ok := c.Context().(*connState)
+	if !ok {
+		return gnet.None
+	}
+	c.SetContext(nil)
+	if errors.Is(err, io.EOF) {
+		s.finishHalfClosed(c, st)
+	}
+	msg := "client disconnected"
+	if st.peer != "" {
+		msg = "neighbour disconnected"
+	}
+	ev := logEvent{level: slog.LevelInfo, msg: msg, conn: st.id, peer: st.peer}
+	if err != nil && !errors.Is(err, io.EOF) {
+		ev.err = err
+	}
+	s.log.send(ev)
+	return gnet.None
+}
+
+func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {
+	bp := scratch.Get().(*[]byte)
+	out, _ := s.serve(c, st, (*bp)[:0], int(^uint(0)>>1))
+	if buf, _ := c.Peek(-1); len(buf) > 0 {
+		if line, err := codec.LastLine(buf, s.cfg.Limits.MaxLine); err == nil {
+			out = s.handle(c, st, line, out)
+		} else if err == codec.ErrLineTooLong {
+			out = st.queue(out, codec.AppendInvalid(nil, buf[:s.cfg.Limits.MaxLine]))
+		}
+		_, _ = c.Discard(len(buf))
+	}
+	if len(out) > 0 {
+		_, _ = c.Write(out)
+	}
+	*bp = out
+	scratch.Put(bp)
+	if len(st.pending) > 0 {
+		s.drainLater(c, st.pending)
+		st.pending = nil
+	}
+}

@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/herd"
+)
+
+// link is the outbound half of the connection with one neighbour: this node
+// dials it, says who it is, pushes its whole cache (so a neighbour that
+// restarted empty or missed updates during a cut converges), then streams
+// updates from a bounded queue. The neighbour's own link to us carries the
+// other direction. A link never blocks an event loop: Flood only does a
+// non-blocking channel send.
+type link struct {
+	s       *Server
+	name    string
+	addr    string
+	q       chan *herd.Entry
+	up      atomic.Bool
+	dropped atomic.Uint64
+}
+
+func newLink(s *Server, nb Neighbor) *link {
+	return &link{s: s, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, s.cfg.Peers.Queue)}
+}
+
+// enqueue queues e for the neighbour. While the link is down it does
+// nothing: the push on reconnect carries the whole cache. When the queue is
+// full the oldest update goes (counted). Non-blocking; any goroutine.
+func (l *link) enqueue(e *herd.Entry) {
+	if !l.up.Load() {
+		return
+	}
+	for range 2 {
+		select {
+		case l.q <- e:
+			return
+		default:
+		}
+		select {
+		case <-l.q:
+			l.dropped.Add(1)
+		default:
+		}
+	}
+	l.dropped.Add(1)
+}
+
+// run keeps the link up until the server stops.
+func (l *link) run() {
+	ctx := l.s.ctx
+	p := l.s.cfg.Peers
+	backoff := p.BackoffMin
+	failures := 0
+	for ctx.Err() == nil {
+		d := net.Dialer{Timeout: p.DialTimeout}
+		conn, err := d.DialContext(ctx, "tcp", l.addr) // resolves the name again each time
+		if err == nil && l.serve(ctx, conn) {
+			failures, backoff = 0, p.BackoffMin
+			continue
+		}
+		if err != nil {
+			if failures++; failures == 1 {
+				l.s.log.send(logEvent{level: slog.LevelWarn, msg: "neighbour unreachable, retrying", peer: l.name, remote: l.addr, err: err})
+			}
+		}
+		// Full jitter over [backoff/2, backoff], doubling up to the cap.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(backoff*2, p.BackoffMax)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// serve runs one connection of the link until it breaks or ctx ends. It
+// reports whether the handshake succeeded.
+func (l *link) serve(ctx context.Context, conn net.Conn) bool {
+	defer conn.Close()
+	// Updates queued for a previous connection are in the cache: the push
+	// below sends them.
+	for len(l.q) > 0 {
+		<-l.q
+	}
+
+	// Handshake: each side names itself. A neighbour that does not answer
+	// in time (say, one shutting down, whose kernel accepted the connection
+	// but whose loops are gone), or answers with another name, is retried.
+	r := bufio.NewReaderSize(conn, 256)
+	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
+	_, _ = w.Write(codec.AppendPeer(nil, l.s.node.Name()))
+	err := w.Flush()
+	if err == nil {
+		err = l.expectHello(conn, r)
+	}
+	if err != nil {
+		l.s.log.send(logEvent{level: slog.LevelWarn, msg: "link handshake failed", peer: l.name, remote: l.addr, err: err})
+		return false
+	}
+
+	l.up.Store(true)
+	defer l.up.Store(false)
+	// After the handshake the neighbour never writes on this connection: a
+	// read returns only when it goes away, which is how a restart is noticed
+	// without waiting for the next update.
+	gone := make(chan struct{})
+	l.s.goFunc(func() {
+		_, _ = io.Copy(io.Discard, r)
+		close(gone)
+	})
+
+	pushed := 0
+	l.s.node.Cache().Range(func(e *herd.Entry) bool {
+		err = writeEntry(w, e)
+		pushed++
+		return err == nil
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	l.s.log.send(logEvent{level: slog.LevelInfo, msg: "link up", peer: l.name, remote: conn.RemoteAddr().String(), pushed: pushed})
+
+	for err == nil {
+		select {
+		case <-gone:
+			err = io.EOF
+		case <-ctx.Done():
+			// Shutting down: flush what is queued, then close.
+			for err == nil && len(l.q) > 0 {
+				err = writeEntry(w, <-l.q)
+			}
+			if err == nil {
+				err = w.Flush()
+			}
+			l.s.log.send(logEvent{level: slog.LevelInfo, msg: "link closed", peer: l.name})
+			return true
+		case e := <-l.q:
+			err = writeEntry(w, e)
+			// Batch whatever else is waiting into the same write.
+			for err == nil && len(l.q) > 0 && w.Available() > 1024 {
+				err = writeEntry(w, <-l.q)
+			}
+			if err == nil {
+				err = w.Flush()
+			}
+		}
+	}
+	l.s.log.send(logEvent{level: slog.LevelWarn, msg: "link down", peer: l.name, err: err})
+	return true
+}
+
+// errWrongPeer means the node at a neighbour's address has another name.
+var errWrongPeer = errors.New("engine: the node at this address answered with another name")
+
+// expectHello reads the neighbour's handshake answer, "PEER its-name".
+func (l *link) expectHello(conn net.Conn, r *bufio.Reader) error {
+	_ = conn.SetReadDeadline(time.Now().Add(l.s.cfg.Peers.DialTimeout))
+	defer conn.SetReadDeadline(time.Time{})
+	raw, err := r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	var cmd codec.Command
+	line, _, _ := codec.NextLine(raw, len(raw))
+	if codec.Parse(line, &cmd) != nil || cmd.Kind != codec.KindPeer || string(cmd.Origin) != l.name {
+		return fmt.Errorf("%w: want %q, got %q", errWrongPeer, l.name, line)
+	}
+	return nil
+}
+
+func writeEntry(w *bufio.Writer, e *herd.Entry) error {
+	if _, err := w.Write(e.Line); err != nil {
+		return err
+	}
+	return w.WriteByte('\n')
+}
+
+// deadlineWriter bounds every write so a neighbour that stops reading
+// breaks the link instead of stalling it forever.
+type deadlineWriter struct{ c net.Conn }
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return d.c.Write(p)
+}

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/herd"
+)
+
+// workers run WHATSAT backend calls off the event loops: a fixed number of
+// goroutines (the node's in-flight bound) fed by a bounded queue.
+type workers struct {
+	s    *Server
+	n    int
+	jobs chan job
+}
+
+type job struct {
+	c      gnet.Conn
+	connID uint64
+	r      *reply
+	e      *herd.Entry
+	q      herd.WhatsatQuery
+}
+
+func newWorkers(s *Server, n int) *workers {
+	if n < 1 {
+		n = 1
+	}
+	return &workers{s: s, n: n, jobs: make(chan job, 4*n)}
+}
+
+func (w *workers) start() {
+	for range w.n {
+		w.s.goFunc(w.run)
+	}
+}
+
+func (w *workers) run() {
+	for {
+		select {
+		case <-w.s.ctx.Done():
+			return
+		case j := <-w.jobs:
+			j.r.buf = w.s.node.Whatsat(w.s.ctx, nil, j.e, j.q)
+			close(j.r.done)
+			w.s.log.line("send", j.connID, "", j.r.buf)
+			_ = j.c.Wake(nil) // ignored if the connection is gone
+		}
+	}
+}
+
+// startWhatsat queues a WHATSAT whose client is known and reports whether it
+// did; false means the reply is "? line". The reply takes its place in the
+// connection's pending queue at once, so later replies wait for it.
+// Event loop only.
+func (s *Server) startWhatsat(c gnet.Conn, st *connState, cmd *codec.Command) bool {
+	e := s.node.Lookup(cmd.ClientID)
+	if e == nil || !s.node.HasPlaces() {
+		return false
+	}
+	s.log.line("places call", st.id, st.peer, cmd.ClientID)
+	r := &reply{done: make(chan struct{})}
+	q := herd.WhatsatQuery{RadiusKm: cmd.RadiusKm, Bound: cmd.Bound}
+	select {
+	case s.work.jobs <- job{c: c, connID: st.id, r: r, e: e, q: q}:
+	default:
+		// Every worker is busy and the queue is full: shed load at once
+		// rather than let the backlog grow.
+		r.buf = s.node.WhatsatFailed(nil, e, herd.ErrOverloaded)
+		close(r.done)
+	}
+	st.pending = append(st.pending, r)
+	return true
+}
+
+// drainLater writes replies still being computed for a client that
+// half-closed, in order, on a duplicate of its socket, then closes it.
+// Event loop only (it duplicates c's descriptor).
+func (s *Server) drainLater(c gnet.Conn, pending []*reply) {
+	fd, err := c.Dup()
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "half-closed client")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return
+	}
+	s.goFunc(func() {
+		defer nc.Close()
+		for _, r := range pending {
+			select {
+			case <-r.done:
+			case <-s.ctx.Done():
+				return
+			}
+			_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := nc.Write(r.buf); err != nil {
+				s.log.send(logEvent{level: slog.LevelDebug, msg: "half-closed client went away", err: err})
+				return
+			}
+		}
+	})
+}

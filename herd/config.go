@@ -1,0 +1,275 @@
+package herd
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/herdnet/herd/codec"
+)
+
+// DefaultConfigYAML is the default five-node herd of PROTOCOL.md, embedded in
+// the binary. `herd up` runs it when no --config is given.
+//
+//go:embed default.yaml
+var DefaultConfigYAML []byte
+
+// Config is a herd's topology and every node's settings: the file given with
+// --config. Load it with ParseConfig or LoadConfig, which validate it; treat
+// it as frozen afterwards.
+type Config struct {
+	Nodes  []NodeConfig `yaml:"nodes"`
+	Limits Limits       `yaml:"limits"`
+	Peers  PeerConfig   `yaml:"peers"`
+	Places PlacesConfig `yaml:"places"`
+}
+
+// NodeConfig is one herd member.
+type NodeConfig struct {
+	// Name is the node's name: the origin field of its AT lines.
+	Name string `yaml:"name"`
+	// Listen is the host:port the node accepts clients and peers on.
+	Listen string `yaml:"listen"`
+	// Address is the host:port neighbours dial to reach this node; it
+	// defaults to Listen. Set it when Listen is a wildcard such as
+	// 0.0.0.0:12720. Names are resolved again on every reconnect.
+	Address string `yaml:"address"`
+	// Neighbors are the nodes this one links with. A link listed on either
+	// side is two-way.
+	Neighbors []string `yaml:"neighbors"`
+}
+
+// Limits bound what one connection may cost a node.
+type Limits struct {
+	// MaxLine is the longest line accepted, in bytes (without "\n").
+	MaxLine int `yaml:"max_line"`
+	// MaxOutbound is how many reply bytes may wait for a client that does
+	// not read before the node closes its connection.
+	MaxOutbound int `yaml:"max_outbound"`
+	// CloseAfterReply closes each client connection after its reply, for
+	// clients that read until EOF.
+	CloseAfterReply bool `yaml:"close_after_reply"`
+}
+
+// PeerConfig tunes the links between nodes.
+type PeerConfig struct {
+	// Queue bounds the updates waiting for one neighbour; when it is full the
+	// oldest waiting updates are dropped and counted (the link's
+	// reconciliation on reconnect sends the whole cache anyway).
+	Queue int `yaml:"queue"`
+	// BackoffMin and BackoffMax bound the jittered, doubling wait between
+	// attempts to reach a neighbour that is down.
+	BackoffMin time.Duration `yaml:"backoff_min"`
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// DialTimeout bounds one connection attempt.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+}
+
+// PlacesConfig chooses the backend that answers WHATSAT.
+type PlacesConfig struct {
+	// Backend is geonames (offline, embedded; the default), google (legacy
+	// Nearby Search) or google-new (Places API (New)).
+	Backend string `yaml:"backend"`
+	// URL overrides the Google backends' base URL.
+	URL string `yaml:"url"`
+	// Key is the Google API key; HERD_PLACES_KEY overrides it.
+	Key string `yaml:"key"`
+	// Data is a GeoNames dump to load instead of the embedded cities500.
+	Data string `yaml:"data"`
+	// Timeout bounds one backend call.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxInFlight bounds the backend calls one node runs at once.
+	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// Defaults fills every unset setting with its default.
+func (c *Config) Defaults() {
+	setDefault(&c.Limits.MaxLine, codec.DefaultMaxLine)
+	setDefault(&c.Limits.MaxOutbound, 4<<20)
+	setDefault(&c.Peers.Queue, 65536)
+	setDefault(&c.Peers.BackoffMin, 50*time.Millisecond)
+	setDefault(&c.Peers.BackoffMax, 2*time.Second)
+	setDefault(&c.Peers.DialTimeout, 2*time.Second)
+	setDefault(&c.Places.Backend, "geonames")
+	setDefault(&c.Places.Timeout, 5*time.Second)
+	setDefault(&c.Places.MaxInFlight, 64)
+	for i := range c.Nodes {
+		setDefault(&c.Nodes[i].Address, c.Nodes[i].Listen)
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// ConfigError names the setting that is wrong.
+type ConfigError struct {
+	Field string // e.g. "nodes[2].listen"
+	Msg   string
+}
+
+func (e *ConfigError) Error() string { return "config: " + e.Field + ": " + e.Msg }
+
+// LoadConfig reads, parses and validates a config file.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// DefaultConfig returns the embedded default herd, validated.
+func DefaultConfig() *Config {
+	c, err := ParseConfig(DefaultConfigYAML)
+	if err != nil {
+		panic("herd: embedded default config is invalid: " + err.Error())
+	}
+	return c
+}
+
+// ParseConfig parses YAML (unknown fields are errors), fills defaults and
+// validates the result.
+func ParseConfig(data []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalWithOptions(data, &c, yaml.DisallowUnknownField()); err != nil {
+		return nil, fmt.Errorf("config: %s", yaml.FormatError(err, false, true))
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks the topology and limits, naming the first bad field.
+func (c *Config) Validate() error {
+	if len(c.Nodes) == 0 {
+		return &ConfigError{"nodes", "no nodes defined"}
+	}
+	names := make(map[string]int, len(c.Nodes))
+	for i, n := range c.Nodes {
+		f := "nodes[" + strconv.Itoa(i) + "]"
+		if n.Name == "" {
+			return &ConfigError{f + ".name", "missing"}
+		}
+		if !validName(n.Name) {
+			return &ConfigError{f + ".name", fmt.Sprintf("%q must be non-empty printable ASCII without white space", n.Name)}
+		}
+		if j, dup := names[n.Name]; dup {
+			return &ConfigError{f + ".name", fmt.Sprintf("%q already used by nodes[%d]", n.Name, j)}
+		}
+		names[n.Name] = i
+		if n.Listen == "" {
+			return &ConfigError{f + ".listen", "missing"}
+		}
+		if err := checkHostPort(n.Listen); err != nil {
+			return &ConfigError{f + ".listen", err.Error()}
+		}
+		if err := checkHostPort(n.Address); err != nil {
+			return &ConfigError{f + ".address", err.Error()}
+		}
+	}
+	for i, n := range c.Nodes {
+		for j, nb := range n.Neighbors {
+			f := fmt.Sprintf("nodes[%d].neighbors[%d]", i, j)
+			if _, ok := names[nb]; !ok {
+				return &ConfigError{f, fmt.Sprintf("unknown node %q", nb)}
+			}
+			if nb == n.Name {
+				return &ConfigError{f, "a node cannot be its own neighbour"}
+			}
+		}
+	}
+	switch {
+	case c.Limits.MaxLine < 16 || c.Limits.MaxLine > 1<<20:
+		return &ConfigError{"limits.max_line", "must be between 16 and 1048576"}
+	case c.Limits.MaxOutbound < 4096:
+		return &ConfigError{"limits.max_outbound", "must be at least 4096"}
+	case c.Peers.Queue < 1:
+		return &ConfigError{"peers.queue", "must be positive"}
+	case c.Peers.BackoffMin <= 0 || c.Peers.BackoffMax < c.Peers.BackoffMin:
+		return &ConfigError{"peers.backoff_max", "must be at least peers.backoff_min, both positive"}
+	case c.Peers.DialTimeout <= 0:
+		return &ConfigError{"peers.dial_timeout", "must be positive"}
+	case c.Places.Timeout <= 0:
+		return &ConfigError{"places.timeout", "must be positive"}
+	case c.Places.MaxInFlight < 1:
+		return &ConfigError{"places.max_in_flight", "must be positive"}
+	}
+	switch c.Places.Backend {
+	case "geonames", "google", "google-new":
+	default:
+		return &ConfigError{"places.backend", fmt.Sprintf("%q is not one of geonames, google, google-new", c.Places.Backend)}
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q has no valid port", s)
+	}
+	return nil
+}
+
+// ErrUnknownNode is returned by Node for a name the config does not define.
+var ErrUnknownNode = errors.New("unknown node")
+
+// Node returns the settings of the node called name.
+func (c *Config) Node(name string) (NodeConfig, error) {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n, nil
+		}
+	}
+	names := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		names[i] = n.Name
+	}
+	return NodeConfig{}, fmt.Errorf("%w %q (the config defines %v)", ErrUnknownNode, name, names)
+}
+
+// Neighbors returns the nodes linked with name, in config order: those it
+// lists and those that list it.
+func (c *Config) Neighbors(name string) []NodeConfig {
+	var out []NodeConfig
+	var self NodeConfig
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			self = n
+		}
+	}
+	for _, n := range c.Nodes {
+		if n.Name != name && (slices.Contains(self.Neighbors, n.Name) || slices.Contains(n.Neighbors, name)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,14 @@
+// Package herd is the domain of a herd node, with no sockets in it.
+//
+// Cache holds, per client, the newest AT line the node knows ("newer wins",
+// equal times broken by comparing lines as bytes); reads are lock-free and
+// updates of known clients are compare-and-swaps. Node answers IAMAT,
+// applies AT updates from neighbours and clients and decides what to flood,
+// through the Flooder interface the engine implements with peer links.
+// Whatsat composes WHATSAT answers from a places.Provider. Config is the
+// herd's YAML topology and settings; the default five-node herd of
+// PROTOCOL.md is embedded.
+//
+// Everything here is tested with in-memory fakes; the engine package puts it
+// on the network.
+package herd

@@ -1,0 +1,98 @@
+package herd
+
+import (
+	"time"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/places"
+)
+
+// Flooder carries stored updates to a node's neighbours. The engine
+// implements it with peer links; tests use in-memory fakes. Flood is called
+// on the goroutine that handled the update (an event loop): it must not
+// block, and it must not send e to the neighbour named from.
+type Flooder interface {
+	Flood(e *Entry, from string)
+}
+
+// Node is one herd member's command logic: it answers IAMAT, applies AT
+// updates, and decides what to flood. It holds no sockets. Its methods are
+// safe for concurrent use; the ones documented as non-blocking may be called
+// on an event loop.
+type Node struct {
+	name  string
+	cache *Cache
+	flood Flooder
+	now   func() codec.Stamp
+
+	places        places.Provider
+	placesTimeout time.Duration
+	maxInFlight   int
+}
+
+// NewNode returns a node named name that keeps its view in cache and floods
+// through f (nil: a node without neighbours).
+func NewNode(name string, cache *Cache, f Flooder) *Node {
+	if f == nil {
+		f = noFlood{}
+	}
+	return &Node{name: name, cache: cache, flood: f, now: Now}
+}
+
+// Now returns the current time as a Stamp.
+func Now() codec.Stamp {
+	t := time.Now()
+	return codec.Stamp{Sec: t.Unix(), Nsec: int32(t.Nanosecond())}
+}
+
+type noFlood struct{}
+
+func (noFlood) Flood(*Entry, string) {}
+
+// Name is the node's name, the origin field of the AT lines it writes.
+func (n *Node) Name() string { return n.name }
+
+// Cache returns the node's view of every client.
+func (n *Node) Cache() *Cache { return n.cache }
+
+// SetClock replaces the node's clock (tests). Call it before serving.
+func (n *Node) SetClock(now func() codec.Stamp) { n.now = now }
+
+// SetFlooder replaces the node's flooder. Call it before serving.
+func (n *Node) SetFlooder(f Flooder) { n.flood = f }
+
+// IAMAT answers a parsed IAMAT: it appends the reply line (with "\n") to dst.
+// A newer report is stored and flooded to every neighbour and its AT line is
+// the reply; a report not newer than the one held gets the held line, byte
+// for byte, and goes nowhere. Non-blocking; allocates only to store.
+func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
+	p := len(dst)
+	dst = codec.AppendAT(dst, n.name, n.now(), cmd)
+	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
+	if stored {
+		n.flood.Flood(cur, "")
+	} else {
+		dst = append(dst[:p], cur.Line...)
+	}
+	return append(dst, '\n')
+}
+
+// Update applies a parsed AT line that arrived from the neighbour named from
+// (or from a client, with from ""). A newer update is stored and flooded to
+// every neighbour but from. It appends the line held afterwards (with "\n")
+// to dst, which the engine sends back to clients and drops for peers.
+// Non-blocking; allocates only to store.
+func (n *Node) Update(dst []byte, cmd *codec.Command, from string) []byte {
+	p := len(dst)
+	dst = codec.AppendUpdate(dst, cmd)
+	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
+	if stored {
+		n.flood.Flood(cur, from)
+	} else {
+		dst = append(dst[:p], cur.Line...)
+	}
+	return append(dst, '\n')
+}
+
+// Lookup returns the entry held for clientID, or nil. Non-blocking.
+func (n *Node) Lookup(clientID []byte) *Entry { return n.cache.Get(clientID) }

@@ -1,0 +1,85 @@
+package herd
+
+import (
+	"context"
+	"time"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/places"
+)
+
+// WhatsatQuery is a WHATSAT's radius and bound, already validated.
+type WhatsatQuery struct {
+	RadiusKm float64
+	Bound    int
+}
+
+// ErrOverloaded is the failure a node reports when it runs too many backend
+// calls to take another.
+var ErrOverloaded = &places.Error{Status: "OVER_QUERY_LIMIT", Message: "herd: too many places requests in flight on this node"}
+
+// SetPlaces gives the node a places backend, the deadline of one call and
+// how many calls may run at once. Call it before serving; without it the
+// node answers WHATSAT with "? line".
+func (n *Node) SetPlaces(p places.Provider, timeout time.Duration, maxInFlight int) {
+	n.places, n.placesTimeout, n.maxInFlight = p, timeout, maxInFlight
+}
+
+// HasPlaces reports whether the node can answer WHATSAT.
+func (n *Node) HasPlaces() bool { return n.places != nil }
+
+// MaxInFlight is how many backend calls the node runs at once.
+func (n *Node) MaxInFlight() int { return max(n.maxInFlight, 1) }
+
+// Whatsat answers a WHATSAT about the client whose entry is e: the stored AT
+// line, "\n", the places answer and "\n\n", appended to dst. It blocks for
+// the backend call (at most the node's places timeout): never call it on an
+// event loop. A failed call still answers, with a Places-shaped error body.
+func (n *Node) Whatsat(ctx context.Context, dst []byte, e *Entry, q WhatsatQuery) []byte {
+	var cmd codec.Command
+	if err := codec.Parse(e.Line, &cmd); err != nil || cmd.Kind != codec.KindAT {
+		// Stored lines are always valid AT lines; this cannot happen.
+		return n.WhatsatFailed(dst, e, &places.Error{Status: "UNKNOWN_ERROR", Message: "herd: stored line unreadable"})
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.placesTimeout)
+	defer cancel()
+	dst = appendLine(dst, e)
+	p := len(dst)
+	pq := places.Query{Lat: cmd.Lat, Lon: cmd.Lon, RadiusKm: q.RadiusKm, Limit: q.Bound}
+	body, err := n.places.Nearby(ctx, pq, dst)
+	if err != nil {
+		body = places.AppendErrorBody(dst[:p], err)
+	}
+	return finishBody(body, p)
+}
+
+// WhatsatFailed answers a WHATSAT whose backend call failed with err.
+func (n *Node) WhatsatFailed(dst []byte, e *Entry, err error) []byte {
+	dst = appendLine(dst, e)
+	p := len(dst)
+	return finishBody(places.AppendErrorBody(dst, err), p)
+}
+
+func appendLine(dst []byte, e *Entry) []byte {
+	dst = append(dst, e.Line...)
+	return append(dst, '\n')
+}
+
+// finishBody enforces PROTOCOL.md's layout on the body that starts at
+// dst[p:] whatever the backend returned: runs of newlines become one,
+// trailing newlines go, and the reply ends with "\n\n" (its only empty line).
+func finishBody(dst []byte, p int) []byte {
+	w := p
+	for r := p; r < len(dst); r++ {
+		if dst[r] == '\n' && (w == p || dst[w-1] == '\n') {
+			continue
+		}
+		dst[w] = dst[r]
+		w++
+	}
+	for w > p && dst[w-1] == '\n' {
+		w--
+	}
+	dst = dst[:w]
+	return append(dst, '\n', '\n')
+}

@@ -1,0 +1,25 @@
+//go:build !race
+
+package places
+
+import (
+	"context"
+	"testing"
+)
+
+// A geonames query into a big enough buffer allocates nothing.
+func TestGeonamesNearbyAllocs(t *testing.T) {
+	g := embeddedGeonames(t)
+	ctx := context.Background()
+	dst := make([]byte, 0, 32<<10)
+	for _, q := range []Query{
+		{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: 5},
+		{Lat: uclaLat, Lon: uclaLon, RadiusKm: 50, Limit: 20},
+		{Lat: 0, Lon: 179.99, RadiusKm: 50, Limit: 20},
+	} {
+		g.Nearby(ctx, q, dst[:0]) // warm the pool
+		if n := testing.AllocsPerRun(100, func() { g.Nearby(ctx, q, dst[:0]) }); n != 0 {
+			t.Errorf("%+v: %v allocs per query", q, n)
+		}
+	}
+}
