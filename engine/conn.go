@@ -9,13 +9,14 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/herd"
 )
 
 // connState is the per-connection state. It is owned by the connection's
 // event loop: only OnOpen, OnTraffic and OnClose touch it.
 type connState struct {
-	id   uint64
-	peer string // the neighbour's name once it sent the PEER handshake
+	id uint64
+	hc herd.Conn // whether this is a neighbour's link
 	// pending holds replies that must wait for an earlier, still running
 	// WHATSAT. Empty in the common case: replies go straight out.
 	pending []*reply
@@ -103,7 +104,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 		}
 		used += n
 		out = s.handle(c, st, line, out)
-		if s.cfg.Limits.CloseAfterReply && st.peer == "" && len(st.pending) == 0 {
+		if s.cfg.Limits.CloseAfterReply && st.hc.Peer == "" && len(st.pending) == 0 {
 			action = gnet.Close
 		}
 	}
@@ -144,35 +145,20 @@ func (st *connState) flushReady(out []byte) []byte {
 // handle answers one line, appending the reply (if any) to out, or queueing
 // it behind a WHATSAT that is still running.
 func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
-	s.log.line("recv", st.id, st.peer, line)
-	cmd := &st.cmd
+	s.log.line("recv", st.id, st.hc.Peer, line)
 	p := len(out)
-	err := codec.Parse(line, cmd)
-	switch {
-	case err != nil:
-		out = codec.AppendInvalid(out, line)
-	case cmd.Kind == codec.KindIAMAT:
-		out = s.node.IAMAT(out, cmd)
-	case cmd.Kind == codec.KindAT:
-		out = s.node.Update(out, cmd, st.peer)
-		if st.peer != "" { // peers get no replies
-			return out[:p]
-		}
-	case cmd.Kind == codec.KindWHATSAT:
-		if s.startWhatsat(c, st, cmd) {
-			return out
-		}
-		out = codec.AppendInvalid(out, line)
-	case cmd.Kind == codec.KindPeer:
-		// The handshake: answer with our own name, so the dialer knows it
-		// reached the node it meant to, on a connection a live loop serves.
-		if st.peer == "" {
-			st.peer = string(cmd.Origin)
-			s.log.send(logEvent{level: slog.LevelInfo, msg: "neighbour connected", conn: st.id, peer: st.peer})
-		}
-		out = codec.AppendPeer(out, s.node.Name())
+	out, outcome, e := s.node.Serve(out, line, &st.cmd, &st.hc)
+	if st.hc.NewPeer {
+		s.log.send(logEvent{level: slog.LevelInfo, msg: "neighbour connected", conn: st.id, peer: st.hc.Peer})
 	}
-	s.log.line("send", st.id, st.peer, out[p:])
+	if outcome == herd.NeedsPlaces {
+		s.startWhatsat(c, st, e, &st.cmd)
+		return out
+	}
+	if len(out) == p {
+		return out
+	}
+	s.log.line("send", st.id, st.hc.Peer, out[p:])
 	if len(st.pending) > 0 {
 		st.pending = append(st.pending, &reply{buf: append([]byte(nil), out[p:]...), done: readyCh})
 		return out[:p]
@@ -194,10 +180,10 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		s.finishHalfClosed(c, st)
 	}
 	msg := "client disconnected"
-	if st.peer != "" {
+	if st.hc.Peer != "" {
 		msg = "neighbour disconnected"
 	}
-	ev := logEvent{level: slog.LevelInfo, msg: msg, conn: st.id, peer: st.peer}
+	ev := logEvent{level: slog.LevelInfo, msg: msg, conn: st.id, peer: st.hc.Peer}
 	if err != nil && !errors.Is(err, io.EOF) {
 		ev.err = err
 	}

@@ -55,7 +55,7 @@ func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *Herd {
 			names = append(names, n.Name)
 		}
 	}
-	h, err := StartHerd(cfg, names, plainSetup, 2)
+	h, err := StartHerd(cfg, names, plainSetup, nil, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 // other direction. A link never blocks an event loop: Flood only does a
 // non-blocking channel send.
 type link struct {
-	s       *Server
+	ls      *Links
 	name    string
 	addr    string
 	q       chan *herd.Entry
@@ -31,8 +32,102 @@ type link struct {
 	dropped atomic.Uint64
 }
 
-func newLink(s *Server, nb Neighbor) *link {
-	return &link{s: s, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, s.cfg.Peers.Queue)}
+// Links is a node's set of outbound peer links. It implements herd.Flooder.
+// Both I/O models (the gnet Server and the goroutine-per-connection
+// baseline) use it, so they flood identically.
+type Links struct {
+	node    *herd.Node
+	cfg     herd.PeerConfig
+	log     *logq
+	ownLog  bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	list    atomic.Pointer[[]*link]
+	stopped atomic.Bool
+}
+
+// NewLinks returns the links of node, not yet connected; logger receives
+// link up/down notices (nil discards them).
+func NewLinks(node *herd.Node, cfg herd.PeerConfig, logger *slog.Logger) *Links {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ls := newLinks(node, cfg, newLogq(logger.With("node", node.Name())))
+	ls.ownLog = true
+	go ls.log.run()
+	return ls
+}
+
+func newLinks(node *herd.Node, cfg herd.PeerConfig, log *logq) *Links {
+	ls := &Links{node: node, cfg: cfg, log: log}
+	ls.ctx, ls.cancel = context.WithCancel(context.Background())
+	return ls
+}
+
+func (ls *Links) goFunc(fn func()) {
+	ls.wg.Add(1)
+	go func() {
+		defer ls.wg.Done()
+		fn()
+	}()
+}
+
+// Connect starts one outbound link per neighbour. Call it once.
+func (ls *Links) Connect(neighbors []Neighbor) {
+	links := make([]*link, len(neighbors))
+	for i, nb := range neighbors {
+		links[i] = &link{ls: ls, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, ls.cfg.Queue)}
+		ls.goFunc(links[i].run)
+	}
+	ls.list.Store(&links)
+}
+
+func (ls *Links) links() []*link {
+	if p := ls.list.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Flood implements herd.Flooder: it queues e on every link but from's.
+// Non-blocking; safe on any goroutine.
+func (ls *Links) Flood(e *herd.Entry, from string) {
+	for _, l := range ls.links() {
+		if l.name != from {
+			l.enqueue(e)
+		}
+	}
+}
+
+// LinkStatus describes one outbound peer link.
+type LinkStatus struct {
+	Name    string
+	Up      bool
+	Dropped uint64 // updates dropped because the queue was full
+}
+
+// Status reports the state of every link. Any goroutine.
+func (ls *Links) Status() []LinkStatus {
+	links := ls.links()
+	out := make([]LinkStatus, len(links))
+	for i, l := range links {
+		out[i] = LinkStatus{Name: l.name, Up: l.up.Load(), Dropped: l.dropped.Load()}
+	}
+	return out
+}
+
+// Close flushes what is queued, closes every link and waits for their
+// goroutines. Any goroutine; later calls do nothing.
+func (ls *Links) Close() {
+	if !ls.stopped.CompareAndSwap(false, true) {
+		return
+	}
+	ls.cancel()
+	ls.wg.Wait()
+	if ls.ownLog {
+		ls.log.close()
+	}
 }
 
 // enqueue queues e for the neighbour. While the link is down it does
@@ -59,8 +154,8 @@ func (l *link) enqueue(e *herd.Entry) {
 
 // run keeps the link up until the server stops.
 func (l *link) run() {
-	ctx := l.s.ctx
-	p := l.s.cfg.Peers
+	ctx := l.ls.ctx
+	p := l.ls.cfg
 	backoff := p.BackoffMin
 	failures := 0
 	for ctx.Err() == nil {
@@ -72,7 +167,7 @@ func (l *link) run() {
 		}
 		if err != nil {
 			if failures++; failures == 1 {
-				l.s.log.send(logEvent{level: slog.LevelWarn, msg: "neighbour unreachable, retrying", peer: l.name, remote: l.addr, err: err})
+				l.ls.log.send(logEvent{level: slog.LevelWarn, msg: "neighbour unreachable, retrying", peer: l.name, remote: l.addr, err: err})
 			}
 		}
 		// Full jitter over [backoff/2, backoff], doubling up to the cap.
@@ -100,13 +195,13 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	// but whose loops are gone), or answers with another name, is retried.
 	r := bufio.NewReaderSize(conn, 256)
 	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
-	_, _ = w.Write(codec.AppendPeer(nil, l.s.node.Name()))
+	_, _ = w.Write(codec.AppendPeer(nil, l.ls.node.Name()))
 	err := w.Flush()
 	if err == nil {
 		err = l.expectHello(conn, r)
 	}
 	if err != nil {
-		l.s.log.send(logEvent{level: slog.LevelWarn, msg: "link handshake failed", peer: l.name, remote: l.addr, err: err})
+		l.ls.log.send(logEvent{level: slog.LevelWarn, msg: "link handshake failed", peer: l.name, remote: l.addr, err: err})
 		return false
 	}
 
@@ -116,13 +211,13 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	// read returns only when it goes away, which is how a restart is noticed
 	// without waiting for the next update.
 	gone := make(chan struct{})
-	l.s.goFunc(func() {
+	l.ls.goFunc(func() {
 		_, _ = io.Copy(io.Discard, r)
 		close(gone)
 	})
 
 	pushed := 0
-	l.s.node.Cache().Range(func(e *herd.Entry) bool {
+	l.ls.node.Cache().Range(func(e *herd.Entry) bool {
 		err = writeEntry(w, e)
 		pushed++
 		return err == nil
@@ -130,7 +225,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	if err == nil {
 		err = w.Flush()
 	}
-	l.s.log.send(logEvent{level: slog.LevelInfo, msg: "link up", peer: l.name, remote: conn.RemoteAddr().String(), pushed: pushed})
+	l.ls.log.send(logEvent{level: slog.LevelInfo, msg: "link up", peer: l.name, remote: conn.RemoteAddr().String(), pushed: pushed})
 
 	for err == nil {
 		select {
@@ -144,7 +239,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 			if err == nil {
 				err = w.Flush()
 			}
-			l.s.log.send(logEvent{level: slog.LevelInfo, msg: "link closed", peer: l.name})
+			l.ls.log.send(logEvent{level: slog.LevelInfo, msg: "link closed", peer: l.name})
 			return true
 		case e := <-l.q:
 			err = writeEntry(w, e)
@@ -157,7 +252,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 			}
 		}
 	}
-	l.s.log.send(logEvent{level: slog.LevelWarn, msg: "link down", peer: l.name, err: err})
+	l.ls.log.send(logEvent{level: slog.LevelWarn, msg: "link down", peer: l.name, err: err})
 	return true
 }
 
@@ -166,7 +261,7 @@ var errWrongPeer = errors.New("engine: the node at this address answered with an
 
 // expectHello reads the neighbour's handshake answer, "PEER its-name".
 func (l *link) expectHello(conn net.Conn, r *bufio.Reader) error {
-	_ = conn.SetReadDeadline(time.Now().Add(l.s.cfg.Peers.DialTimeout))
+	_ = conn.SetReadDeadline(time.Now().Add(l.ls.cfg.DialTimeout))
 	defer conn.SetReadDeadline(time.Time{})
 	raw, err := r.ReadSlice('\n')
 	if err != nil {

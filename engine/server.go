@@ -45,7 +45,7 @@ type Server struct {
 	node  *herd.Node
 	cfg   Config
 	log   *logq
-	links atomic.Pointer[[]*link] // set once by Connect
+	links *Links
 
 	eng    gnet.Engine
 	addr   string
@@ -81,7 +81,8 @@ func New(node *herd.Node, cfg Config) *Server {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.work = newWorkers(s, node.MaxInFlight())
-	node.SetFlooder(s)
+	s.links = newLinks(node, cfg.Peers, s.log)
+	node.SetFlooder(s.links)
 	return s
 }
 
@@ -124,21 +125,7 @@ func (s *Server) Start() error {
 
 // Connect starts one outbound link per neighbour. Call it once, after Start
 // (so that a herd in one process can learn every node's real port first).
-func (s *Server) Connect(neighbors []Neighbor) {
-	links := make([]*link, len(neighbors))
-	for i, nb := range neighbors {
-		links[i] = newLink(s, nb)
-		s.goFunc(links[i].run)
-	}
-	s.links.Store(&links)
-}
-
-func (s *Server) linkList() []*link {
-	if p := s.links.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+func (s *Server) Connect(neighbors []Neighbor) { s.links.Connect(neighbors) }
 
 // OnBoot records the engine and the bound address. Runs once, before any
 // connection.
@@ -183,6 +170,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		err = <-s.runErr
 	}
 	s.cancel()
+	s.links.Close()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -198,32 +186,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	return err
 }
 
-// Flood implements herd.Flooder: it queues e on every link but from's.
-// Non-blocking; safe on any goroutine.
-func (s *Server) Flood(e *herd.Entry, from string) {
-	for _, l := range s.linkList() {
-		if l.name != from {
-			l.enqueue(e)
-		}
-	}
-}
-
-// LinkStatus describes one outbound peer link.
-type LinkStatus struct {
-	Name    string
-	Up      bool
-	Dropped uint64 // updates dropped because the queue was full
-}
-
-// Links reports the state of every outbound link.
-func (s *Server) Links() []LinkStatus {
-	links := s.linkList()
-	out := make([]LinkStatus, len(links))
-	for i, l := range links {
-		out[i] = LinkStatus{Name: l.name, Up: l.up.Load(), Dropped: l.dropped.Load()}
-	}
-	return out
-}
+// Links reports the state of every outbound peer link.
+func (s *Server) Links() []LinkStatus { return s.links.Status() }
 
 // gnetLogger sends gnet's own messages to slog.
 type gnetLogger struct{ l *slog.Logger }

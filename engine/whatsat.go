@@ -55,16 +55,10 @@ func (w *workers) run() {
 	}
 }
 
-// startWhatsat queues a WHATSAT whose client is known and reports whether it
-// did; false means the reply is "? line". The reply takes its place in the
-// connection's pending queue at once, so later replies wait for it.
-// Event loop only.
-func (s *Server) startWhatsat(c gnet.Conn, st *connState, cmd *codec.Command) bool {
-	e := s.node.Lookup(cmd.ClientID)
-	if e == nil || !s.node.HasPlaces() {
-		return false
-	}
-	s.log.line("places call", st.id, st.peer, cmd.ClientID)
+// startWhatsat queues a WHATSAT about the client whose entry is e. The reply
+// takes its place in the connection's pending queue at once, so later
+// replies wait for it. Event loop only.
+func (s *Server) startWhatsat(c gnet.Conn, st *connState, e *herd.Entry, cmd *codec.Command) {
 	r := &reply{done: make(chan struct{})}
 	q := herd.WhatsatQuery{RadiusKm: cmd.RadiusKm, Bound: cmd.Bound}
 	select {
@@ -76,7 +70,6 @@ func (s *Server) startWhatsat(c gnet.Conn, st *connState, cmd *codec.Command) bo
 		close(r.done)
 	}
 	st.pending = append(st.pending, r)
-	return true
 }
 
 // drainLater writes replies still being computed for a client that

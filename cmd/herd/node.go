@@ -120,7 +120,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		node.SetPlaces(provider, cfg.Places.Timeout, cfg.Places.MaxInFlight)
 		return node, logger, nil
 	}
-	h, err := engine.StartHerd(cfg, names, setup, f.loops)
+	h, err := engine.StartHerd(cfg, names, setup, nil, f.loops)
 	if err != nil {
 		return err
 	}
