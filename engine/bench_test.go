@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkIAMATLoopback is one client pipelining IAMATs to a node over
+// loopback at depth 1 and 16; an op is one IAMAT and its reply. The IAMATs
+// are older than what the node holds, so it answers with the stored lines
+// (the allocation-free path).
+func BenchmarkIAMATLoopback(b *testing.B) {
+	for _, depth := range []int{1, 16} {
+		b.Run(fmt.Sprintf("pipeline=%d", depth), func(b *testing.B) {
+			h := startTestHerd(b, testConfig(b), "Ball")
+			c := dial(b, h.Servers[0].Addr())
+			var store, req strings.Builder
+			for i := range depth {
+				fmt.Fprintf(&store, "IAMAT client%d +34.068930-118.445127 1479413884.%d\n", i, i)
+				fmt.Fprintf(&req, "IAMAT client%d +34.068930-118.445127 1479413883.%d\n", i, i) // older
+			}
+			batch := []byte(req.String())
+			c.send(store.String())
+			n := 0
+			for range depth {
+				n += len(c.line())
+			}
+			reply := make([]byte, n)
+			b.SetBytes(int64(len(batch) / depth))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += depth {
+				_ = c.c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.c.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c.r, reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkWhatsatLoopback is WHATSAT end to end on loopback with the
+// offline index: UCLA, 10 km, bound 5.
+func BenchmarkWhatsatLoopback(b *testing.B) {
+	s := startPlacesNode(b, geonames(b), 5*time.Second)
+	c := dial(b, s.Addr())
+	c.ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		_ = c.c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.send("WHATSAT kiwi.cs.ucla.edu 10 5\n")
+		c.readWhatsat()
+	}
+}

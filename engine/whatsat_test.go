@@ -1,0 +1,221 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/places"
+)
+
+var (
+	geoOnce sync.Once
+	geo     places.Provider
+	geoErr  error
+)
+
+func geonames(t testing.TB) places.Provider {
+	geoOnce.Do(func() { geo, geoErr = places.NewGeonames("") })
+	if geoErr != nil {
+		t.Fatal(geoErr)
+	}
+	return geo
+}
+
+// startPlacesNode runs one node (Holiday) with provider p.
+func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) Runner {
+	t.Helper()
+	cfg := testConfig(t)
+	setup := func(nc herd.NodeConfig) (*herd.Node, *slog.Logger, error) {
+		n, l, err := plainSetup(nc)
+		n.SetPlaces(p, timeout, 4)
+		return n, l, err
+	}
+	h, err := StartHerd(cfg, []string{"Holiday"}, setup, nil, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Stop(ctx)
+	})
+	return h.Servers[0]
+}
+
+// readWhatsat reads one WHATSAT reply: the AT line, the body, the empty line.
+func (c *client) readWhatsat() (at, body string) {
+	c.t.Helper()
+	at = c.line()
+	var b strings.Builder
+	for {
+		l := c.line()
+		if l == "\n" {
+			return at, b.String()
+		}
+		b.WriteString(l)
+	}
+}
+
+func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6371.0088
+	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180
+	dp, dl := p2-p1, (lon2-lon1)*math.Pi/180
+	a := math.Sin(dp/2)*math.Sin(dp/2) + math.Cos(p1)*math.Cos(p2)*math.Sin(dl/2)*math.Sin(dl/2)
+	return 2 * r * math.Asin(math.Sqrt(a))
+}
+
+type nearby struct {
+	HTMLAttributions []string `json:"html_attributions"`
+	Results          []struct {
+		Name     string `json:"name"`
+		Geometry struct {
+			Location struct{ Lat, Lng float64 } `json:"location"`
+		} `json:"geometry"`
+	} `json:"results"`
+	Status       string `json:"status"`
+	ErrorMessage string `json:"error_message"`
+}
+
+func TestWhatsatOfflineUCLA(t *testing.T) {
+	s := startPlacesNode(t, geonames(t), 5*time.Second)
+	c := dial(t, s.Addr())
+	at := c.ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
+	for _, bound := range []int{5, 20} {
+		c.send(fmt.Sprintf("WHATSAT kiwi.cs.ucla.edu 10 %d\n", bound))
+		gotAT, body := c.readWhatsat()
+		if gotAT != at {
+			t.Fatalf("WHATSAT AT line %q, want stored %q", gotAT, at)
+		}
+		if strings.Contains(body, "\n\n") || strings.HasPrefix(body, "\n") {
+			t.Fatalf("empty line inside the body:\n%s", body)
+		}
+		var r nearby
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("body is not JSON: %v\n%s", err, body)
+		}
+		if r.Status != "OK" || len(r.Results) == 0 || len(r.Results) > bound {
+			t.Fatalf("bound %d: status %s, %d results", bound, r.Status, len(r.Results))
+		}
+		names := []string{}
+		for _, p := range r.Results {
+			if d := haversineKm(34.068930, -118.445127, p.Geometry.Location.Lat, p.Geometry.Location.Lng); d > 10 {
+				t.Errorf("%s is %.2f km away, beyond 10 km", p.Name, d)
+			}
+			names = append(names, p.Name)
+		}
+		// Westwood (population 2,019) ranks 10th by prominence within 10 km:
+		// in the bound-20 answer, not in the bound-5 one.
+		if bound == 20 && !strings.Contains(strings.Join(names, ","), "Westwood") {
+			t.Errorf("Westwood missing from %v", names)
+		}
+		if len(r.HTMLAttributions) == 0 || !strings.Contains(r.HTMLAttributions[0], "GeoNames") {
+			t.Errorf("GeoNames credit missing: %v", r.HTMLAttributions)
+		}
+	}
+}
+
+func TestWhatsatInvalid(t *testing.T) {
+	s := startPlacesNode(t, geonames(t), 5*time.Second)
+	c := dial(t, s.Addr())
+	c.ask("IAMAT kiwi +34.068930-118.445127 1")
+	for _, l := range []string{
+		"WHATSAT kiwi 0 5", "WHATSAT kiwi 50.1 5", "WHATSAT kiwi 51 5", "WHATSAT kiwi 10 0",
+		"WHATSAT kiwi 10 21", "WHATSAT kiwi -1 5", "WHATSAT kiwi 10 5.0", "WHATSAT kiwi 1e1 5",
+		"WHATSAT nobody 10 5", "WHATSAT kiwi 10", "WHATSAT kiwi 10 5 6",
+	} {
+		if got := c.ask(l); got != "? "+l+"\n" {
+			t.Errorf("%q: got %q", l, got)
+		}
+	}
+	c.send("WHATSAT kiwi 50 20\n")
+	if at, _ := c.readWhatsat(); !strings.HasPrefix(at, "AT Holiday ") {
+		t.Errorf("limits 50 and 20 must be accepted, got %q", at)
+	}
+}
+
+// slowPlaces answers after delay, or fails like a backend past its deadline.
+type slowPlaces struct{ delay time.Duration }
+
+func (slowPlaces) Name() string { return "slow" }
+func (p slowPlaces) Nearby(ctx context.Context, q places.Query, dst []byte) ([]byte, error) {
+	select {
+	case <-time.After(p.delay):
+		return append(dst, fmt.Sprintf("{\n   \"html_attributions\" : [],\n   \"results\" : [],\n   \"status\" : \"ZERO_RESULTS\"\n}\n\n\n")...), nil
+	case <-ctx.Done():
+		return dst, ctx.Err()
+	}
+}
+
+func TestWhatsatKeepsRequestOrder(t *testing.T) {
+	s := startPlacesNode(t, slowPlaces{delay: 200 * time.Millisecond}, 5*time.Second)
+	c := dial(t, s.Addr())
+	c.ask("IAMAT kiwi +34.068930-118.445127 1")
+	// A slow WHATSAT, then an IAMAT and an invalid line in the same write:
+	// their replies must wait for the WHATSAT's.
+	c.send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2\nLLL\n")
+	at, body := c.readWhatsat()
+	if !strings.Contains(at, " kiwi ") || !strings.Contains(body, "ZERO_RESULTS") || strings.HasSuffix(body, "\n\n") {
+		t.Fatalf("first reply %q %q", at, body)
+	}
+	if l := c.line(); !strings.Contains(l, " other +1.0+1.0 2") {
+		t.Fatalf("second reply %q", l)
+	}
+	if l := c.line(); l != "? LLL\n" {
+		t.Fatalf("third reply %q", l)
+	}
+}
+
+func TestWhatsatBackendTimeout(t *testing.T) {
+	s := startPlacesNode(t, slowPlaces{delay: time.Hour}, 100*time.Millisecond)
+	c := dial(t, s.Addr())
+	at := c.ask("IAMAT kiwi +34.068930-118.445127 1")
+	c.send("WHATSAT kiwi 10 5\n")
+	gotAT, body := c.readWhatsat()
+	var r nearby
+	if err := json.Unmarshal([]byte(body), &r); err != nil || gotAT != at {
+		t.Fatalf("reply %q %q (%v)", gotAT, body, err)
+	}
+	if r.Status != "UNKNOWN_ERROR" || r.ErrorMessage == "" || len(r.Results) != 0 || !bytes.Contains([]byte(body), []byte(`"results" : []`)) {
+		t.Fatalf("timeout body: %s", body)
+	}
+}
+
+func TestWhatsatAfterHalfClose(t *testing.T) {
+	s := startPlacesNode(t, slowPlaces{delay: 200 * time.Millisecond}, 5*time.Second)
+	c := dial(t, s.Addr())
+	c.ask("IAMAT kiwi +34.068930-118.445127 1")
+	c.send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2")
+	if err := c.c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	at, body := c.readWhatsat()
+	if !strings.Contains(at, " kiwi ") || !strings.Contains(body, "ZERO_RESULTS") {
+		t.Fatalf("pending WHATSAT after half-close: %q %q", at, body)
+	}
+	if l := c.line(); !strings.Contains(l, " other +1.0+1.0 2") {
+		t.Fatalf("last line after half-close: %q", l)
+	}
+}
+
+func TestWhatsatClientGoneWhileWaiting(t *testing.T) {
+	s := startPlacesNode(t, slowPlaces{delay: 100 * time.Millisecond}, 5*time.Second)
+	c := dial(t, s.Addr())
+	c.ask("IAMAT kiwi +34.068930-118.445127 1")
+	c.send("WHATSAT kiwi 10 5\n")
+	c.c.Close()
+	// The node keeps serving others; the abandoned reply goes nowhere.
+	time.Sleep(200 * time.Millisecond)
+	d := dial(t, s.Addr())
+	if l := d.ask("IAMAT x +1.0+1.0 1"); !strings.HasPrefix(l, "AT Holiday ") {
+		t.Fatalf("node unusable after a client left mid-WHATSAT: %q", l)
+	}
+}
