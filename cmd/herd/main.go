@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/herdnet/herd/bench/runner"
 )
 
 const usage = `herd: a server herd that floods client locations between nodes
@@ -24,6 +26,9 @@ Usage:
   herd serve NAME [flags]      run one node of the topology
   herd places-server [flags]   serve the offline places index over Google's
                                legacy Nearby Search HTTP API
+  herd load [flags]            the load generator (checks every reply)
+  herd bench [flags]           run the benchmark matrix, write BENCHMARKS.md
+  herd echo-server [flags]     a gnet line-echo server: the benchmarks' ceiling
   herd help                    show this help
 
 Run "herd COMMAND -h" for a command's flags.
@@ -62,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(args[1:], stdout, stderr)
 	case "places-server":
 		err = cmdPlacesServer(args[1:], stdout, stderr)
+	case "bench":
+		return runner.Main(args[1:], stdout, stderr)
+	case "echo-server":
+		err = cmdEchoServer(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herdnet/herd/bench/baseline"
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/places"
@@ -26,6 +27,7 @@ type nodeFlags struct {
 	logLevel        string
 	closeAfterReply bool
 	loops           int
+	engine          string
 	places          string
 	placesURL       string
 	placesData      string
@@ -37,6 +39,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info (every line received and sent), warn, error")
 	fs.BoolVar(&f.closeAfterReply, "close-after-reply", false, "close each client connection after its reply (for clients that read until EOF)")
 	fs.IntVar(&f.loops, "loops", 0, "event loops per node; 0 means one per core")
+	fs.StringVar(&f.engine, "engine", "gnet", "I/O model: gnet (the event loops) or goroutine (the goroutine-per-connection baseline, for benchmarks)")
 	fs.StringVar(&f.places, "places", "", "places backend: geonames (offline, default), google, google-new")
 	fs.StringVar(&f.placesURL, "places-url", "", "base `URL` of the Google backend (tests, proxies, air-gapped mirrors)")
 	fs.StringVar(&f.placesData, "places-data", "", "GeoNames dump `file` to load instead of the embedded cities500 index")
@@ -68,6 +71,9 @@ func (f *nodeFlags) load() (*herd.Config, error) {
 	}
 	if _, err := parseLevel(f.logLevel); err != nil {
 		return nil, &exitError{code: 2, err: err}
+	}
+	if f.engine != "gnet" && f.engine != "goroutine" {
+		return nil, usageErr("--engine %q: want gnet or goroutine", f.engine)
 	}
 	if f.loops < 0 {
 		return nil, usageErr("--loops must not be negative")
@@ -120,7 +126,11 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		node.SetPlaces(provider, cfg.Places.Timeout, cfg.Places.MaxInFlight)
 		return node, logger, nil
 	}
-	h, err := engine.StartHerd(cfg, names, setup, nil, f.loops)
+	newRunner := engine.Gnet
+	if f.engine == "goroutine" {
+		newRunner = baseline.Runner
+	}
+	h, err := engine.StartHerd(cfg, names, setup, newRunner, f.loops)
 	if err != nil {
 		return err
 	}
@@ -128,7 +138,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	if f.logDir != "-" {
 		logWhere = f.logDir + "/NAME.log"
 	}
-	fmt.Fprintf(stdout, "herd: %d node(s) up, places backend %s, logs in %s\n", len(h.Servers), provider.Name(), logWhere)
+	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Servers), f.engine, provider.Name(), logWhere)
 	for _, s := range h.Servers {
 		var nbs []string
 		for _, nc := range cfg.Neighbors(s.Node().Name()) {

@@ -1,0 +1,259 @@
+package baseline_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/herdnet/herd/bench/baseline"
+	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/places"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Importing engine imports gnet, whose shared worker pool lives for
+		// the process; the baseline itself starts none of these.
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("HERD_TEST_LOG") != "" { // debugging aid: node logs on stderr
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return nil
+}
+
+// startNode runs one baseline node on 127.0.0.1:0 until the test ends.
+func startNode(t *testing.T, name string, limits herd.Limits) *baseline.Server {
+	t.Helper()
+	s := baseline.New(herd.NewNode(name, herd.NewCache(), nil), engine.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return s
+}
+
+type client struct {
+	t testing.TB
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dial(t testing.TB, addr string) *client {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	return &client{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+func (c *client) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.c, s); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *client) line() string {
+	c.t.Helper()
+	l, err := c.r.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("read: %v (got %q)", err, l)
+	}
+	return l
+}
+
+func (c *client) ask(s string) string {
+	c.t.Helper()
+	c.send(s + "\n")
+	return c.line()
+}
+
+func TestPipelinedThousand(t *testing.T) {
+	s := startNode(t, "Welsh", herd.Limits{})
+	c := dial(t, s.Addr())
+	var b strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
+	}
+	c.send(b.String())
+	for i := range 1000 {
+		l := c.line()
+		if want := fmt.Sprintf(" client%d +1.0+2.0 %d.5\n", i, 1000+i); !strings.HasSuffix(l, want) || !strings.HasPrefix(l, "AT Welsh ") {
+			t.Fatalf("reply %d: %q, want suffix %q", i, l, want)
+		}
+	}
+}
+
+func TestInvalidLines(t *testing.T) {
+	s := startNode(t, "Ball", herd.Limits{})
+	c := dial(t, s.Addr())
+	for _, l := range []string{"LLL", "", "iamat kiwi +1.0+1.0 1", "WHATSAT kiwi 10 5", "   IAMAT  kiwi +91.0+1.0 1  "} {
+		if got, want := c.ask(l), "? "+l+"\n"; got != want {
+			t.Errorf("%q: got %q, want %q", l, got, want)
+		}
+	}
+	if got := c.ask("LLL\r"); got != "? LLL\n" {
+		t.Errorf("crlf: %q", got)
+	}
+	if got := c.ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(got, "AT Ball ") {
+		t.Errorf("connection unusable after invalid lines: %q", got)
+	}
+}
+
+func TestHalfCloseGetsFullReply(t *testing.T) {
+	s := startNode(t, "Welsh", herd.Limits{})
+	c := dial(t, s.Addr())
+	// The last line has no newline: it still counts once the client half-closes.
+	c.send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
+	if err := c.c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(c.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(all), "\n")
+	if len(lines) != 4 || !strings.HasSuffix(lines[0], " a +1.0+2.0 1") || !strings.HasSuffix(lines[1], " b +1.0+2.0 2") || lines[2] != "? LLL" || lines[3] != "" {
+		t.Fatalf("half-close replies: %q", all)
+	}
+}
+
+func TestOverlongLineCloses(t *testing.T) {
+	s := startNode(t, "Hamilton", herd.Limits{MaxLine: 32})
+	other := dial(t, s.Addr())
+	c := dial(t, s.Addr())
+	c.send(strings.Repeat("x", 80)) // no newline: known too long already
+	all, err := io.ReadAll(c.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "? " + strings.Repeat("x", 32) + "\n"; string(all) != want {
+		t.Fatalf("got %q, want %q", all, want)
+	}
+	if got := other.ask("IAMAT k +1.0+1.0 1"); !strings.HasPrefix(got, "AT Hamilton ") {
+		t.Fatalf("other client: %q", got)
+	}
+}
+
+func TestCloseAfterReply(t *testing.T) {
+	s := startNode(t, "Holiday", herd.Limits{CloseAfterReply: true})
+	c := dial(t, s.Addr())
+	c.send("IAMAT k +1.0+1.0 1\nIAMAT j +1.0+1.0 1\n")
+	all, err := io.ReadAll(c.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(all), "\n") != 1 || !strings.HasPrefix(string(all), "AT Holiday ") {
+		t.Fatalf("got %q, want one AT line then EOF", all)
+	}
+}
+
+// TestHerdFloodsToFarEnd runs three baseline nodes in a line,
+// Hamilton -- Holiday -- Ball, and reports at one end.
+func TestHerdFloodsToFarEnd(t *testing.T) {
+	cfg, err := herd.ParseConfig([]byte(`
+nodes:
+  - {name: Hamilton, listen: "127.0.0.1:0", neighbors: [Holiday]}
+  - {name: Holiday, listen: "127.0.0.1:0", neighbors: [Ball]}
+  - {name: Ball, listen: "127.0.0.1:0"}
+peers: {backoff_min: 10ms, backoff_max: 200ms}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := func(nc herd.NodeConfig) (*herd.Node, *slog.Logger, error) {
+		return herd.NewNode(nc.Name, herd.NewCache(), nil), testLogger(), nil
+	}
+	h, err := engine.StartHerd(cfg, []string{"Hamilton", "Holiday", "Ball"}, setup, baseline.Runner, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	c := dial(t, h.Server("Hamilton").Addr())
+	reply := c.ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
+	if !strings.HasPrefix(reply, "AT Hamilton ") {
+		t.Fatalf("reply %q", reply)
+	}
+	far := dial(t, h.Server("Ball").Addr())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// An IAMAT older than the stored one is answered with the stored line.
+		if got := far.ask("IAMAT kiwi.cs.ucla.edu +0.0+0.0 0"); got == reply {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("Ball holds %q, want %q", got, reply)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// slowPlaces answers every query after a delay with a fixed body.
+type slowPlaces struct{ d time.Duration }
+
+func (p slowPlaces) Name() string { return "slow" }
+
+func (p slowPlaces) Nearby(ctx context.Context, _ places.Query, dst []byte) ([]byte, error) {
+	select {
+	case <-time.After(p.d):
+	case <-ctx.Done():
+		return dst, ctx.Err()
+	}
+	return append(dst, "{\n   \"results\" : [],\n   \"status\" : \"OK\"\n}\n"...), nil
+}
+
+func TestWhatsatRepliesInOrder(t *testing.T) {
+	node := herd.NewNode("Alford", herd.NewCache(), nil)
+	node.SetPlaces(slowPlaces{50 * time.Millisecond}, time.Second, 4)
+	s := baseline.New(node, engine.Config{Listen: "127.0.0.1:0", Logger: testLogger()})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	c := dial(t, s.Addr())
+	at := c.ask("IAMAT kiwi +1.0+2.0 1")
+	// The WHATSAT waits on the backend; the IAMAT behind it must not overtake it.
+	c.send("WHATSAT kiwi 10 5\nIAMAT other +1.0+2.0 1\n")
+	want := []string{at, "{\n", "   \"results\" : [],\n", "   \"status\" : \"OK\"\n", "}\n", "\n"}
+	for i, w := range want {
+		if got := c.line(); got != w {
+			t.Fatalf("line %d: got %q, want %q", i, got, w)
+		}
+	}
+	if got := c.line(); !strings.HasPrefix(got, "AT Alford ") || !strings.Contains(got, " other ") {
+		t.Fatalf("IAMAT after WHATSAT: %q", got)
+	}
+}

@@ -1,0 +1,195 @@
+package baseline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/herd"
+)
+
+// Server is one goroutine-per-connection node. Create it with New, then
+// Start it; Stop shuts it down. Every method may be called from any
+// goroutine.
+type Server struct {
+	node  *herd.Node
+	cfg   engine.Config
+	log   *slog.Logger
+	lines bool // log every line received and sent (Info enabled)
+	links *engine.Links
+	// inFlight bounds the Places calls the node runs at once; a connection
+	// waits for a slot, which keeps its replies in order.
+	inFlight chan struct{}
+
+	ln       net.Listener
+	addr     string
+	nextConn atomic.Uint64
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+
+	ctx     context.Context // cancelled by Stop: ends pending Places calls
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started atomic.Bool
+	stopped atomic.Bool
+}
+
+var _ engine.Runner = (*Server)(nil)
+
+// Runner is the engine.NewRunner of the baseline, for engine.StartHerd.
+func Runner(node *herd.Node, cfg engine.Config) engine.Runner { return New(node, cfg) }
+
+// New returns a server for node. Unset limits and peer settings get the
+// defaults of herd.Config.Defaults. The node floods through the server's
+// links from now on.
+func New(node *herd.Node, cfg engine.Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var def herd.Config
+	def.Defaults()
+	if cfg.Limits.MaxLine == 0 {
+		cfg.Limits.MaxLine = def.Limits.MaxLine
+	}
+	if cfg.Limits.MaxOutbound == 0 {
+		cfg.Limits.MaxOutbound = def.Limits.MaxOutbound
+	}
+	if cfg.Peers == (herd.PeerConfig{}) {
+		cfg.Peers = def.Peers
+	}
+	log := cfg.Logger.With("node", node.Name())
+	s := &Server{
+		node:     node,
+		cfg:      cfg,
+		log:      log,
+		lines:    log.Enabled(context.Background(), slog.LevelInfo),
+		links:    engine.NewLinks(node, cfg.Peers, cfg.Logger),
+		inFlight: make(chan struct{}, node.MaxInFlight()),
+		conns:    map[net.Conn]struct{}{},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	node.SetFlooder(s.links)
+	return s
+}
+
+// goFunc runs fn on a new goroutine that Stop waits for.
+func (s *Server) goFunc(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+// Start listens and starts accepting. It returns once the node accepts
+// connections, or with the listen error. Call it once.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("baseline: server already started")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		s.links.Close()
+		return fmt.Errorf("%s: listen on %s: %w", s.node.Name(), s.cfg.Listen, err)
+	}
+	s.ln, s.addr = ln, ln.Addr().String()
+	s.log.Info("node started", "remote", s.addr, "io", "goroutine-per-connection")
+	s.goFunc(s.accept)
+	return nil
+}
+
+// Connect starts one outbound link per neighbour. Call it once, after Start.
+func (s *Server) Connect(neighbors []engine.Neighbor) { s.links.Connect(neighbors) }
+
+// Addr is the address the node listens on, with the real port.
+func (s *Server) Addr() string { return s.addr }
+
+// Node is the node this server serves.
+func (s *Server) Node() *herd.Node { return s.node }
+
+// Links reports the state of every outbound peer link.
+func (s *Server) Links() []engine.LinkStatus { return s.links.Status() }
+
+// accept runs until the listener is closed.
+func (s *Server) accept() {
+	var backoff time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if s.stopped.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors or the like: wait a little and retry.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed, retrying", "err", err.Error())
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if !s.track(c) {
+			c.Close()
+			return
+		}
+		s.goFunc(func() {
+			defer s.untrack(c)
+			s.serveConn(c)
+		})
+	}
+}
+
+// track registers c so Stop can close it; it reports false once stopping.
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	c.Close()
+}
+
+// Stop shuts the node down: it stops accepting, closes every connection,
+// flushes and closes the peer links, and waits for every goroutine it
+// started. ctx bounds the wait.
+func (s *Server) Stop(ctx context.Context) error {
+	if !s.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.cancel()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.links.Close()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.log.Info("node stopped")
+	return nil
+}

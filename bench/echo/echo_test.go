@@ -1,0 +1,91 @@
+package echo_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/herdnet/herd/bench/echo"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// gnet's shared worker pool lives for the process.
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+func start(t *testing.T) *echo.Server {
+	t.Helper()
+	s, err := echo.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return s
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}
+
+func TestPipelinedLines(t *testing.T) {
+	s := start(t)
+	c := dial(t, s.Addr())
+	var b strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
+	}
+	want := b.String()
+	go func() { _, _ = io.WriteString(c, want) }()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatal("echoed bytes differ from the lines sent")
+	}
+}
+
+func TestPartialLineWaits(t *testing.T) {
+	s := start(t)
+	c := dial(t, s.Addr())
+	r := bufio.NewReader(c)
+	// The half line must not come back until its newline arrives.
+	if _, err := io.WriteString(c, "one\ntw"); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := r.ReadString('\n'); err != nil || l != "one\n" {
+		t.Fatalf("got %q, %v", l, err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := io.WriteString(c, "o\r\nthree\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"two\r\n", "three\n"} {
+		if l, err := r.ReadString('\n'); err != nil || l != want {
+			t.Fatalf("got %q, %v; want %q", l, err, want)
+		}
+	}
+}

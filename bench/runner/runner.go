@@ -1,0 +1,291 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options is one benchmark run.
+type Options struct {
+	Herd     string        // path to the herd binary
+	Engines  []string      // gnet, goroutine, twisted, redis, echo
+	Conns    []int         // connection counts
+	Pipeline []int         // pipeline depths
+	Rounds   int           // repetitions of every cell
+	Duration time.Duration // measured time per run
+	Warmup   time.Duration
+	Out      string // BENCHMARKS.md path; "" prints to stdout
+	Quick    bool
+	Command  string // the command line, recorded in the report
+	Log      io.Writer
+}
+
+// Sample is one load run's result, as `herd load --json` prints it.
+type Sample struct {
+	Engine      string  `json:"engine"`
+	Conns       int     `json:"conns"`
+	Pipeline    int     `json:"pipeline"`
+	Round       int     `json:"round"`
+	Requests    int64   `json:"requests"`
+	Errors      int64   `json:"errors"`
+	RPS         float64 `json:"rps"`
+	P50us       float64 `json:"p50_us"`
+	P99us       float64 `json:"p99_us"`
+	P999us      float64 `json:"p999_us"`
+	CPUusPerReq float64 `json:"server_cpu_us_per_req"`
+	RSSBytes    int64   `json:"server_rss_bytes"`
+	Failed      string  `json:"failed,omitempty"`
+}
+
+// server is a running server process.
+type server struct {
+	name string
+	addr string
+	cmd  *exec.Cmd
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// repoRoot finds the module root (for the Twisted peer's script).
+func repoRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return dir
+}
+
+// Available reports whether engine can run on this machine, and why not.
+func Available(engine string) error {
+	switch engine {
+	case "twisted":
+		if err := exec.Command("/usr/bin/python3", "-c", "import twisted").Run(); err != nil {
+			return errors.New("python3-twisted is not installed (apt-get install python3-twisted)")
+		}
+	case "redis":
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			return errors.New("redis-server is not installed (apt-get install redis-server)")
+		}
+	case "gnet", "goroutine", "echo":
+	default:
+		return fmt.Errorf("unknown engine %q", engine)
+	}
+	return nil
+}
+
+// start launches engine on a free loopback port and waits until it accepts.
+func start(o *Options, engine, dir string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var cmd *exec.Cmd
+	switch engine {
+	case "gnet", "goroutine":
+		cfg := filepath.Join(dir, "bench-"+strconv.Itoa(port)+".yaml")
+		yaml := fmt.Sprintf("nodes:\n  - name: Alford\n    listen: %s\n", addr)
+		if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(o.Herd, "serve", "Alford", "--config", cfg, "--engine", engine, "--log-level", "warn", "--log-dir", dir)
+	case "echo":
+		cmd = exec.Command(o.Herd, "echo-server", "--listen", addr)
+	case "twisted":
+		cmd = exec.Command("/usr/bin/python3", filepath.Join(repoRoot(), "bench/peers/twisted/herd_node.py"), "Alford", "--port", strconv.Itoa(port))
+	case "redis":
+		cmd = exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "20000", "--loglevel", "warning")
+	default:
+		return nil, fmt.Errorf("unknown engine %q", engine)
+	}
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", engine, err)
+	}
+	s := &server{name: engine, addr: addr, cmd: cmd}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("%s did not start listening on %s", engine, addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+func protoOf(engine string) string {
+	switch engine {
+	case "echo":
+		return "echo"
+	case "redis":
+		return "redis"
+	}
+	return "herd"
+}
+
+// load runs `herd load --json` against s.
+func load(o *Options, s *server, conns, pipeline int) (Sample, error) {
+	args := []string{"load", "--addr", s.addr, "--conns", strconv.Itoa(conns), "--pipeline", strconv.Itoa(pipeline),
+		"--duration", o.Duration.String(), "--warmup", o.Warmup.String(), "--proto", protoOf(s.name),
+		"--pid", strconv.Itoa(s.cmd.Process.Pid), "--json"}
+	var out, errb bytes.Buffer
+	cmd := exec.Command(o.Herd, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var smp Sample
+	if jerr := json.Unmarshal(out.Bytes(), &smp); jerr != nil {
+		return smp, fmt.Errorf("herd %s: %v %v: %s", strings.Join(args, " "), err, jerr, strings.TrimSpace(errb.String()))
+	}
+	return smp, nil
+}
+
+// Run runs the matrix and returns every sample.
+func Run(ctx context.Context, o *Options) ([]Sample, error) {
+	dir, err := os.MkdirTemp("", "herd-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var engines []string
+	for _, e := range o.Engines {
+		if err := Available(e); err != nil {
+			fmt.Fprintf(o.Log, "bench: skipping %s: %v\n", e, err)
+			continue
+		}
+		engines = append(engines, e)
+	}
+	var samples []Sample
+	total := o.Rounds * len(o.Conns) * len(o.Pipeline) * len(engines)
+	n := 0
+	for round := 1; round <= o.Rounds; round++ {
+		for _, conns := range o.Conns {
+			for _, pipe := range o.Pipeline {
+				// Alternate the order of engines from round to round.
+				order := slices.Clone(engines)
+				if round%2 == 0 {
+					slices.Reverse(order)
+				}
+				for _, e := range order {
+					if ctx.Err() != nil {
+						return samples, ctx.Err()
+					}
+					n++
+					fmt.Fprintf(o.Log, "bench: [%d/%d] round %d %-9s conns=%-5d pipeline=%-2d ", n, total, round, e, conns, pipe)
+					s, err := start(o, e, dir)
+					if err != nil {
+						return samples, err
+					}
+					smp, err := load(o, s, conns, pipe)
+					s.stop()
+					smp.Engine, smp.Conns, smp.Pipeline, smp.Round = e, conns, pipe, round
+					if err != nil {
+						smp.Failed = err.Error()
+						fmt.Fprintf(o.Log, "FAILED: %v\n", err)
+					} else {
+						fmt.Fprintf(o.Log, "%10.0f req/s  p99 %7.0f µs  cpu %5.2f µs/req  errors %d\n", smp.RPS, smp.P99us, smp.CPUusPerReq, smp.Errors)
+					}
+					samples = append(samples, smp)
+				}
+			}
+		}
+	}
+	return samples, nil
+}
+
+// Main is `herd bench`: it parses flags, runs the matrix and writes the report.
+func Main(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "a small matrix (under two minutes)")
+	tiny := fs.Bool("tiny", false, "a few-second smoke run of the tooling (CI)")
+	out := fs.String("out", "BENCHMARKS.md", "report `file`; - for stdout")
+	engines := fs.String("engines", "gnet,goroutine,twisted,redis,echo", "comma-separated engines")
+	rounds := fs.Int("rounds", 3, "repetitions of every cell")
+	dur := fs.Duration("duration", 5*time.Second, "measured time per run")
+	jsonOut := fs.String("json", "", "also write every sample to this JSON `file`")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	o := &Options{Herd: self, Engines: strings.Split(*engines, ","), Conns: []int{1, 100, 1000, 10000}, Pipeline: []int{1, 16},
+		Rounds: *rounds, Duration: *dur, Warmup: time.Second, Out: *out, Log: stderr, Command: "herd bench " + strings.Join(args, " ")}
+	switch {
+	case *tiny:
+		o.Conns, o.Pipeline, o.Rounds, o.Duration, o.Warmup = []int{1, 10}, []int{1, 4}, 1, 300*time.Millisecond, 100*time.Millisecond
+	case *quick:
+		o.Conns, o.Rounds, o.Duration, o.Warmup = []int{1, 100, 1000}, 1, 2*time.Second, 500*time.Millisecond
+	}
+	ctx := context.Background()
+	samples, err := Run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	extra := Extras(ctx, o)
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(struct {
+			Samples []Sample
+			Extras  ExtraResults
+		}{samples, extra}, "", "  ")
+		_ = os.WriteFile(*jsonOut, b, 0o644)
+	}
+	report := Report(o, samples, extra)
+	if *out == "-" {
+		_, _ = io.WriteString(stdout, report)
+	} else if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	for _, s := range samples {
+		if s.Failed != "" || s.Errors > 0 {
+			fmt.Fprintln(stderr, "bench: some runs failed or saw wrong replies; see the report")
+			return 1
+		}
+	}
+	return 0
+}

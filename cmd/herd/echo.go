@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/herdnet/herd/bench/echo"
+)
+
+func cmdEchoServer(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("echo-server", "herd echo-server [--listen ADDR]", stderr)
+	listen := fs.String("listen", "127.0.0.1:12790", "host:port to listen on")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("echo-server takes no arguments (got %q)", pos)
+	}
+	s, err := echo.Start(*listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "herd echo-server: echoing lines on %s\n", s.Addr())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Stop(ctx)
+}
