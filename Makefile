@@ -4,7 +4,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: help run build test unit race lint fuzz bench bench-quick tidy places-data
+.PHONY: help run build test unit race lint fuzz bench bench-quick bench-peers tidy places-data
 
 help:
 	@echo "make run          start the default five-node herd (ports 12720-12724)"
@@ -52,3 +52,19 @@ tidy:
 places-data:
 	$(GO) generate ./places
 	git diff --stat places/data
+
+# The full benchmark matrix (about 15 minutes): installs the comparison peers
+# (Debian's python3-twisted and redis-server) if missing, then writes
+# BENCHMARKS.md. bench-quick is the same with a smaller matrix.
+bench: bench-peers
+	$(GO) build -o bin/herd ./cmd/herd
+	./bin/herd bench --out BENCHMARKS.md --json bench-results.json
+	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places ./engine | tee bench-go.txt
+
+bench-quick: bench-peers
+	$(GO) build -o bin/herd ./cmd/herd
+	./bin/herd bench --quick --out BENCHMARKS.md
+
+bench-peers:
+	@command -v redis-server >/dev/null && /usr/bin/python3 -c 'import twisted' 2>/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-twisted redis-server)

@@ -6,6 +6,7 @@ require (
 	github.com/goccy/go-json v0.12.0
 	github.com/goccy/go-yaml v1.19.2
 	github.com/panjf2000/gnet/v2 v2.9.7
+	github.com/puzpuzpuz/xsync/v4 v4.5.0
 	github.com/tidwall/rtree v1.10.0
 	github.com/valyala/fasthttp v1.78.0
 	go.uber.org/goleak v1.3.0

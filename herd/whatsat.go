@@ -1,6 +1,7 @@
 package herd
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -47,6 +48,9 @@ func (n *Node) Whatsat(ctx context.Context, dst []byte, e *Entry, q WhatsatQuery
 	p := len(dst)
 	pq := places.Query{Lat: cmd.Lat, Lon: cmd.Lon, RadiusKm: q.RadiusKm, Limit: q.Bound}
 	body, err := n.places.Nearby(ctx, pq, dst)
+	if err == nil && len(bytes.Trim(body[p:], "\n")) == 0 {
+		err = &places.Error{Status: places.StatusUnknownError, Message: "herd: places backend returned an empty answer"}
+	}
 	if err != nil {
 		body = places.AppendErrorBody(dst[:p], err)
 	}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herdnet/herd/bench/load"
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
 )
@@ -229,7 +230,7 @@ func propagation(o *Options, dir string, r *ExtraResults) error {
 	r.PropIdleP50us, r.PropIdleP99us = percentile(idle, 0.5), percentile(idle, 0.99)
 	// Under load: 100 connections pipelining IAMATs at Alford meanwhile.
 	loadCmd := exec.Command(o.Herd, "load", "--addr", addr["Alford"], "--conns", "100", "--pipeline", "1",
-		"--duration", "8s", "--proto", "herd", "--json")
+		"--duration", "8s", "--mix", "herd", "--json")
 	var lout strings.Builder
 	loadCmd.Stdout = &lout
 	if err := loadCmd.Start(); err != nil {
@@ -242,9 +243,9 @@ func propagation(o *Options, dir string, r *ExtraResults) error {
 		return err
 	}
 	r.PropLoadP50us, r.PropLoadP99us = percentile(loaded, 0.5), percentile(loaded, 0.99)
-	var smp Sample
-	if jsonErr := json.Unmarshal([]byte(lout.String()), &smp); jsonErr == nil {
-		r.PropLoadRPS = smp.RPS
+	var res load.Result
+	if jsonErr := json.Unmarshal([]byte(lout.String()), &res); jsonErr == nil {
+		r.PropLoadRPS = res.RequestsPerSec
 	}
 	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/herdnet/herd/bench/load"
 )
 
 // Options is one benchmark run.
@@ -49,6 +51,11 @@ type Sample struct {
 	CPUusPerReq float64 `json:"server_cpu_us_per_req"`
 	RSSBytes    int64   `json:"server_rss_bytes"`
 	Failed      string  `json:"failed,omitempty"`
+}
+
+func fromResult(r load.Result) Sample {
+	return Sample{Requests: r.Requests, Errors: r.Errors, RPS: r.RequestsPerSec, P50us: r.Latency.P50, P99us: r.Latency.P99,
+		P999us: r.Latency.P999, CPUusPerReq: r.CPUUsPerRequest, RSSBytes: r.ServerRSSBytes}
 }
 
 // server is a running server process.
@@ -84,6 +91,9 @@ func Available(engine string) error {
 	case "twisted":
 		if err := exec.Command("/usr/bin/python3", "-c", "import twisted").Run(); err != nil {
 			return errors.New("python3-twisted is not installed (apt-get install python3-twisted)")
+		}
+		if _, err := os.Stat(filepath.Join(repoRoot(), "bench/peers/twisted/herd_node.py")); err != nil {
+			return errors.New("bench/peers/twisted/herd_node.py not found: run herd bench from the repository")
 		}
 	case "redis":
 		if _, err := exec.LookPath("redis-server"); err != nil {
@@ -164,20 +174,20 @@ func protoOf(engine string) string {
 	return "herd"
 }
 
-// load runs `herd load --json` against s.
-func load(o *Options, s *server, conns, pipeline int) (Sample, error) {
+// runLoad runs `herd load --json` against s.
+func runLoad(o *Options, s *server, conns, pipeline int) (Sample, error) {
 	args := []string{"load", "--addr", s.addr, "--conns", strconv.Itoa(conns), "--pipeline", strconv.Itoa(pipeline),
-		"--duration", o.Duration.String(), "--warmup", o.Warmup.String(), "--proto", protoOf(s.name),
+		"--duration", o.Duration.String(), "--warmup", o.Warmup.String(), "--mix", protoOf(s.name),
 		"--pid", strconv.Itoa(s.cmd.Process.Pid), "--json"}
 	var out, errb bytes.Buffer
 	cmd := exec.Command(o.Herd, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	var smp Sample
-	if jerr := json.Unmarshal(out.Bytes(), &smp); jerr != nil {
-		return smp, fmt.Errorf("herd %s: %v %v: %s", strings.Join(args, " "), err, jerr, strings.TrimSpace(errb.String()))
+	var res load.Result
+	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
+		return Sample{}, fmt.Errorf("herd %s: %v %v: %s", strings.Join(args, " "), err, jerr, strings.TrimSpace(errb.String()))
 	}
-	return smp, nil
+	return fromResult(res), nil
 }
 
 // Run runs the matrix and returns every sample.
@@ -216,7 +226,7 @@ func Run(ctx context.Context, o *Options) ([]Sample, error) {
 					if err != nil {
 						return samples, err
 					}
-					smp, err := load(o, s, conns, pipe)
+					smp, err := runLoad(o, s, conns, pipe)
 					s.stop()
 					smp.Engine, smp.Conns, smp.Pipeline, smp.Round = e, conns, pipe, round
 					if err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/herdnet/herd/bench/load"
 	"github.com/herdnet/herd/bench/runner"
 )
 
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(args[1:], stdout, stderr)
 	case "places-server":
 		err = cmdPlacesServer(args[1:], stdout, stderr)
+	case "load":
+		return load.Main(args[1:], stdout, stderr)
 	case "bench":
 		return runner.Main(args[1:], stdout, stderr)
 	case "echo-server":

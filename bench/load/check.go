@@ -1,0 +1,98 @@
+package load
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/herdnet/herd/codec"
+)
+
+// ReplyError is a reply that does not answer its request.
+type ReplyError struct {
+	Request string // the request line, cut to 120 bytes
+	Reply   string // the offending reply line, cut to 120 bytes
+	Reason  string
+}
+
+func (e *ReplyError) Error() string {
+	return fmt.Sprintf("load: %s: request %q, reply %q", e.Reason, e.Request, e.Reply)
+}
+
+func snippet(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return string(b[:max]) + "..."
+	}
+	return string(b)
+}
+
+// expect checks the reply lines to one request. set it for each request,
+// then feed it reply lines (without terminators) until it says done.
+type expect struct {
+	kind   reqKind
+	line   []byte // the request without its terminator; aliases the caller's buffer
+	req    codec.Command
+	rep    codec.Command
+	inBody bool // WHATSAT: the AT line was good, JSON lines follow
+}
+
+// set prepares e for the reply to request req (terminator included or not).
+func (e *expect) set(kind reqKind, req []byte) {
+	req = bytes.TrimRight(req, "\r\n")
+	e.kind, e.line, e.inBody = kind, req, false
+	if kind == reqIAMAT || kind == reqWHATSAT {
+		// Our own requests always parse; a failure shows up as a mismatch.
+		_ = codec.Parse(req, &e.req)
+	}
+}
+
+func (e *expect) fail(reply []byte, reason string) (bool, error) {
+	return true, &ReplyError{Request: snippet(e.line), Reply: snippet(reply), Reason: reason}
+}
+
+// feed checks one reply line. done means the reply is complete (or, with
+// an error, abandoned: the next line belongs to the next request).
+func (e *expect) feed(line []byte) (done bool, err error) {
+	switch e.kind {
+	case reqEcho:
+		if !bytes.Equal(line, e.line) {
+			return e.fail(line, "echo differs")
+		}
+		return true, nil
+	case reqRedis:
+		if len(line) == 2 && line[0] == ':' && (line[1] == '0' || line[1] == '1') {
+			return true, nil
+		}
+		return e.fail(line, "want :1 or :0")
+	case reqInvalid:
+		if len(line) != len(e.line)+2 || line[0] != '?' || line[1] != ' ' || !bytes.Equal(line[2:], e.line) {
+			return e.fail(line, `want "? " and the line`)
+		}
+		return true, nil
+	case reqWHATSAT:
+		if e.inBody {
+			return len(line) == 0, nil
+		}
+		if err := codec.Parse(line, &e.rep); err != nil || e.rep.Kind != codec.KindAT {
+			return e.fail(line, "want an AT line opening the WHATSAT reply")
+		}
+		if !bytes.Equal(e.rep.ClientID, e.req.ClientID) {
+			return e.fail(line, "WHATSAT reply is for another client")
+		}
+		e.inBody = true
+		return false, nil
+	}
+	// reqIAMAT
+	if err := codec.Parse(line, &e.rep); err != nil || e.rep.Kind != codec.KindAT {
+		return e.fail(line, "want an AT line")
+	}
+	switch {
+	case !bytes.Equal(e.rep.ClientID, e.req.ClientID):
+		return e.fail(line, "AT line has another client id")
+	case !bytes.Equal(e.rep.Location, e.req.Location):
+		return e.fail(line, "AT line has another location")
+	case !bytes.Equal(e.rep.Time, e.req.Time):
+		return e.fail(line, "AT line has another time")
+	}
+	return true, nil
+}

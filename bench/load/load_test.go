@@ -1,0 +1,617 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/herdnet/herd/codec"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// feedAll feeds lines to e and returns whether the last one completed the
+// reply and the first error.
+func feedAll(e *expect, lines ...string) (done bool, err error) {
+	for i, l := range lines {
+		d, ferr := e.feed([]byte(l))
+		if ferr != nil && err == nil {
+			err = ferr
+		}
+		if d && i != len(lines)-1 {
+			return false, errors.New("reply ended early")
+		}
+		done = d
+	}
+	return done, err
+}
+
+func TestCheckReplies(t *testing.T) {
+	const iamat = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450\n"
+	tests := []struct {
+		name    string
+		kind    reqKind
+		req     string
+		reply   []string
+		wantErr bool
+	}{
+		{"at good", reqIAMAT, iamat, []string{"AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"}, false},
+		{"at odd spacing and negative skew", reqIAMAT, iamat, []string{"AT  Ball\t-12.000000001 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450 "}, false},
+		{"at wrong client", reqIAMAT, iamat, []string{"AT Alford +0.263873386 kiwi.cs.ucla.eduX +34.068930-118.445127 1479413884.392014450"}, true},
+		{"at wrong location", reqIAMAT, iamat, []string{"AT Alford +0.263873386 kiwi.cs.ucla.edu +34.06893-118.445127 1479413884.392014450"}, true},
+		{"at wrong time", reqIAMAT, iamat, []string{"AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.39201445"}, true},
+		{"at unparseable", reqIAMAT, iamat, []string{"AT Alford 0.26 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"}, true},
+		{"at answered with ?", reqIAMAT, iamat, []string{"? " + strings.TrimSuffix(iamat, "\n")}, true},
+		{"invalid good", reqInvalid, "HELLO c1-2 3\n", []string{"? HELLO c1-2 3"}, false},
+		{"invalid keeps leading space", reqInvalid, "  LLL\n", []string{"?   LLL"}, false},
+		{"invalid without space", reqInvalid, "LLL\n", []string{"?LLL"}, true},
+		{"invalid other line", reqInvalid, "LLL\n", []string{"? LLM"}, true},
+		{"invalid answered with AT", reqInvalid, "LLL\n", []string{"AT Alford +0.263873386 kiwi +34.068930-118.445127 1.0"}, true},
+		{"whatsat good", reqWHATSAT, "WHATSAT kiwi 10 5\n", []string{
+			"AT Alford +0.263873386 kiwi +34.068930-118.445127 1.0", "{", `   "results" : [],`, `   "status" : "OK"`, "}", ""}, false},
+		{"whatsat other client", reqWHATSAT, "WHATSAT kiwi 10 5\n", []string{"AT Alford +0.263873386 kiwo +34.068930-118.445127 1.0"}, true},
+		{"whatsat answered with ?", reqWHATSAT, "WHATSAT kiwi 10 5\n", []string{"? WHATSAT kiwi 10 5"}, true},
+		{"echo good", reqEcho, iamat, []string{strings.TrimSuffix(iamat, "\n")}, false},
+		{"echo differs", reqEcho, iamat, []string{strings.TrimSuffix(iamat, "0\n")}, true},
+		{"redis 1", reqRedis, "GEOADD herd 1.0 2.0 m\r\n", []string{":1"}, false},
+		{"redis 0", reqRedis, "GEOADD herd 1.0 2.0 m\r\n", []string{":0"}, false},
+		{"redis error", reqRedis, "GEOADD herd 1.0 2.0 m\r\n", []string{"-ERR invalid longitude,latitude pair"}, true},
+		{"redis 2", reqRedis, "GEOADD herd 1.0 2.0 m\r\n", []string{":2"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.name, " ", "_"), func(t *testing.T) {
+			var e expect
+			e.set(tt.kind, []byte(tt.req))
+			done, err := feedAll(&e, tt.reply...)
+			if !done {
+				t.Fatalf("reply not complete after %q (err %v)", tt.reply, err)
+			}
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error: %v", err, tt.wantErr)
+			}
+			var re *ReplyError
+			if err != nil && !errors.As(err, &re) {
+				t.Fatalf("error %v is not a *ReplyError", err)
+			}
+		})
+	}
+}
+
+func TestWhatsatFraming(t *testing.T) {
+	var e expect
+	e.set(reqWHATSAT, []byte("WHATSAT kiwi 10 5\n"))
+	lines := []string{"AT Alford +0.263873386 kiwi +34.068930-118.445127 1.0", "{", "   \"results\" : [", "   ],", "}"}
+	for _, l := range lines {
+		if done, err := e.feed([]byte(l)); done || err != nil {
+			t.Fatalf("feed(%q) = %v, %v; want more lines", l, done, err)
+		}
+	}
+	if done, err := e.feed(nil); !done || err != nil {
+		t.Fatalf("empty line: %v, %v; want the reply complete", done, err)
+	}
+	// The checker is reusable for the next request.
+	e.set(reqIAMAT, []byte("IAMAT kiwi +1.0+2.0 3\n"))
+	if done, err := e.feed([]byte("AT A +0.000000000 kiwi +1.0+2.0 3")); !done || err != nil {
+		t.Fatalf("next request: %v, %v", done, err)
+	}
+}
+
+func TestGeneratedRequests(t *testing.T) {
+	opt := DefaultOptions()
+	opt.WhatsatFrac, opt.InvalidFrac = 0.3, 0.3
+	g := newGen(&opt, 7, time.Now().UnixNano())
+	counts := map[reqKind]int{}
+	var cmd codec.Command
+	lastTime := map[string]codec.Stamp{}
+	for i := 0; i < 3000; i++ {
+		req, kind := g.next(nil)
+		counts[kind]++
+		line, n, err := codec.NextLine(req, codec.DefaultMaxLine)
+		if err != nil || n != len(req) {
+			t.Fatalf("request %q is not one line", req)
+		}
+		perr := codec.Parse(line, &cmd)
+		switch kind {
+		case reqIAMAT:
+			if perr != nil || cmd.Kind != codec.KindIAMAT {
+				t.Fatalf("IAMAT %q: %v", line, perr)
+			}
+			id := string(cmd.ClientID)
+			if prev, ok := lastTime[id]; ok && cmd.Stamp.Compare(prev) <= 0 {
+				t.Fatalf("client %s time did not increase: %q", id, line)
+			}
+			lastTime[id] = cmd.Stamp
+		case reqWHATSAT:
+			if perr != nil || cmd.Kind != codec.KindWHATSAT {
+				t.Fatalf("WHATSAT %q: %v", line, perr)
+			}
+			if _, ok := lastTime[string(cmd.ClientID)]; !ok {
+				t.Fatalf("WHATSAT %q for a client never reported", line)
+			}
+		case reqInvalid:
+			if perr == nil {
+				t.Fatalf("invalid line %q parses", line)
+			}
+		}
+	}
+	if counts[reqIAMAT] == 0 || counts[reqWHATSAT] == 0 || counts[reqInvalid] == 0 {
+		t.Fatalf("mix = %v", counts)
+	}
+	if len(lastTime) < idsPerConn/2 || len(lastTime) > idsPerConn {
+		t.Fatalf("%d distinct clients, want most of %d", len(lastTime), idsPerConn)
+	}
+
+	opt.Mix, opt.WhatsatFrac, opt.InvalidFrac = MixRedis, 0, 0
+	g = newGen(&opt, 3, 0)
+	req, kind := g.next(nil)
+	f := strings.Fields(string(req))
+	if kind != reqRedis || !strings.HasSuffix(string(req), "\r\n") || len(f) != 5 || f[0] != "GEOADD" || f[1] != "herd" || f[4] != "c3-0" {
+		t.Fatalf("redis request %q", req)
+	}
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	var h Histogram
+	for v := int64(1); v <= 10000; v++ {
+		h.Record(v * 1000) // 1..10000 µs in ns
+	}
+	near := func(name string, got, want float64) {
+		t.Helper()
+		if got < want*0.99 || got > want*1.01 {
+			t.Errorf("%s = %v, want %v ± 1%%", name, got, want)
+		}
+	}
+	near("p50", float64(h.Quantile(0.5)), 5000e3)
+	near("p99", float64(h.Quantile(0.99)), 9900e3)
+	near("p99.9", float64(h.Quantile(0.999)), 9990e3)
+	near("mean", h.Mean(), 5000.5e3)
+	if h.Max() != 10000e3 || h.Quantile(1) != 10000e3 {
+		t.Errorf("max = %d, q(1) = %d, want 10000000", h.Max(), h.Quantile(1))
+	}
+	if h.Count() != 10000 {
+		t.Errorf("count = %d", h.Count())
+	}
+	// Small values are exact.
+	var s Histogram
+	for _, v := range []int64{3, 1, 2, 5, 4} {
+		s.Record(v)
+	}
+	if s.Quantile(0.5) != 3 || s.Quantile(0) != 1 || s.Quantile(0.8) != 4 {
+		t.Errorf("small: p50 %d p0 %d p80 %d", s.Quantile(0.5), s.Quantile(0), s.Quantile(0.8))
+	}
+	// Every bucket's high value maps back to that bucket, and the next value
+	// to the next bucket.
+	for b := 0; b < numBuckets-1; b++ {
+		hi := bucketHigh(b)
+		if bucketOf(hi) != b || bucketOf(hi+1) != b+1 {
+			t.Fatalf("bucket %d: high %d maps to %d, next to %d", b, hi, bucketOf(hi), bucketOf(hi+1))
+		}
+	}
+	var m Histogram
+	m.Merge(&h)
+	m.Merge(&s)
+	if m.Count() != 10005 || m.Max() != h.Max() || m.Quantile(0) != 1 {
+		t.Errorf("merge: count %d max %d min %d", m.Count(), m.Max(), m.Quantile(0))
+	}
+}
+
+// A closed-loop client that waits 1 s for one reply out of 1000 sent every
+// 1 ms misses the ~1000 requests it should have sent meanwhile: corrected
+// recording puts them back and the stall shows up at p99.
+func TestCoordinatedOmissionCorrection(t *testing.T) {
+	const interval = int64(time.Millisecond)
+	var raw, corrected Histogram
+	for i := 0; i < 1000; i++ {
+		v := int64(100 * time.Microsecond)
+		if i == 500 {
+			v = int64(time.Second)
+		}
+		raw.Record(v)
+		corrected.RecordCorrected(v, interval)
+	}
+	if p := raw.Quantile(0.99); p > int64(200*time.Microsecond) {
+		t.Fatalf("raw p99 = %v, want the stall hidden", time.Duration(p))
+	}
+	if p := corrected.Quantile(0.99); p < int64(900*time.Millisecond) {
+		t.Fatalf("corrected p99 = %v, want the stall visible", time.Duration(p))
+	}
+	if corrected.Count() != 1000+999 {
+		t.Fatalf("corrected count = %d", corrected.Count())
+	}
+}
+
+// In open-loop mode a server stall is charged to every request scheduled
+// during it, so p99 shows it (latency is from the intended send time).
+func TestOpenLoopStallShowsInP99(t *testing.T) {
+	var n atomic.Int64
+	addr := fakeHerd(t, func(line []byte, w *bufio.Writer) {
+		if n.Add(1) == 100 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		goodReply(line, w)
+	})
+	opt := testOptions(addr)
+	opt.Conns, opt.Pipeline, opt.Rate = 1, 1000, 1000
+	opt.Duration = 800 * time.Millisecond
+	res := mustRun(t, opt)
+	if res.Errors != 0 {
+		t.Fatalf("errors: %v", res.ErrorExamples)
+	}
+	// About 300 of ~800 requests were due during the stall; the stall is a
+	// lower bound on their latency whatever the machine's speed.
+	if res.SendLag == nil || res.SendLag.Max < 100e3 {
+		t.Fatalf("send lag %+v, want the stall to show", res.SendLag)
+	}
+	if p99 := res.Latency.P99; p99 < 100e3 {
+		t.Fatalf("p99 = %.0f µs, want the 300 ms stall to show (result %+v)", p99, res)
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"10.0.0.1:80", "0.0.0.0:80", "[::1]:80", "example.com:80", "128.0.0.1:80", ":80"} {
+		opt := testOptions(addr)
+		if _, err := Run(context.Background(), opt); !errors.Is(err, ErrNotLoopback) {
+			t.Errorf("Run(%q) err = %v, want ErrNotLoopback", addr, err)
+		}
+		if _, err := HoldIdle(context.Background(), addr, 1); !errors.Is(err, ErrNotLoopback) {
+			t.Errorf("HoldIdle(%q) err = %v, want ErrNotLoopback", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:1", "127.1.2.3:80", "localhost:80"} {
+		if _, err := loopbackAddr(addr); err != nil {
+			t.Errorf("loopbackAddr(%q) = %v", addr, err)
+		}
+	}
+	if _, err := loopbackAddr("127.0.0.1"); err == nil {
+		t.Errorf("address without port accepted")
+	}
+}
+
+func TestProcStatsSelf(t *testing.T) {
+	// Burn a little CPU so the count is likely above zero; it is not asserted.
+	x := 0
+	for i := 0; i < 1e7; i++ {
+		x += i
+	}
+	_ = x
+	cpu, rss, err := ProcStats(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu < 0 || rss <= 0 {
+		t.Fatalf("cpu %v s, rss %d bytes", cpu, rss)
+	}
+	if _, _, err := ProcStats(1 << 30); err == nil {
+		t.Fatal("no error for a missing process")
+	}
+}
+
+func TestRunGoodServer(t *testing.T) {
+	addr := fakeHerd(t, goodReply)
+	opt := testOptions(addr)
+	opt.Conns, opt.Pipeline = 4, 8
+	opt.WhatsatFrac, opt.InvalidFrac = 0.1, 0.1
+	opt.PID = os.Getpid()
+	var calls atomic.Int64
+	opt.Progress = func(Progress) { calls.Add(1) }
+	opt.ProgressInterval = 50 * time.Millisecond
+	res := mustRun(t, opt)
+	if res.Errors != 0 || res.Requests == 0 || res.WarmupRequests == 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if res.ServerRSSBytes <= 0 || res.ClockTicks != ClockTicks || res.ServerCPUSec < 0 {
+		t.Fatalf("server cost %+v", res)
+	}
+	if res.RequestsPerSec <= 0 || res.Latency.Max < res.Latency.P50 {
+		t.Fatalf("stats %+v", res)
+	}
+	if res.SendLag != nil {
+		t.Fatal("send lag reported in closed loop")
+	}
+	if calls.Load() == 0 {
+		t.Fatal("progress never called")
+	}
+}
+
+func TestRunRequestCount(t *testing.T) {
+	addr := fakeHerd(t, goodReply)
+	opt := testOptions(addr)
+	opt.Conns, opt.Pipeline, opt.Requests = 3, 4, 1000
+	res := mustRun(t, opt)
+	if res.Requests != 1000 || res.Errors != 0 {
+		t.Fatalf("requests %d errors %d, want 1000 and 0", res.Requests, res.Errors)
+	}
+	// Open loop honours the count too.
+	opt.Rate, opt.Requests = 2000, 200
+	res = mustRun(t, opt)
+	if res.Requests != 200 || res.Errors != 0 || res.Mode != "open" {
+		t.Fatalf("open: %+v", res)
+	}
+}
+
+func TestRunWrongServer(t *testing.T) {
+	addr := fakeHerd(t, func(line []byte, w *bufio.Writer) {
+		var cmd codec.Command
+		if codec.Parse(line, &cmd) == nil && cmd.Kind == codec.KindIAMAT {
+			cmd.ClientID = append(cmd.ClientID, 'X')
+			w.Write(codec.AppendAT(nil, "Fake", cmd.Stamp, &cmd))
+			w.WriteByte('\n')
+			return
+		}
+		goodReply(line, w)
+	})
+	opt := testOptions(addr)
+	opt.Conns, opt.Pipeline = 2, 4
+	res := mustRun(t, opt)
+	if res.WrongReplies == 0 || res.WrongReplies != res.Errors {
+		t.Fatalf("wrong %d errors %d", res.WrongReplies, res.Errors)
+	}
+	if len(res.ErrorExamples) == 0 || len(res.ErrorExamples) > maxExamples || !strings.Contains(res.ErrorExamples[0], "another client id") {
+		t.Fatalf("examples %q", res.ErrorExamples)
+	}
+}
+
+func TestRunServerHangsUp(t *testing.T) {
+	var n atomic.Int64
+	addr := fakeHerdConn(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		w := bufio.NewWriter(c)
+		for i := 0; ; i++ {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			if i == 10 && n.Add(1) == 1 {
+				w.Flush()
+				return // the first connection to get here hangs up with requests outstanding
+			}
+			goodReply(bytes.TrimRight(line, "\r\n"), w)
+			if br.Buffered() == 0 {
+				w.Flush()
+			}
+		}
+	})
+	opt := testOptions(addr)
+	opt.Conns, opt.Pipeline = 2, 4
+	res := mustRun(t, opt)
+	if res.MissingReplies == 0 || res.WrongReplies != 0 {
+		t.Fatalf("missing %d wrong %d: %q", res.MissingReplies, res.WrongReplies, res.ErrorExamples)
+	}
+	if res.Requests == 0 {
+		t.Fatal("the other connection got nothing done")
+	}
+}
+
+func TestRunSilentServerTimesOut(t *testing.T) {
+	addr := fakeHerdConn(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	opt := testOptions(addr)
+	opt.Conns, opt.Duration, opt.Warmup = 1, 100*time.Millisecond, 0
+	opt.ReplyTimeout = 200 * time.Millisecond
+	res := mustRun(t, opt)
+	if res.MissingReplies != 1 || !strings.Contains(res.ErrorExamples[0], "no reply within") {
+		t.Fatalf("missing %d: %q", res.MissingReplies, res.ErrorExamples)
+	}
+}
+
+func TestRunEchoAndRedis(t *testing.T) {
+	echo := fakeHerdConn(t, func(c net.Conn) { io.Copy(c, c) })
+	opt := testOptions(echo)
+	opt.Mix, opt.Pipeline = MixEcho, 16
+	if res := mustRun(t, opt); res.Errors != 0 || res.Requests == 0 {
+		t.Fatalf("echo: %+v", res)
+	}
+	// Against an echo server the herd mix sees IAMAT lines come back: errors.
+	opt.Mix = MixHerd
+	if res := mustRun(t, opt); res.WrongReplies == 0 {
+		t.Fatalf("herd mix against echo: %+v", res)
+	}
+
+	redis := fakeHerd(t, func(line []byte, w *bufio.Writer) {
+		f := bytes.Fields(line)
+		if len(f) == 5 && string(f[0]) == "GEOADD" {
+			w.WriteString(":1\r\n")
+		} else {
+			w.WriteString("-ERR wrong\r\n")
+		}
+	})
+	opt = testOptions(redis)
+	opt.Mix, opt.Pipeline = MixRedis, 16
+	if res := mustRun(t, opt); res.Errors != 0 || res.Requests == 0 {
+		t.Fatalf("redis: %+v", res)
+	}
+}
+
+func TestHoldIdle(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 20)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	closeFn, err := HoldIdle(context.Background(), ln.Addr().String(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var server []net.Conn
+	for range 10 {
+		server = append(server, <-accepted)
+	}
+	closeFn()
+	closeFn() // idempotent
+	for _, c := range server {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("server side read %v, want EOF after closeFn", err)
+		}
+		c.Close()
+	}
+}
+
+func TestMainFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"-nope"}, &out, &errb); code != 2 {
+		t.Errorf("unknown flag: exit %d", code)
+	}
+	errb.Reset()
+	if code := Main([]string{"-addr", "192.168.1.1:12720"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "127.0.0.0/8") {
+		t.Errorf("non-loopback: exit %d, stderr %q", code, errb.String())
+	}
+	if code := Main([]string{"-mix", "http"}, &out, &errb); code != 2 {
+		t.Errorf("bad mix: exit %d", code)
+	}
+	if code := Main([]string{"-conns", "20001"}, &out, &errb); code != 2 {
+		t.Errorf("too many conns: exit %d", code)
+	}
+
+	addr := fakeHerd(t, goodReply)
+	out.Reset()
+	errb.Reset()
+	code := Main([]string{"-addr", addr, "-conns", "2", "-requests", "300", "-warmup", "0", "-json", "-pid", "0"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	var res Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Requests != 300 {
+		t.Fatalf("json %q: %v", out.String(), err)
+	}
+	if errb.Len() != 0 {
+		t.Fatalf("stderr not a terminal but got %q", errb.String())
+	}
+	out.Reset()
+	code = Main([]string{"-addr", addr, "-conns", "2", "-requests", "100", "-warmup", "0", "-pid", strconv.Itoa(os.Getpid())}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "throughput") || !strings.Contains(out.String(), "server cpu") {
+		t.Fatalf("table exit %d: %s%s", code, out.String(), errb.String())
+	}
+
+	bad := fakeHerdConn(t, func(c net.Conn) { io.Copy(c, c) })
+	out.Reset()
+	if code := Main([]string{"-addr", bad, "-conns", "1", "-requests", "10", "-warmup", "0"}, &out, &errb); code != 1 {
+		t.Fatalf("errors in run: exit %d\n%s", code, out.String())
+	}
+}
+
+// --- helpers ---
+
+func testOptions(addr string) Options {
+	opt := DefaultOptions()
+	opt.Addr = addr
+	opt.Conns = 2
+	opt.Duration = 300 * time.Millisecond
+	opt.Warmup = 100 * time.Millisecond
+	opt.ReplyTimeout = 5 * time.Second
+	return opt
+}
+
+func mustRun(t *testing.T, opt Options) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := Run(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// goodReply answers one herd line as a node would (AT for IAMAT, the AT
+// line and a small JSON body for WHATSAT, "? line" otherwise).
+func goodReply(line []byte, w *bufio.Writer) {
+	var cmd codec.Command
+	err := codec.Parse(line, &cmd)
+	switch {
+	case err == nil && cmd.Kind == codec.KindIAMAT:
+		recv := codec.Stamp{Sec: time.Now().Unix()}
+		w.Write(codec.AppendAT(nil, "Fake", recv, &cmd))
+		w.WriteByte('\n')
+	case err == nil && cmd.Kind == codec.KindWHATSAT:
+		at := codec.Command{ClientID: cmd.ClientID, Location: []byte("+1.0+2.0"), Time: []byte("1.5"), Stamp: codec.Stamp{Sec: 1}}
+		w.Write(codec.AppendAT(nil, "Fake", codec.Stamp{Sec: 2}, &at))
+		w.WriteString("\n{\n   \"html_attributions\" : [],\n   \"results\" : [],\n   \"status\" : \"ZERO_RESULTS\"\n}\n\n")
+	default:
+		w.Write(codec.AppendInvalid(nil, line))
+	}
+}
+
+// fakeHerd serves reply on 127.0.0.1:0, one goroutine per connection,
+// flushing when it has no more input buffered.
+func fakeHerd(t *testing.T, reply func(line []byte, w *bufio.Writer)) string {
+	return fakeHerdConn(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		w := bufio.NewWriter(c)
+		for {
+			b, err := br.ReadSlice('\n')
+			if err != nil {
+				w.Flush()
+				return
+			}
+			line, _, _ := codec.NextLine(b, len(b))
+			reply(line, w)
+			if br.Buffered() == 0 {
+				if w.Flush() != nil {
+					return
+				}
+			}
+		}
+	})
+}
+
+func fakeHerdConn(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}

@@ -1,0 +1,246 @@
+package herd_test
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/herd"
+)
+
+// benchMap is what the cache benchmarks exercise, so that herd.Cache can be
+// compared with general-purpose concurrent maps doing the same work.
+type benchMap interface {
+	Get(id []byte) *herd.Entry
+	Offer(id []byte, s codec.Stamp, line []byte) (*herd.Entry, bool)
+}
+
+func newerThan(s codec.Stamp, line []byte, e *herd.Entry) bool {
+	if c := s.Compare(e.Stamp); c != 0 {
+		return c > 0
+	}
+	return bytes.Compare(line, e.Line) > 0
+}
+
+type syncMap struct{ m sync.Map }
+
+func (m *syncMap) Get(id []byte) *herd.Entry {
+	if v, ok := m.m.Load(string(id)); ok {
+		return v.(*herd.Entry)
+	}
+	return nil
+}
+
+func (m *syncMap) Offer(id []byte, s codec.Stamp, line []byte) (*herd.Entry, bool) {
+	var e *herd.Entry
+	for {
+		v, ok := m.m.Load(string(id))
+		if ok && !newerThan(s, line, v.(*herd.Entry)) {
+			return v.(*herd.Entry), false
+		}
+		if e == nil {
+			e = &herd.Entry{Stamp: s, Line: bytes.Clone(line)}
+		}
+		if !ok {
+			if v, loaded := m.m.LoadOrStore(string(id), e); !loaded {
+				return e, true
+			} else if !newerThan(s, line, v.(*herd.Entry)) {
+				return v.(*herd.Entry), false
+			}
+			continue
+		}
+		if m.m.CompareAndSwap(string(id), v, e) {
+			return e, true
+		}
+	}
+}
+
+type xsyncMap struct {
+	m *xsync.Map[string, *herd.Entry]
+}
+
+func (m xsyncMap) Get(id []byte) *herd.Entry {
+	e, _ := m.m.Load(string(id))
+	return e
+}
+
+func (m xsyncMap) Offer(id []byte, s codec.Stamp, line []byte) (*herd.Entry, bool) {
+	if e, ok := m.m.Load(string(id)); ok && !newerThan(s, line, e) {
+		return e, false
+	}
+	stored := false
+	e, _ := m.m.Compute(string(id), func(old *herd.Entry, loaded bool) (*herd.Entry, xsync.ComputeOp) {
+		if loaded && !newerThan(s, line, old) {
+			return old, xsync.CancelOp
+		}
+		stored = true
+		return &herd.Entry{Stamp: s, Line: bytes.Clone(line)}, xsync.UpdateOp
+	})
+	return e, stored
+}
+
+const benchClients = 10_000
+
+func benchLine(dst []byte, i int, sec int64) []byte {
+	dst = append(dst, "AT Alford +0.263873386 client-"...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	dst = append(dst, " +34.068930-118.445127 "...)
+	return strconv.AppendInt(dst, sec, 10)
+}
+
+func benchID(i int) []byte { return strconv.AppendInt([]byte("client-"), int64(i), 10) }
+
+func BenchmarkCache(b *testing.B) {
+	impls := []struct {
+		name string
+		new  func() benchMap
+	}{
+		{"herd", func() benchMap { return herd.NewCache() }},
+		{"syncmap", func() benchMap { return &syncMap{} }},
+		{"xsync", func() benchMap { return xsyncMap{xsync.NewMap[string, *herd.Entry]()} }},
+	}
+	for _, impl := range impls {
+		filled := func() (benchMap, [][]byte, [][]byte) {
+			m := impl.new()
+			ids := make([][]byte, benchClients)
+			lines := make([][]byte, benchClients)
+			for i := range benchClients {
+				ids[i] = benchID(i)
+				lines[i] = benchLine(nil, i, 1000)
+				m.Offer(ids[i], codec.Stamp{Sec: 1000}, lines[i])
+			}
+			return m, ids, lines
+		}
+		b.Run(impl.name+"/get/parallel", func(b *testing.B) {
+			m, ids, _ := filled()
+			var seed atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(seed.Add(7919))
+				for pb.Next() {
+					i++
+					if m.Get(ids[i%benchClients]) == nil {
+						b.Error("miss")
+						return
+					}
+				}
+			})
+		})
+		// A stale report of a known client: the common case when many nodes
+		// flood the same update.
+		b.Run(impl.name+"/offer-existing/parallel", func(b *testing.B) {
+			m, ids, _ := filled()
+			stale := make([][]byte, benchClients)
+			for i := range stale {
+				stale[i] = benchLine(nil, i, 999)
+			}
+			var seed atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(seed.Add(7919))
+				for pb.Next() {
+					i++
+					k := i % benchClients
+					if _, stored := m.Offer(ids[k], codec.Stamp{Sec: 999}, stale[k]); stored {
+						b.Error("stale stored")
+						return
+					}
+				}
+			})
+		})
+		// Newer reports of known clients, each goroutine its own clients.
+		b.Run(impl.name+"/offer-newer/parallel", func(b *testing.B) {
+			m, ids, _ := filled()
+			var worker atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := int(worker.Add(1))
+				var line []byte
+				sec := int64(1000)
+				k := 0
+				for pb.Next() {
+					i := (w*131 + k*1024) % benchClients
+					k++
+					if k*1024 >= benchClients {
+						k = 0
+						sec++
+					}
+					line = benchLine(line[:0], i, sec)
+					m.Offer(ids[i], codec.Stamp{Sec: sec}, line)
+				}
+			})
+		})
+		b.Run(impl.name+"/offer-new", func(b *testing.B) {
+			m := impl.new()
+			var id, line []byte
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				id = strconv.AppendInt(append(id[:0], "client-"...), int64(i), 10)
+				line = benchLine(line[:0], i, 1000)
+				if _, stored := m.Offer(id, codec.Stamp{Sec: 1000}, line); !stored {
+					b.Fatal("new client not stored")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkNodeIAMAT(b *testing.B) {
+	b.Run("stale", func(b *testing.B) {
+		n := herd.NewNode("Alford", herd.NewCache(), nil)
+		n.SetClock(fixedClock(kiwiReceived))
+		n.IAMAT(nil, parse(b, kiwiIAMAT))
+		cmd := parse(b, "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.1")
+		dst := make([]byte, 0, 256)
+		b.SetBytes(int64(len(kiwiAT) + 1))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			dst = n.IAMAT(dst[:0], cmd)
+		}
+	})
+	b.Run("stale/parallel", func(b *testing.B) {
+		n := herd.NewNode("Alford", herd.NewCache(), nil)
+		n.SetClock(fixedClock(kiwiReceived))
+		n.IAMAT(nil, parse(b, kiwiIAMAT))
+		b.SetBytes(int64(len(kiwiAT) + 1))
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			line := []byte("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.1")
+			var cmd codec.Command
+			if err := codec.Parse(line, &cmd); err != nil {
+				b.Error(err)
+				return
+			}
+			dst := make([]byte, 0, 256)
+			for pb.Next() {
+				dst = n.IAMAT(dst[:0], &cmd)
+			}
+		})
+	})
+	b.Run("newer", func(b *testing.B) {
+		n := herd.NewNode("Alford", herd.NewCache(), &countFlooder{})
+		n.SetClock(fixedClock(kiwiReceived))
+		cmd := parse(b, kiwiIAMAT)
+		dst := make([]byte, 0, 256)
+		var tm []byte
+		b.SetBytes(int64(len(kiwiAT) + 1))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			tm = strconv.AppendInt(tm[:0], int64(i+1), 10)
+			cmd.Time, cmd.Stamp = tm, codec.Stamp{Sec: int64(i + 1)}
+			dst = n.IAMAT(dst[:0], cmd)
+		}
+	})
+}

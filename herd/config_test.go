@@ -1,0 +1,225 @@
+package herd_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/herd"
+)
+
+func neighborNames(c *herd.Config, name string) []string {
+	var out []string
+	for _, n := range c.Neighbors(name) {
+		out = append(out, n.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestDefaultConfig(t *testing.T) {
+	c := herd.DefaultConfig()
+	var names []string
+	for i, n := range c.Nodes {
+		names = append(names, n.Name)
+		if n.Address != n.Listen || !strings.HasPrefix(n.Listen, "127.0.0.1:") {
+			t.Errorf("nodes[%d]: listen %q address %q", i, n.Listen, n.Address)
+		}
+	}
+	if !slices.Equal(names, []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}) {
+		t.Fatalf("nodes %q", names)
+	}
+	want := map[string][]string{
+		"Alford":   {"Hamilton", "Welsh"},
+		"Ball":     {"Holiday", "Welsh"},
+		"Hamilton": {"Alford", "Holiday"},
+		"Holiday":  {"Ball", "Hamilton"},
+		"Welsh":    {"Alford", "Ball"},
+	}
+	for name, nbs := range want {
+		if got := neighborNames(c, name); !slices.Equal(got, nbs) {
+			t.Errorf("Neighbors(%s) = %q, want %q", name, got, nbs)
+		}
+	}
+	// Symmetric: a in Neighbors(b) iff b in Neighbors(a).
+	for _, a := range names {
+		for _, b := range neighborNames(c, a) {
+			if !slices.Contains(neighborNames(c, b), a) {
+				t.Errorf("%s lists %s but not the reverse", a, b)
+			}
+		}
+	}
+	if got := c.Neighbors("Nope"); len(got) != 0 {
+		t.Errorf("Neighbors(Nope) = %v", got)
+	}
+	// Defaults.
+	if c.Limits.MaxLine != codec.DefaultMaxLine || c.Limits.MaxOutbound != 4<<20 || c.Peers.Queue != 65536 ||
+		c.Peers.BackoffMin != 50*time.Millisecond || c.Peers.BackoffMax != 2*time.Second ||
+		c.Peers.DialTimeout != 2*time.Second || c.Places.Backend != "geonames" ||
+		c.Places.Timeout != 5*time.Second || c.Places.MaxInFlight != 64 {
+		t.Errorf("defaults: %+v", c)
+	}
+	// Each call returns its own copy.
+	c.Nodes[0].Name = "Changed"
+	if herd.DefaultConfig().Nodes[0].Name != "Alford" {
+		t.Error("DefaultConfig shares state between calls")
+	}
+}
+
+func TestConfigNode(t *testing.T) {
+	c := herd.DefaultConfig()
+	n, err := c.Node("Holiday")
+	if err != nil || n.Listen != "127.0.0.1:12723" {
+		t.Errorf("Node(Holiday) = %+v, %v", n, err)
+	}
+	_, err = c.Node("Nope")
+	if !errors.Is(err, herd.ErrUnknownNode) || !strings.Contains(err.Error(), `"Nope"`) || !strings.Contains(err.Error(), "Alford") {
+		t.Errorf("Node(Nope) error = %v", err)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	c, err := herd.ParseConfig([]byte(`
+nodes:
+  - name: A
+    listen: 0.0.0.0:9000
+    address: a.example:9000
+    neighbors: [B]
+  - name: B
+    listen: "[::1]:9001"
+limits:
+  max_line: 16
+  max_outbound: 4096
+  close_after_reply: true
+peers:
+  queue: 1
+  backoff_min: 50ms
+  backoff_max: 1m30s
+  dial_timeout: 1.5s
+places:
+  backend: google-new
+  url: http://127.0.0.1:1
+  key: k
+  timeout: 250ms
+  max_in_flight: 3
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Nodes[0].Address != "a.example:9000" || c.Nodes[1].Address != "[::1]:9001" {
+		t.Errorf("addresses %+v", c.Nodes)
+	}
+	if c.Peers.BackoffMin != 50*time.Millisecond || c.Peers.BackoffMax != 90*time.Second ||
+		c.Peers.DialTimeout != 1500*time.Millisecond || c.Places.Timeout != 250*time.Millisecond {
+		t.Errorf("durations %+v %+v", c.Peers, c.Places)
+	}
+	if c.Limits.MaxLine != 16 || !c.Limits.CloseAfterReply || c.Places.Backend != "google-new" || c.Places.MaxInFlight != 3 {
+		t.Errorf("settings %+v %+v", c.Limits, c.Places)
+	}
+	if got := neighborNames(c, "B"); !slices.Equal(got, []string{"A"}) {
+		t.Errorf("Neighbors(B) = %q (a link listed on one side is two-way)", got)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	const two = `
+nodes:
+  - name: A
+    listen: 127.0.0.1:1
+  - name: B
+    listen: 127.0.0.1:2
+`
+	cases := []struct {
+		name, yaml string
+		field      string // must appear in the error
+	}{
+		{"unknown-key", "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n    colour: red\n", "colour"},
+		{"unknown-top-key", two + "bogus: 1\n", "bogus"},
+		{"no-nodes", "limits:\n  max_line: 100\n", "nodes"},
+		{"empty", "", "nodes"},
+		{"missing-name", "nodes:\n  - listen: 127.0.0.1:1\n", "nodes[0].name"},
+		{"bad-name", "nodes:\n  - name: \"A B\"\n    listen: 127.0.0.1:1\n", "nodes[0].name"},
+		{"missing-listen", "nodes:\n  - name: A\n  - name: B\n", "nodes[0].listen"},
+		{"duplicate-name", two + "  - name: A\n    listen: 127.0.0.1:3\n", "nodes[2].name"},
+		{"unknown-neighbour", "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n    neighbors: [A2, Nope]\n  - name: A2\n    listen: 127.0.0.1:2\n", "nodes[0].neighbors[1]"},
+		{"self-neighbour", two + "    neighbors: [A, B]\n", "nodes[1].neighbors[1]"},
+		{"bad-listen", "nodes:\n  - name: A\n    listen: nohost\n", "nodes[0].listen"},
+		{"bad-port", "nodes:\n  - name: A\n    listen: 127.0.0.1:99999\n", "nodes[0].listen"},
+		{"empty-port", "nodes:\n  - name: A\n    listen: \"127.0.0.1:\"\n", "nodes[0].listen"},
+		{"bad-address", "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n    address: nohost\n", "nodes[0].address"},
+		{"bad-backend", two + "places:\n  backend: bing\n", "places.backend"},
+		{"max-line-small", two + "limits:\n  max_line: 15\n", "limits.max_line"},
+		{"max-line-big", two + "limits:\n  max_line: 1048577\n", "limits.max_line"},
+		{"max-line-negative", two + "limits:\n  max_line: -1\n", "limits.max_line"},
+		{"max-outbound", two + "limits:\n  max_outbound: 100\n", "limits.max_outbound"},
+		{"queue", two + "peers:\n  queue: -1\n", "peers.queue"},
+		{"backoff", two + "peers:\n  backoff_min: 1s\n  backoff_max: 500ms\n", "peers.backoff_max"},
+		{"dial-timeout", two + "peers:\n  dial_timeout: -1s\n", "peers.dial_timeout"},
+		{"places-timeout", two + "places:\n  timeout: -5s\n", "places.timeout"},
+		{"in-flight", two + "places:\n  max_in_flight: -2\n", "places.max_in_flight"},
+		// goccy/go-yaml reports a bad duration without its position or key
+		// (see the report); at least the value is named.
+		{"bad-duration", two + "peers:\n  backoff_min: fast\n", `invalid duration "fast"`},
+		{"not-yaml", "nodes: [", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := herd.ParseConfig([]byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("no error; config %+v", c)
+			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("error %q does not name %q", err, tc.field)
+			}
+			var ce *herd.ConfigError
+			if errors.As(err, &ce) && ce.Field != tc.field {
+				t.Errorf("ConfigError.Field = %q, want %q", ce.Field, tc.field)
+			}
+		})
+	}
+}
+
+func TestValidateDirect(t *testing.T) {
+	// Validate on a struct built in code, without Defaults: every limit is
+	// checked, and an empty address is an error.
+	c := &herd.Config{Nodes: []herd.NodeConfig{{Name: "A", Listen: "127.0.0.1:1"}}}
+	err := c.Validate()
+	var ce *herd.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "nodes[0].address" {
+		t.Errorf("Validate without defaults = %v", err)
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate after Defaults = %v", err)
+	}
+	if got := (&herd.ConfigError{Field: "x.y", Msg: "bad"}).Error(); got != "config: x.y: bad" {
+		t.Errorf("ConfigError = %q", got)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := herd.LoadConfig(filepath.Join(dir, "missing.yaml")); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	p := filepath.Join(dir, "herd.yaml")
+	if err := os.WriteFile(p, herd.DefaultConfigYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := herd.LoadConfig(p)
+	if err != nil || len(c.Nodes) != 5 {
+		t.Fatalf("LoadConfig(default) = %v, %v", c, err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("nodes:\n  - name: A\n    listen: nohost\n"), 0o600)
+	_, err = herd.LoadConfig(bad)
+	var ce *herd.ConfigError
+	if err == nil || !strings.Contains(err.Error(), bad) || !errors.As(err, &ce) || ce.Field != "nodes[0].listen" {
+		t.Errorf("LoadConfig(bad) = %v", err)
+	}
+}

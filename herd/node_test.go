@@ -1,0 +1,429 @@
+package herd_test
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/herd"
+)
+
+// delivery is one update in flight on the fake network.
+type delivery struct {
+	from, to string
+	line     string
+}
+
+// fakeNet is an in-memory herd in the style of memberlist's MockNetwork:
+// every node's Flooder queues deliveries, and the test drains the queue
+// with step/run, so it decides the order and sees every message.
+type fakeNet struct {
+	tb    testing.TB
+	nodes map[string]*herd.Node
+	links map[string][]string
+	queue []delivery
+	log   []delivery // every delivery made, in order
+	// storedFrom[node][line] is the neighbour whose delivery made node
+	// store line ("" for a client).
+	storedFrom map[string]map[string]string
+	floods     int // Flood calls
+	rng        *rand.Rand
+}
+
+type netFlooder struct {
+	net  *fakeNet
+	name string
+}
+
+func (f netFlooder) Flood(e *herd.Entry, from string) {
+	n := f.net
+	n.floods++
+	n.storedFrom[f.name][string(e.Line)] = from
+	// A real link never sends to from; the fake sends to every neighbour
+	// but the one Flood names, so a node naming the wrong from would echo.
+	for _, nb := range n.links[f.name] {
+		if nb != from {
+			n.queue = append(n.queue, delivery{from: f.name, to: nb, line: string(e.Line)})
+		}
+	}
+}
+
+func newFakeNet(tb testing.TB, cfg *herd.Config, now codec.Stamp) *fakeNet {
+	n := &fakeNet{
+		tb:         tb,
+		nodes:      map[string]*herd.Node{},
+		links:      map[string][]string{},
+		storedFrom: map[string]map[string]string{},
+		rng:        rand.New(rand.NewPCG(1, 2)),
+	}
+	for _, nc := range cfg.Nodes {
+		node := herd.NewNode(nc.Name, herd.NewCache(), netFlooder{n, nc.Name})
+		node.SetClock(fixedClock(now))
+		n.nodes[nc.Name] = node
+		for _, nb := range cfg.Neighbors(nc.Name) {
+			n.links[nc.Name] = append(n.links[nc.Name], nb.Name)
+		}
+		n.storedFrom[nc.Name] = map[string]string{}
+	}
+	return n
+}
+
+// deliver hands d to its node as the engine does with a peer's AT line.
+func (n *fakeNet) deliver(d delivery) {
+	n.log = append(n.log, d)
+	cmd := parse(n.tb, d.line)
+	if cmd.Kind != codec.KindAT {
+		n.tb.Fatalf("flooded a non-AT line %q", d.line)
+	}
+	n.nodes[d.to].Update(nil, cmd, d.from)
+}
+
+// run drains the queue (in FIFO order, or random order when shuffle is set)
+// and returns how many messages were delivered; it fails the test past max.
+func (n *fakeNet) run(max int, shuffle bool) int {
+	n.tb.Helper()
+	count := 0
+	for len(n.queue) > 0 {
+		if count == max {
+			n.tb.Fatalf("flooding did not stop after %d messages; queue %v", max, n.queue)
+		}
+		i := 0
+		if shuffle {
+			i = n.rng.IntN(len(n.queue))
+		}
+		d := n.queue[i]
+		n.queue = slices.Delete(n.queue, i, i+1)
+		n.deliver(d)
+		count++
+	}
+	return count
+}
+
+// checkNoEcho asserts that no node sent a line back to the neighbour that
+// gave it to the node.
+func (n *fakeNet) checkNoEcho() {
+	n.tb.Helper()
+	for _, d := range n.log {
+		if src, ok := n.storedFrom[d.from][d.line]; ok && src == d.to && src != "" {
+			n.tb.Errorf("%s sent %q back to %s, which it came from", d.from, d.line, d.to)
+		}
+	}
+}
+
+// checkAll asserts that every node holds want for client.
+func (n *fakeNet) checkAll(client, want string) {
+	n.tb.Helper()
+	for name, node := range n.nodes {
+		e := node.Lookup([]byte(client))
+		if e == nil {
+			n.tb.Errorf("%s: %s unknown", name, client)
+		} else if string(e.Line) != want {
+			n.tb.Errorf("%s: holds %q, want %q", name, e.Line, want)
+		}
+	}
+}
+
+func TestFloodReachesAllNodes(t *testing.T) {
+	cfg := herd.DefaultConfig()
+	for _, shuffle := range []bool{false, true} {
+		net := newFakeNet(t, cfg, kiwiReceived)
+		reply := net.nodes["Alford"].IAMAT(nil, parse(t, kiwiIAMAT))
+		if string(reply) != kiwiAT+"\n" {
+			t.Fatalf("IAMAT reply = %q, want %q", reply, kiwiAT+"\n")
+		}
+		msgs := net.run(100, shuffle)
+		net.checkAll("kiwi.cs.ucla.edu", kiwiAT)
+		net.checkNoEcho()
+		// 5 links: each node stores once and forwards to every neighbour but
+		// its source; at most 2 messages per link.
+		if msgs > 10 {
+			t.Errorf("shuffle=%v: %d messages for one update, want at most 10", shuffle, msgs)
+		}
+		if !shuffle && msgs != 6 {
+			t.Errorf("FIFO: %d messages, want 6 (2 from Alford, 1 each from the 4 others)", msgs)
+		}
+		if len(net.nodes) != 5 {
+			t.Errorf("%d nodes", len(net.nodes))
+		}
+		// Flood was called once per node: each stored the line once.
+		if net.floods != 5 {
+			t.Errorf("Flood called %d times, want 5", net.floods)
+		}
+	}
+}
+
+func TestFloodNoEchoExact(t *testing.T) {
+	// Alford's two neighbours must get the update exactly once from it, and
+	// it must receive nothing back from them.
+	net := newFakeNet(t, herd.DefaultConfig(), kiwiReceived)
+	net.nodes["Alford"].IAMAT(nil, parse(t, kiwiIAMAT))
+	net.run(100, false)
+	for _, d := range net.log {
+		if d.to == "Alford" && (d.from == "Hamilton" || d.from == "Welsh") {
+			t.Errorf("echo: %s -> Alford", d.from)
+		}
+	}
+	if got := net.storedFrom["Hamilton"][kiwiAT]; got != "Alford" {
+		t.Errorf("Hamilton stored from %q, want Alford", got)
+	}
+	if got := net.storedFrom["Alford"][kiwiAT]; got != "" {
+		t.Errorf("Alford stored from %q, want \"\" (a client)", got)
+	}
+}
+
+func TestFloodConverges(t *testing.T) {
+	cfg := herd.DefaultConfig()
+	names := []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
+	for seed := range uint64(50) {
+		net := newFakeNet(t, cfg, codec.Stamp{Sec: 2000})
+		net.rng = rand.New(rand.NewPCG(seed, 9))
+		// Reports about one client reach different nodes with various times,
+		// including ties (broken by the line bytes), interleaved with flooding.
+		var offered []string
+		for k := range 8 {
+			node := net.nodes[names[net.rng.IntN(len(names))]]
+			tm := []string{"1000", "1000.5", "999", "1000.5"}[k%4]
+			reply := node.IAMAT(nil, parse(t, "IAMAT kiwi +1.0+2.0 "+tm))
+			offered = append(offered, strings.TrimSuffix(string(reply), "\n"))
+			for range net.rng.IntN(4) {
+				if len(net.queue) > 0 {
+					i := net.rng.IntN(len(net.queue))
+					d := net.queue[i]
+					net.queue = slices.Delete(net.queue, i, i+1)
+					net.deliver(d)
+				}
+			}
+		}
+		net.run(1000, true)
+		max := offered[0]
+		for _, l := range offered[1:] {
+			if less(t, max, l) {
+				max = l
+			}
+		}
+		net.checkAll("kiwi", max)
+		net.checkNoEcho()
+		if t.Failed() {
+			t.Fatalf("seed %d: offered %q", seed, offered)
+		}
+	}
+}
+
+func TestIAMATSkew(t *testing.T) {
+	cases := []struct {
+		now  codec.Stamp
+		line string
+		want string
+	}{
+		{kiwiReceived, kiwiIAMAT, kiwiAT},
+		{codec.Stamp{Sec: 10, Nsec: 0}, "IAMAT k +0.0+0.0 22.000000001", "AT Alford -12.000000001 k +0.0+0.0 22.000000001"},
+		{codec.Stamp{Sec: 5}, "IAMAT k +0.0+0.0 5", "AT Alford +0.000000000 k +0.0+0.0 5"},
+		{codec.Stamp{Sec: 5, Nsec: 1}, "IAMAT k +0.0+0.0 5.0000000009", "AT Alford +0.000000001 k +0.0+0.0 5.0000000009"},
+		// Odd spacing in, single spaces out; fields verbatim.
+		{codec.Stamp{Sec: 100}, "IAMAT\t k \v+34.06893-118.445127\f 1.50 ", "AT Alford +98.500000000 k +34.06893-118.445127 1.50"},
+	}
+	for _, tc := range cases {
+		n := herd.NewNode("Alford", herd.NewCache(), nil)
+		n.SetClock(fixedClock(tc.now))
+		got := n.IAMAT([]byte("prev;"), parse(t, tc.line))
+		if string(got) != "prev;"+tc.want+"\n" {
+			t.Errorf("IAMAT %q at %+v = %q, want %q", tc.line, tc.now, got, "prev;"+tc.want+"\n")
+		}
+	}
+}
+
+func TestStaleIAMAT(t *testing.T) {
+	net := newFakeNet(t, herd.DefaultConfig(), kiwiReceived)
+	net.nodes["Alford"].IAMAT(nil, parse(t, kiwiIAMAT))
+	net.run(100, false)
+	floods, logged := net.floods, len(net.log)
+	// An older report at another node: the reply is Alford's line, byte for
+	// byte, and nothing moves.
+	for _, line := range []string{
+		"IAMAT kiwi.cs.ucla.edu +1.000000-2.000000 1479413884.392014449",
+		"IAMAT kiwi.cs.ucla.edu +1.000000-2.000000 1479413883",
+		"IAMAT kiwi.cs.ucla.edu +1.000000-2.000000 0",
+	} {
+		for _, name := range []string{"Alford", "Ball"} {
+			got := net.nodes[name].IAMAT([]byte("x"), parse(t, line))
+			if string(got) != "x"+kiwiAT+"\n" {
+				t.Errorf("%s: stale %q got %q, want the held line", name, line, got)
+			}
+		}
+	}
+	if len(net.queue) != 0 || net.floods != floods || len(net.log) != logged {
+		t.Errorf("stale IAMAT flooded: queue %v, floods %d->%d", net.queue, floods, net.floods)
+	}
+	net.checkAll("kiwi.cs.ucla.edu", kiwiAT)
+}
+
+func TestUpdateReply(t *testing.T) {
+	f := &countFlooder{}
+	n := herd.NewNode("Ball", herd.NewCache(), f)
+	// Odd spacing in a peer's line is canonicalised when stored.
+	got := n.Update(nil, parse(t, "AT  Alford\t+0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450 "), "Welsh")
+	if string(got) != kiwiAT+"\n" || f.n != 1 {
+		t.Fatalf("Update = %q (floods %d), want %q", got, f.n, kiwiAT+"\n")
+	}
+	got = n.Update([]byte("p"), parse(t, "AT Welsh +0.1 kiwi.cs.ucla.edu +1.0+1.0 1"), "Welsh")
+	if string(got) != "p"+kiwiAT+"\n" || f.n != 1 {
+		t.Errorf("stale Update = %q (floods %d), want the held line", got, f.n)
+	}
+	if n.Name() != "Ball" || n.Cache().Len() != 1 {
+		t.Errorf("Name %q Len %d", n.Name(), n.Cache().Len())
+	}
+}
+
+// recFlooder records the from of each Flood call.
+type recFlooder struct{ from []string }
+
+func (f *recFlooder) Flood(_ *herd.Entry, from string) { f.from = append(f.from, from) }
+
+func serve(n *herd.Node, c *herd.Conn, line string) (string, herd.Outcome, *herd.Entry) {
+	var cmd codec.Command
+	dst, out, e := n.Serve([]byte("prev|"), []byte(line), &cmd, c)
+	s := string(dst)
+	if !strings.HasPrefix(s, "prev|") {
+		panic("Serve dropped dst's prefix: " + s)
+	}
+	return s[len("prev|"):], out, e
+}
+
+func TestServe(t *testing.T) {
+	f := &recFlooder{}
+	n := herd.NewNode("Alford", herd.NewCache(), f)
+	n.SetClock(fixedClock(kiwiReceived))
+	var client herd.Conn
+
+	t.Run("invalid", func(t *testing.T) {
+		for _, line := range []string{
+			"LLL", "", "   ", "  IAMAT kiwi.cs.ucla.edu +34.068930-118.445127",
+			"iamat kiwi +1.0+1.0 1", "IAMAT kiwi 34.068930-118.445127 1.0",
+			"WHATSAT kiwi 51 5", "WHATSAT kiwi 10 21", "PEER", "AT Alford 0.1 kiwi +1.0+1.0 1",
+			"\xff\xfe",
+		} {
+			got, out, e := serve(n, &client, line)
+			if got != "? "+line+"\n" || out != herd.Replied || e != nil {
+				t.Errorf("Serve(%q) = %q, %v, %v; want %q", line, got, out, e, "? "+line+"\n")
+			}
+		}
+		if n.Cache().Len() != 0 || len(f.from) != 0 {
+			t.Errorf("invalid lines stored or flooded")
+		}
+	})
+
+	t.Run("iamat", func(t *testing.T) {
+		got, out, _ := serve(n, &client, kiwiIAMAT)
+		if got != kiwiAT+"\n" || out != herd.Replied {
+			t.Errorf("IAMAT = %q, %v", got, out)
+		}
+		if !slices.Equal(f.from, []string{""}) {
+			t.Errorf("Flood froms %q, want [\"\"]", f.from)
+		}
+	})
+
+	t.Run("whatsat-no-places", func(t *testing.T) {
+		line := "WHATSAT kiwi.cs.ucla.edu 10 5"
+		got, out, e := serve(n, &client, line)
+		if got != "? "+line+"\n" || out != herd.Replied || e != nil {
+			t.Errorf("WHATSAT without places = %q, %v", got, out)
+		}
+	})
+
+	t.Run("peer-handshake", func(t *testing.T) {
+		var c herd.Conn
+		got, out, _ := serve(n, &c, "PEER Ball")
+		if got != "PEER Alford\n" || out != herd.Replied || c.Peer != "Ball" || !c.NewPeer {
+			t.Fatalf("PEER Ball = %q, conn %+v", got, c)
+		}
+		// The next line is not a handshake.
+		got, _, _ = serve(n, &c, "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885")
+		if got != "" || c.NewPeer || c.Peer != "Ball" {
+			t.Errorf("peer AT reply %q, conn %+v; want no reply", got, c)
+		}
+		if e := n.Lookup([]byte("kiwi.cs.ucla.edu")); e == nil || string(e.Line) != "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885" {
+			t.Errorf("peer AT not stored: %v", e)
+		}
+		if f.from[len(f.from)-1] != "Ball" {
+			t.Errorf("peer AT flooded with from %q, want Ball", f.from[len(f.from)-1])
+		}
+		// A stale peer AT: still no reply, nothing flooded.
+		k := len(f.from)
+		got, _, _ = serve(n, &c, kiwiAT)
+		if got != "" || len(f.from) != k {
+			t.Errorf("stale peer AT reply %q, floods %d", got, len(f.from)-k)
+		}
+		// A second PEER keeps the first name.
+		got, _, _ = serve(n, &c, "PEER Welsh")
+		if got != "PEER Alford\n" || c.Peer != "Ball" || c.NewPeer {
+			t.Errorf("second PEER = %q, conn %+v", got, c)
+		}
+	})
+
+	t.Run("client-at", func(t *testing.T) {
+		held := "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885"
+		got, out, _ := serve(n, &client, kiwiAT) // older than held
+		if got != held+"\n" || out != herd.Replied {
+			t.Errorf("client stale AT = %q, want the held line", got)
+		}
+		newer := "AT Hamilton -1.0 kiwi.cs.ucla.edu +2.0+2.0 1479413886"
+		got, _, _ = serve(n, &client, "AT  Hamilton -1.0 kiwi.cs.ucla.edu +2.0+2.0 1479413886")
+		if got != newer+"\n" {
+			t.Errorf("client newer AT = %q, want %q", got, newer+"\n")
+		}
+		if f.from[len(f.from)-1] != "" {
+			t.Errorf("client AT flooded with from %q, want \"\"", f.from[len(f.from)-1])
+		}
+		if client.Peer != "" || client.NewPeer {
+			t.Errorf("client conn became %+v", client)
+		}
+	})
+
+	n.SetPlaces(&fakeProvider{body: "{}"}, 0, 1)
+
+	t.Run("whatsat-unknown", func(t *testing.T) {
+		line := "WHATSAT never-seen-client 10 5"
+		got, out, e := serve(n, &client, line)
+		if got != "? "+line+"\n" || out != herd.Replied || e != nil {
+			t.Errorf("WHATSAT unknown = %q, %v, %v", got, out, e)
+		}
+	})
+
+	t.Run("whatsat-known", func(t *testing.T) {
+		var cmd codec.Command
+		dst, out, e := n.Serve([]byte("prev"), []byte("WHATSAT kiwi.cs.ucla.edu 10 5"), &cmd, &client)
+		if out != herd.NeedsPlaces || string(dst) != "prev" {
+			t.Fatalf("WHATSAT known = %q, %v; want NeedsPlaces and dst untouched", dst, out)
+		}
+		if e == nil || e != n.Lookup([]byte("kiwi.cs.ucla.edu")) {
+			t.Errorf("entry %v, want the held one", e)
+		}
+		if cmd.Kind != codec.KindWHATSAT || cmd.RadiusKm != 10 || cmd.Bound != 5 {
+			t.Errorf("cmd %+v", cmd)
+		}
+	})
+}
+
+func TestNewNodeNilFlooder(t *testing.T) {
+	n := herd.NewNode("Solo", herd.NewCache(), nil)
+	n.SetClock(fixedClock(kiwiReceived))
+	if got := n.IAMAT(nil, parse(t, kiwiIAMAT)); !strings.HasPrefix(string(got), "AT Solo +0.263873386 ") {
+		t.Errorf("IAMAT = %q", got)
+	}
+	n.Update(nil, parse(t, "AT X +0.0 other +1.0+1.0 1"), "X")
+	f := &countFlooder{}
+	n.SetFlooder(f)
+	n.Update(nil, parse(t, "AT X +0.0 other +1.0+1.0 2"), "X")
+	if f.n != 1 {
+		t.Errorf("SetFlooder: %d floods, want 1", f.n)
+	}
+}
+
+func TestNow(t *testing.T) {
+	s := herd.Now()
+	if s.Sec < 1_700_000_000 || s.Nsec < 0 || s.Nsec >= 1e9 {
+		t.Errorf("Now() = %+v", s)
+	}
+}
