@@ -115,7 +115,7 @@ func progressLine(p Progress, opt Options) string {
 	}
 	const width = 20
 	done := min(width, int(float64(width)*p.Elapsed.Seconds()/total.Seconds()))
-	return fmt.Sprintf("[%s%s] %5.1fs/%.0fs%s  %9.0f req/s  %d errors",
+	return fmt.Sprintf("[%s%s] %5.1fs/%.1fs%s  %9.0f req/s  %d errors",
 		strings.Repeat("#", done), strings.Repeat(".", width-done),
 		p.Elapsed.Seconds(), total.Seconds(), phase, p.PerSecond, p.Errors)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -170,9 +171,9 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// fdSlack is the descriptors a run needs besides its connections (stdio,
-// /proc files, the runtime's poller).
-const fdSlack = 64
+// fdSlack is the descriptors a run needs besides its connections and the
+// ones already open: /proc files read during the run and a few spares.
+const fdSlack = 8
 
 // raiseNoFile raises the RLIMIT_NOFILE soft limit to the hard limit and
 // reports an error when even that is too low for conns connections.
@@ -181,7 +182,11 @@ func raiseNoFile(conns int) error {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Errorf("load: getrlimit: %w", err)
 	}
-	need := uint64(conns + fdSlack)
+	open := 64 // a guess, should /proc/self/fd be unreadable
+	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+		open = len(fds)
+	}
+	need := uint64(open + conns + fdSlack)
 	if lim.Cur < lim.Max {
 		lim.Cur = lim.Max
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -189,7 +194,7 @@ func raiseNoFile(conns int) error {
 		}
 	}
 	if lim.Cur < need {
-		return fmt.Errorf("load: %d connections need about %d file descriptors but RLIMIT_NOFILE is %d (hard limit); raise it (ulimit -Hn, limits.conf) or use fewer connections",
+		return fmt.Errorf("load: %d connections need %d file descriptors (with those already open) but RLIMIT_NOFILE is %d (hard limit); raise it (ulimit -Hn, limits.conf) or use fewer connections",
 			conns, need, lim.Cur)
 	}
 	return nil

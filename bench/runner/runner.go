@@ -266,8 +266,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Rounds: *rounds, Duration: *dur, Warmup: time.Second, Out: *out, Log: stderr, Command: "herd bench " + strings.Join(args, " ")}
 	switch {
 	case *tiny:
+		o.Quick = true
 		o.Conns, o.Pipeline, o.Rounds, o.Duration, o.Warmup = []int{1, 10}, []int{1, 4}, 1, 300*time.Millisecond, 100*time.Millisecond
 	case *quick:
+		o.Quick = true
 		o.Conns, o.Rounds, o.Duration, o.Warmup = []int{1, 100, 1000}, 1, 2*time.Second, 500*time.Millisecond
 	}
 	ctx := context.Background()
