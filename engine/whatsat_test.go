@@ -149,7 +149,7 @@ func (slowPlaces) Name() string { return "slow" }
 func (p slowPlaces) Nearby(ctx context.Context, q places.Query, dst []byte) ([]byte, error) {
 	select {
 	case <-time.After(p.delay):
-		return append(dst, fmt.Sprintf("{\n   \"html_attributions\" : [],\n   \"results\" : [],\n   \"status\" : \"ZERO_RESULTS\"\n}\n\n\n")...), nil
+		return append(dst, "{\n   \"html_attributions\" : [],\n   \"results\" : [],\n   \"status\" : \"ZERO_RESULTS\"\n}\n\n\n"...), nil
 	case <-ctx.Done():
 		return dst, ctx.Err()
 	}
