@@ -59,8 +59,7 @@ type Command struct {
 	ClientID []byte // IAMAT, WHATSAT, AT
 	Location []byte // IAMAT, AT: "+34.068930-118.445127" verbatim
 	Time     []byte // IAMAT, AT: the client's time verbatim
-	Lat, Lon float64
-	Stamp    Stamp // Time, parsed
+	Stamp    Stamp  // Time, parsed
 
 	Origin []byte // AT: the node that received the IAMAT; PEER: the dialing node
 	Skew   []byte // AT: verbatim
@@ -129,17 +128,24 @@ func Parse(line []byte, cmd *Command) error {
 }
 
 func (cmd *Command) setLocTime(loc, t []byte) error {
-	lat, lon, ok := parseLocation(loc)
-	if !ok {
+	if _, _, ok := parseLocation(loc, false); !ok {
 		return ErrLocation
 	}
 	st, ok := ParseStamp(t)
 	if !ok {
 		return ErrTime
 	}
-	cmd.Location, cmd.Lat, cmd.Lon = loc, lat, lon
+	cmd.Location = loc
 	cmd.Time, cmd.Stamp = t, st
 	return nil
+}
+
+// LatLon returns the coordinates of a parsed IAMAT or AT in decimal
+// degrees (good to about 15 significant digits). Parse only validates them;
+// converting is left to the rare caller that needs numbers (WHATSAT).
+func (cmd *Command) LatLon() (lat, lon float64) {
+	lat, lon, _ = parseLocation(cmd.Location, true)
+	return lat, lon
 }
 
 // splitFields splits line on runs of white space into f and returns how many

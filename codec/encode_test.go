@@ -69,7 +69,9 @@ func TestAppendAT(t *testing.T) {
 		if err := codec.Parse(got, &a); err != nil || a.Kind != codec.KindAT {
 			t.Fatalf("Parse(AppendAT) = %v, Kind %v", err, a.Kind)
 		}
-		if a.Stamp != iam.Stamp || a.Lat != iam.Lat || a.Lon != iam.Lon {
+		alat, alon := a.LatLon()
+		ilat, ilon := iam.LatLon()
+		if a.Stamp != iam.Stamp || alat != ilat || alon != ilon {
 			t.Errorf("AT parsed to %+v, IAMAT to %+v", a, iam)
 		}
 	}

@@ -74,21 +74,23 @@ func (d decimal) within(max uint64) bool {
 	return d.intVal < max || d.fracZero
 }
 
-// parseLocation parses ISO 6709 "[+-]D+.D+[+-]D+.D+" with |lat| <= 90 and
-// |lon| <= 180. Leading zeros are allowed ("+034.5").
-func parseLocation(b []byte) (lat, lon float64, ok bool) {
-	lat, n, ok := parseCoord(b, 90)
+// parseLocation checks ISO 6709 "[+-]D+.D+[+-]D+.D+" with |lat| <= 90 and
+// |lon| <= 180 (leading zeros allowed: "+034.5") and, when values is set,
+// also converts both coordinates to float64. The check alone is what the
+// request path needs; the values are computed only for WHATSAT.
+func parseLocation(b []byte, values bool) (lat, lon float64, ok bool) {
+	lat, n, ok := parseCoord(b, 90, values)
 	if !ok {
 		return 0, 0, false
 	}
-	lon, m, ok := parseCoord(b[n:], 180)
+	lon, m, ok := parseCoord(b[n:], 180, values)
 	if !ok || n+m != len(b) {
 		return 0, 0, false
 	}
 	return lat, lon, true
 }
 
-func parseCoord(b []byte, max uint64) (v float64, n int, ok bool) {
+func parseCoord(b []byte, max uint64, value bool) (v float64, n int, ok bool) {
 	if len(b) < 4 || (b[0] != '+' && b[0] != '-') {
 		return 0, 0, false
 	}
@@ -96,9 +98,11 @@ func parseCoord(b []byte, max uint64) (v float64, n int, ok bool) {
 	if !ok || !d.within(max) {
 		return 0, 0, false
 	}
-	v = d.float()
-	if b[0] == '-' {
-		v = -v
+	if value {
+		v = d.float()
+		if b[0] == '-' {
+			v = -v
+		}
 	}
 	return v, n + 1, true
 }

@@ -312,8 +312,9 @@ func checkParse(t *testing.T, tc parseCase, cmd *codec.Command, err error) {
 		eq("ClientID", cmd.ClientID, tc.client)
 		eq("Location", cmd.Location, tc.loc)
 		eq("Time", cmd.Time, tc.time)
-		near("Lat", cmd.Lat, tc.lat)
-		near("Lon", cmd.Lon, tc.lon)
+		lat, lon := cmd.LatLon()
+		near("Lat", lat, tc.lat)
+		near("Lon", lon, tc.lon)
 		if cmd.Stamp != tc.stamp {
 			t.Errorf("Parse(%q) Stamp = %+v, want %+v", tc.line, cmd.Stamp, tc.stamp)
 		}

@@ -87,6 +87,9 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 	}
 	buf, _ := c.Peek(-1)
 	used := 0
+	if len(buf) > 0 {
+		st.hc.Received = herd.Now() // one clock read per read from the socket
+	}
 	for action == gnet.None && len(st.pending) < maxPending {
 		line, n, err := codec.NextLine(buf[used:], s.cfg.Limits.MaxLine)
 		if err == codec.ErrNeedMore {

@@ -234,7 +234,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 		case <-ctx.Done():
 			// Shutting down: flush what is queued, then close.
 			for err == nil && len(l.q) > 0 {
-				err = writeEntry(w, <-l.q)
+				err = l.send(w, <-l.q)
 			}
 			if err == nil {
 				err = w.Flush()
@@ -242,10 +242,10 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 			l.ls.log.send(logEvent{level: slog.LevelInfo, msg: "link closed", peer: l.name})
 			return true
 		case e := <-l.q:
-			err = writeEntry(w, e)
+			err = l.send(w, e)
 			// Batch whatever else is waiting into the same write.
 			for err == nil && len(l.q) > 0 && w.Available() > 1024 {
-				err = writeEntry(w, <-l.q)
+				err = l.send(w, <-l.q)
 			}
 			if err == nil {
 				err = w.Flush()
@@ -273,6 +273,17 @@ func (l *link) expectHello(conn net.Conn, r *bufio.Reader) error {
 		return fmt.Errorf("%w: want %q, got %q", errWrongPeer, l.name, line)
 	}
 	return nil
+}
+
+// send writes a queued update unless a newer one for the same client has
+// replaced it in the cache since it was queued: the newer one is queued too
+// (or came from this neighbour), so the older is dropped, as memberlist's
+// Broadcast.Invalidates does. Link goroutine only.
+func (l *link) send(w *bufio.Writer, e *herd.Entry) error {
+	if l.ls.node.Cache().Get(e.ClientID()) != e {
+		return nil
+	}
+	return writeEntry(w, e)
 }
 
 func writeEntry(w *bufio.Writer, e *herd.Entry) error {

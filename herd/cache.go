@@ -82,8 +82,17 @@ type shard struct {
 }
 
 type table struct {
-	slots []atomic.Pointer[slot]
+	slots []bucket
 	mask  uint64
+}
+
+// bucket is one table position: the slot and its key's hash, so a probe
+// that meets another key is rejected from the table's own (contiguous)
+// memory without touching the slot. hash is stored before slot is
+// published and never changes afterwards.
+type bucket struct {
+	hash atomic.Uint64
+	slot atomic.Pointer[slot]
 }
 
 type slot struct {
@@ -101,7 +110,7 @@ func NewCache() *Cache {
 }
 
 func newTable(size int) *table {
-	return &table{slots: make([]atomic.Pointer[slot], size), mask: uint64(size - 1)}
+	return &table{slots: make([]bucket, size), mask: uint64(size - 1)}
 }
 
 func (c *Cache) shardFor(h uint64) *shard { return &c.shards[h>>(64-shardBits)] }
@@ -109,8 +118,9 @@ func (c *Cache) shardFor(h uint64) *shard { return &c.shards[h>>(64-shardBits)] 
 // lookup finds the slot for key in t, or nil.
 func (t *table) lookup(key []byte, h uint64) *slot {
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		s := t.slots[i].Load()
-		if s == nil || s.key == string(key) {
+		b := &t.slots[i]
+		s := b.slot.Load()
+		if s == nil || (b.hash.Load() == h && s.key == string(key)) {
 			return s
 		}
 	}
@@ -135,7 +145,7 @@ func (c *Cache) Offer(clientID []byte, stamp codec.Stamp, line []byte) (cur *Ent
 	s := sh.tab.Load().lookup(clientID, h)
 	if s == nil {
 		var e *Entry
-		s, e = sh.claim(clientID, h, stamp, line, c.seed)
+		s, e = sh.claim(clientID, h, stamp, line)
 		if e != nil {
 			return e, true
 		}
@@ -157,7 +167,7 @@ func (c *Cache) Offer(clientID []byte, stamp codec.Stamp, line []byte) (cur *Ent
 
 // claim finds or creates the slot for key under the shard lock. When it
 // creates the slot it stores a new entry and returns it too.
-func (sh *shard) claim(key []byte, h uint64, stamp codec.Stamp, line []byte, seed maphash.Seed) (*slot, *Entry) {
+func (sh *shard) claim(key []byte, h uint64, stamp codec.Stamp, line []byte) (*slot, *Entry) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	t := sh.tab.Load()
@@ -165,8 +175,8 @@ func (sh *shard) claim(key []byte, h uint64, stamp codec.Stamp, line []byte, see
 		return s, nil
 	}
 	n := sh.count.Load() + 1
-	if uint64(n)*4 > uint64(len(t.slots))*3 {
-		t = t.grow(seed)
+	if uint64(n)*2 > uint64(len(t.slots)) { // keep probes short: at most half full
+		t = t.grow()
 		sh.tab.Store(t)
 	}
 	s := &slot{key: string(key)}
@@ -179,19 +189,20 @@ func (sh *shard) claim(key []byte, h uint64, stamp codec.Stamp, line []byte, see
 
 func (t *table) insert(s *slot, h uint64) {
 	i := h & t.mask
-	for t.slots[i].Load() != nil {
+	for t.slots[i].slot.Load() != nil {
 		i = (i + 1) & t.mask
 	}
-	t.slots[i].Store(s)
+	t.slots[i].hash.Store(h)
+	t.slots[i].slot.Store(s)
 }
 
 // grow returns a table twice the size holding every slot of t. Readers still
 // probing t see a complete, consistent (if slightly older) table.
-func (t *table) grow(seed maphash.Seed) *table {
+func (t *table) grow() *table {
 	nt := newTable(len(t.slots) * 2)
 	for i := range t.slots {
-		if s := t.slots[i].Load(); s != nil {
-			nt.insert(s, maphash.String(seed, s.key))
+		if s := t.slots[i].slot.Load(); s != nil {
+			nt.insert(s, t.slots[i].hash.Load())
 		}
 	}
 	return nt
@@ -214,7 +225,7 @@ func (c *Cache) Range(fn func(*Entry) bool) {
 	for i := range c.shards {
 		t := c.shards[i].tab.Load()
 		for j := range t.slots {
-			if s := t.slots[j].Load(); s != nil {
+			if s := t.slots[j].slot.Load(); s != nil {
 				if !fn(s.entry.Load()) {
 					return
 				}

@@ -66,8 +66,12 @@ func (n *Node) SetFlooder(f Flooder) { n.flood = f }
 // the reply; a report not newer than the one held gets the held line, byte
 // for byte, and goes nowhere. Non-blocking; allocates only to store.
 func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
+	return n.iamat(dst, cmd, n.now())
+}
+
+func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byte {
 	p := len(dst)
-	dst = codec.AppendAT(dst, n.name, n.now(), cmd)
+	dst = codec.AppendAT(dst, n.name, received, cmd)
 	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
 	if stored {
 		n.flood.Flood(cur, "")

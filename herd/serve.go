@@ -20,6 +20,10 @@ type Conn struct {
 	Peer string
 	// NewPeer is set by Serve when this line was the handshake.
 	NewPeer bool
+	// Received is when the line's bytes arrived, the origin time of an
+	// IAMAT's skew. An engine that reads many lines at once sets it once per
+	// read; zero means "read the clock for each line".
+	Received codec.Stamp
 }
 
 // Serve answers one line (as framed by codec.NextLine) for any engine, so
@@ -37,7 +41,11 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 	}
 	switch cmd.Kind {
 	case codec.KindIAMAT:
-		return n.IAMAT(dst, cmd), Replied, nil
+		now := c.Received
+		if now == (codec.Stamp{}) {
+			now = n.now()
+		}
+		return n.iamat(dst, cmd, now), Replied, nil
 	case codec.KindAT:
 		p := len(dst)
 		dst = n.Update(dst, cmd, c.Peer)

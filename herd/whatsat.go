@@ -46,7 +46,8 @@ func (n *Node) Whatsat(ctx context.Context, dst []byte, e *Entry, q WhatsatQuery
 	defer cancel()
 	dst = appendLine(dst, e)
 	p := len(dst)
-	pq := places.Query{Lat: cmd.Lat, Lon: cmd.Lon, RadiusKm: q.RadiusKm, Limit: q.Bound}
+	lat, lon := cmd.LatLon()
+	pq := places.Query{Lat: lat, Lon: lon, RadiusKm: q.RadiusKm, Limit: q.Bound}
 	body, err := n.places.Nearby(ctx, pq, dst)
 	if err == nil && len(bytes.Trim(body[p:], "\n")) == 0 {
 		err = &places.Error{Status: places.StatusUnknownError, Message: "herd: places backend returned an empty answer"}
