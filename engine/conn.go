@@ -107,8 +107,13 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 		}
 		used += n
 		out = s.handle(c, st, line, out)
-		if s.cfg.Limits.CloseAfterReply && st.hc.Peer == "" && len(st.pending) == 0 {
-			action = gnet.Close
+		if s.cfg.Limits.CloseAfterReply && st.hc.Peer == "" {
+			// One request per connection: close once its reply is out (a
+			// WHATSAT's reply closes it when it arrives, in flushReady's turn).
+			if len(st.pending) == 0 {
+				action = gnet.Close
+			}
+			break
 		}
 	}
 	if used > 0 { // gnet's Discard(0) discards everything
@@ -197,7 +202,8 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {
 	bp := scratch.Get().(*[]byte)
 	out, _ := s.serve(c, st, (*bp)[:0], int(^uint(0)>>1))
-	if buf, _ := c.Peek(-1); len(buf) > 0 {
+	answered := len(out) > 0 || len(st.pending) > 0
+	if buf, _ := c.Peek(-1); len(buf) > 0 && !(s.cfg.Limits.CloseAfterReply && answered) {
 		if line, err := codec.LastLine(buf, s.cfg.Limits.MaxLine); err == nil {
 			out = s.handle(c, st, line, out)
 		} else if err == codec.ErrLineTooLong {

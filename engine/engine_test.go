@@ -293,3 +293,19 @@ func TestLineSplitAcrossReads(t *testing.T) {
 		t.Fatalf("split invalid: %q", got)
 	}
 }
+
+func TestCloseAfterReply(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Limits.CloseAfterReply = true
+	h := startTestHerd(t, cfg, "Welsh")
+	c := dial(t, h.Servers[0].Addr())
+	// Two requests in one write: one reply, then the node closes.
+	c.send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\n")
+	all, err := io.ReadAll(c.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(string(all), "\n"); len(lines) != 2 || !strings.HasSuffix(lines[0], " a +1.0+2.0 1") {
+		t.Fatalf("close-after-reply: %q", all)
+	}
+}
