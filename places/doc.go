@@ -17,7 +17,8 @@
 // The geonames backend keeps places in an R-tree (tidwall/rtree), searches
 // a box that is split at the antimeridian and widened to all longitudes when
 // the circle holds a pole, filters by exact great-circle distance and ranks
-// by population, then distance, like Google's default prominence. A query
+// like Google's default prominence: the populated place nearest the point
+// (the place the point is in) first, then by population, then distance. A query
 // allocates nothing. The embedded data is GeoNames' cities500 (CC BY 4.0,
 // see NOTICE), regenerated with go generate (cmd/placesgen); any full
 // GeoNames dump can be loaded instead through Config.DataFile.

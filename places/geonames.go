@@ -36,8 +36,9 @@ const (
 
 // Geonames is the offline backend: GeoNames places in an R-tree, answering
 // radius queries with exact great-circle distances, ranked like Google's
-// default "prominence" (population descending, then distance ascending, then
-// GeoNames order). It is read-only after construction and safe for
+// default "prominence": the populated place nearest to the point first (the
+// place the point is in), then population descending, then distance
+// ascending, then GeoNames order. It is read-only after construction and safe for
 // concurrent use.
 type Geonames struct {
 	places []place
@@ -324,6 +325,8 @@ type geoSearch struct {
 	lat, lon, radius float64
 	limit, n         int
 	top              [maxLimit]candidate
+	nearest          candidate // the nearest populated place: where the point is
+	hasNearest       bool
 	boxes            [2]box
 	visit            func(min, max [2]float64, i uint32) bool
 
@@ -363,10 +366,11 @@ func (s *geoSearch) run(q Query, dst []byte) []byte {
 	s.lat, s.lon = q.Lat, q.Lon
 	s.radius = math.Min(q.RadiusKm, maxRadiusKm)
 	s.limit = min(q.Limit, maxLimit)
-	s.n = 0
+	s.n, s.hasNearest = 0, false
 	for _, b := range searchBoxes(s.boxes[:0], s.lat, s.lon, s.radius) {
 		s.g.tree.Search(b.min, b.max, s.visit)
 	}
+	s.pinNearest()
 
 	dst = appendBodyStart(dst, s.g.attrib)
 	for k := 0; k < s.n; k++ {
@@ -401,6 +405,28 @@ func (s *geoSearch) run(q Query, dst []byte) []byte {
 	return appendBodyEnd(dst, s.n, status)
 }
 
+// pinNearest puts the nearest populated place first: the answer starts
+// with the place the point is in (Westwood for UCLA), as Google's does with
+// the neighbourhood or locality of the query point, and goes on by
+// prominence. If it was not among the top results it displaces the last.
+func (s *geoSearch) pinNearest() {
+	if !s.hasNearest {
+		return
+	}
+	k := 0
+	for k < s.n && s.top[k].i != s.nearest.i {
+		k++
+	}
+	if k == s.n { // not in the list: make room at the end
+		if s.n < s.limit {
+			s.n++
+		}
+		k = s.n - 1
+	}
+	copy(s.top[1:k+1], s.top[:k])
+	s.top[0] = s.nearest
+}
+
 func (s *geoSearch) onCandidate(_, _ [2]float64, i uint32) bool {
 	p := &s.g.places[i]
 	d := haversineKm(s.lat, s.lon, p.lat, p.lon)
@@ -408,6 +434,9 @@ func (s *geoSearch) onCandidate(_, _ [2]float64, i uint32) bool {
 		return true
 	}
 	c := candidate{i: i, pop: p.pop, dist: d}
+	if s.g.codes[p.code].class == 'P' && (!s.hasNearest || d < s.nearest.dist || (d == s.nearest.dist && i < s.nearest.i)) {
+		s.nearest, s.hasNearest = c, true
+	}
 	if s.n == s.limit {
 		if !c.before(&s.top[s.n-1]) {
 			return true

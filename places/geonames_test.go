@@ -109,9 +109,9 @@ func TestGeonamesUCLA(t *testing.T) {
 	if !slices.Equal(lb.HTMLAttributions, []string{GeonamesAttribution}) {
 		t.Errorf("html_attributions = %q", lb.HTMLAttributions)
 	}
-	// Population first: these are the five most populous places of the
-	// data within 10 km of UCLA (Westwood, pop. 2019, is tenth).
-	want := []string{"Santa Monica", "Sherman Oaks", "Venice", "Culver City", "West Hollywood"}
+	// The place the point is in first (Westwood, the nearest populated
+	// place, 1.95 km), then the most populous places within 10 km.
+	want := []string{"Westwood", "Santa Monica", "Sherman Oaks", "Venice", "Culver City"}
 	if got := names(lb); !slices.Equal(got, want) {
 		t.Errorf("names = %q, want %q", got, want)
 	}
@@ -128,19 +128,19 @@ func TestGeonamesUCLA(t *testing.T) {
 			t.Errorf("%s: viewport %+v does not hold %+v", r.Name, vp, loc)
 		}
 	}
-	if lb.Results[0].PlaceID != "geonames:5393212" || !slices.Equal(lb.Results[0].Types, []string{"locality", "political"}) {
+	if lb.Results[0].PlaceID != "geonames:5408522" || !slices.Equal(lb.Results[0].Types, []string{"neighborhood", "political"}) {
 		t.Errorf("first result %+v", lb.Results[0])
 	}
 
-	// With the full page, Westwood is there, at its population rank.
+	// The full page goes on by population: West Hollywood (36,222) next.
 	b, err = g.Nearby(ctx, Query{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: 20}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lb = decodeBody(t, b)
 	n := names(lb)
-	if i := slices.Index(n, "Westwood"); i != 9 {
-		t.Errorf("Westwood at %d in %q", i, n)
+	if len(n) != 10 || n[5] != "West Hollywood" || n[9] != "Century City" {
+		t.Errorf("page of 20: %q", n)
 	}
 	if !slices.Equal(n[:5], want) {
 		t.Errorf("page of 20 does not start with the page of 5: %q", n)
@@ -248,7 +248,7 @@ func TestGeonamesPoles(t *testing.T) {
 		dumpRow(3, "North C", 89.95, -90, "P", "PPL", 80),
 		dumpRow(4, "North far", 89.5, 45, "P", "PPL", 70), // 44 km from the query
 		dumpRow(5, "South A", -89.99, 120, "P", "PPL", 60),
-		dumpRow(6, "South B", -89.99, -60, "P", "PPL", 50),
+		dumpRow(6, "South B", -89.995, -60, "P", "PPL", 50), // nearer the pole
 	)
 	// 89.9N is 11 km from the pole; places 5.6 km from the pole on the far
 	// side are at most 16.7 km away whatever their longitude.
@@ -257,7 +257,8 @@ func TestGeonamesPoles(t *testing.T) {
 		t.Errorf("north: %q, want %q", got, want)
 	}
 	lb = nearby(t, g, -90, 0, 5, 20)
-	if got, want := names(lb), []string{"South A", "South B"}; !slices.Equal(got, want) {
+	// The nearest populated place first, then by population.
+	if got, want := names(lb), []string{"South B", "South A"}; !slices.Equal(got, want) {
 		t.Errorf("south: %q, want %q", got, want)
 	}
 	for _, r := range lb.Results {
@@ -276,8 +277,8 @@ func TestGeonamesAntimeridian(t *testing.T) {
 		dumpRow(4, "Fiji-ish", -16.5, 179.999, "P", "PPL", 2000),
 		dumpRow(5, "Across", -16.5, -179.99, "P", "PPL", 10), // 1 km from the query
 	)
-	lb := nearby(t, g, 0, 179.99, 10, 20)
-	if got, want := names(lb), []string{"East of line", "West of line"}; !slices.Equal(got, want) {
+	lb := nearby(t, g, 0, 179.99, 10, 20) // West of line is nearest, so first
+	if got, want := names(lb), []string{"West of line", "East of line"}; !slices.Equal(got, want) {
 		t.Errorf("from the west: %q, want %q", got, want)
 	}
 	lb = nearby(t, g, 0, -179.99, 10, 20)
