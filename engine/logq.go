@@ -14,6 +14,7 @@ type logq struct {
 	lines   bool // log every line received and sent (Info enabled)
 	ch      chan logEvent
 	dropped atomic.Uint64
+	stop    chan struct{}
 	done    chan struct{}
 }
 
@@ -35,6 +36,7 @@ func newLogq(l *slog.Logger) *logq {
 		log:   l,
 		lines: l.Enabled(context.Background(), slog.LevelInfo),
 		ch:    make(chan logEvent, logQueueLen),
+		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 }
@@ -62,7 +64,17 @@ func (q *logq) run() {
 	defer close(q.done)
 	var reported uint64
 	attrs := make([]slog.Attr, 0, 6)
-	for ev := range q.ch {
+	for {
+		var ev logEvent
+		select {
+		case ev = <-q.ch:
+		case <-q.stop:
+			select {
+			case ev = <-q.ch:
+			default:
+				return
+			}
+		}
 		attrs = attrs[:0]
 		if ev.conn != 0 {
 			attrs = append(attrs, slog.Uint64("conn", ev.conn))
@@ -90,9 +102,10 @@ func (q *logq) run() {
 	}
 }
 
-// close stops the queue after every event sent so far is written. No send
-// may follow.
+// close stops the writer after every event sent so far is written. Later
+// sends are harmless: they stay in the queue, unwritten (gnet's logger is
+// process-wide, so a stopped node's queue may still be handed messages).
 func (q *logq) close() {
-	close(q.ch)
+	close(q.stop)
 	<-q.done
 }

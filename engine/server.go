@@ -106,7 +106,7 @@ func (s *Server) Start() error {
 		gnet.WithReusePort(false),
 		gnet.WithReuseAddr(true), // a restarted node gets its port back at once
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(gnetLogger{s.cfg.Logger.With("node", s.node.Name(), "component", "gnet")}),
+		gnet.WithLogger(gnetLogger{s.log}),
 	}
 	if loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(loops))
@@ -189,11 +189,18 @@ func (s *Server) Stop(ctx context.Context) error {
 // Links reports the state of every outbound peer link.
 func (s *Server) Links() []LinkStatus { return s.links.Status() }
 
-// gnetLogger sends gnet's own messages to slog.
-type gnetLogger struct{ l *slog.Logger }
+// gnetLogger sends gnet's own messages, which it may write from an event
+// loop, through the node's non-blocking log queue.
+type gnetLogger struct{ q *logq }
 
-func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) log(level slog.Level, f string, a []any) {
+	if g.q.log.Enabled(context.Background(), level) {
+		g.q.send(logEvent{level: level, msg: "gnet: " + fmt.Sprintf(f, a...)})
+	}
+}
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.log(slog.LevelDebug, f, a) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.log(slog.LevelDebug, f, a) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.log(slog.LevelWarn, f, a) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.log(slog.LevelError, f, a) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.log(slog.LevelError, f, a) }

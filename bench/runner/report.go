@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"math"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -108,6 +109,54 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 				ratio(med(cpu, "gnet", c, pipe), med(cpu, "redis", c, pipe)))
 		}
 	}
+	w("\n## Targets\n\n")
+	w("The issue's targets, checked against the medians above. A target not met is reported with the measured figure.\n\n")
+	w("| target | cell | measured | met |\n|---|---|---:|---|\n")
+	check := func(target, cell string, v float64, ok bool, unit string) {
+		if v == 0 || math.IsNaN(v) {
+			w("| %s | %s | not measured | – |\n", target, cell)
+			return
+		}
+		verdict := "yes"
+		if !ok {
+			verdict = "**no**"
+		}
+		w("| %s | %s | %.2f%s | %s |\n", target, cell, v, unit, verdict)
+	}
+	rat := func(a, b float64) float64 {
+		if a == 0 || b == 0 {
+			return 0
+		}
+		return a / b
+	}
+	for _, c := range []int{1000, 10000} {
+		for _, p := range o.Pipeline {
+			v := rat(med(cpu, "gnet", c, p), med(cpu, "goroutine", c, p))
+			check("gnet CPU/IAMAT <= 0.8x goroutine", fmt.Sprintf("conns=%d pipeline=%d", c, p), v, v <= 0.8, "x")
+		}
+	}
+	if g, r := x.RSSPerIdleConn["gnet"], x.RSSPerIdleConn["goroutine"]; g > 0 && r > 0 {
+		check("RSS per idle connection <= 0.25x goroutine", fmt.Sprintf("%d idle connections", x.IdleConns), g/r, g/r <= 0.25, "x")
+	}
+	for _, p := range o.Pipeline {
+		for _, c := range o.Conns {
+			v := rat(med(rps, "gnet", c, p), med(rps, "echo", c, p))
+			check("gnet throughput >= 0.8x echo limit", fmt.Sprintf("conns=%d pipeline=%d", c, p), v, v >= 0.8, "x")
+		}
+	}
+	for _, c := range []int{100, 1000} {
+		for _, p := range o.Pipeline {
+			v := rat(med(cpu, "gnet", c, p), med(cpu, "twisted", c, p))
+			check("gnet CPU/IAMAT <= 0.25x Twisted", fmt.Sprintf("conns=%d pipeline=%d", c, p), v, v <= 0.25, "x")
+		}
+	}
+	v := rat(med(rps, "gnet", 1000, 16), med(rps, "redis", 1000, 16))
+	check("gnet throughput >= 2.5x Redis GEOADD", "conns=1000 pipeline=16", v, v >= 2.5, "x")
+	v = rat(med(cpu, "gnet", 1000, 16), med(cpu, "redis", 1000, 16))
+	check("gnet CPU/request <= 0.33x Redis GEOADD", "conns=1000 pipeline=16", v, v <= 0.33, "x")
+	check("p99 propagation to the farthest node < 2 ms, idle", "Alford -> Ball", x.PropIdleP99us/1000, x.PropIdleP99us > 0 && x.PropIdleP99us < 2000, " ms")
+	w("| zero allocations per IAMAT on the request path | `go test ./engine -run IAMATPathAllocs`, `./herd -run Alloc` | 0 for IAMATs not newer than the stored one; storing a newer one allocates the cache's copy (2 objects) | see note |\n")
+
 	w("\n## Memory and propagation\n\n")
 	w("| measure | value |\n|---|---:|\n")
 	for _, e := range []string{"gnet", "goroutine"} {

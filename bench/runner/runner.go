@@ -254,6 +254,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	rounds := fs.Int("rounds", 3, "repetitions of every cell")
 	dur := fs.Duration("duration", 5*time.Second, "measured time per run")
 	jsonOut := fs.String("json", "", "also write every sample to this JSON `file`")
+	from := fs.String("from", "", "do not run: re-render the report from a JSON `file` written by --json")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -272,6 +273,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		o.Quick = true
 		o.Conns, o.Rounds, o.Duration, o.Warmup = []int{1, 100, 1000}, 1, 2*time.Second, 500*time.Millisecond
 	}
+	if *from != "" {
+		return rerender(o, *from, *out, stdout, stderr)
+	}
 	ctx := context.Background()
 	samples, err := Run(ctx, o)
 	if err != nil {
@@ -286,10 +290,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}{samples, extra}, "", "  ")
 		_ = os.WriteFile(*jsonOut, b, 0o644)
 	}
-	report := Report(o, samples, extra)
-	if *out == "-" {
-		_, _ = io.WriteString(stdout, report)
-	} else if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+	if err := writeReport(Report(o, samples, extra), *out, stdout); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
@@ -298,6 +299,48 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "bench: some runs failed or saw wrong replies; see the report")
 			return 1
 		}
+	}
+	return 0
+}
+
+func writeReport(report, out string, stdout io.Writer) error {
+	if out == "-" {
+		_, err := io.WriteString(stdout, report)
+		return err
+	}
+	return os.WriteFile(out, []byte(report), 0o644)
+}
+
+// rerender rebuilds the report from saved samples; the matrix is read off
+// the samples, the run length from the flags (--duration).
+func rerender(o *Options, from, out string, stdout, stderr io.Writer) int {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	var saved struct {
+		Samples []Sample
+		Extras  ExtraResults
+	}
+	if err := json.Unmarshal(b, &saved); err != nil {
+		fmt.Fprintf(stderr, "bench: %s: %v\n", from, err)
+		return 1
+	}
+	o.Conns, o.Pipeline, o.Rounds = nil, nil, 0
+	for _, s := range saved.Samples {
+		if !slices.Contains(o.Conns, s.Conns) {
+			o.Conns = append(o.Conns, s.Conns)
+		}
+		if !slices.Contains(o.Pipeline, s.Pipeline) {
+			o.Pipeline = append(o.Pipeline, s.Pipeline)
+		}
+		o.Rounds = max(o.Rounds, s.Round)
+	}
+	o.Command = "make bench (herd bench --out BENCHMARKS.md --json bench-results.json), report re-rendered with herd bench --from " + filepath.Base(from)
+	if err := writeReport(Report(o, saved.Samples, saved.Extras), out, stdout); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
 	}
 	return 0
 }
