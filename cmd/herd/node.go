@@ -28,6 +28,7 @@ type nodeFlags struct {
 	closeAfterReply bool
 	loops           int
 	engine          string
+	debugAddr       string
 	places          string
 	placesURL       string
 	placesData      string
@@ -39,6 +40,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info (every line received and sent), warn, error")
 	fs.BoolVar(&f.closeAfterReply, "close-after-reply", false, "close each client connection after its reply (for clients that read until EOF)")
 	fs.IntVar(&f.loops, "loops", 0, "event loops per node; 0 means one per core")
+	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this `host:port` (/debug/pprof/); keep it on loopback")
 	fs.StringVar(&f.engine, "engine", "gnet", "I/O model: gnet (the event loops) or goroutine (the goroutine-per-connection baseline, for benchmarks)")
 	fs.StringVar(&f.places, "places", "", "places backend: geonames (offline, default), google, google-new")
 	fs.StringVar(&f.placesURL, "places-url", "", "base `URL` of the Google backend (tests, proxies, air-gapped mirrors)")
@@ -129,6 +131,13 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	newRunner := engine.Gnet
 	if f.engine == "goroutine" {
 		newRunner = baseline.Runner
+	}
+	if f.debugAddr != "" {
+		stop, err := serveDebug(f.debugAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	h, err := engine.StartHerd(cfg, names, setup, newRunner, f.loops)
 	if err != nil {
