@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/herdnet/herd/internal/testclient"
 )
 
 // TestIAMATPathAllocs proves the node's request path allocates nothing for
@@ -18,24 +20,24 @@ import (
 // exactly the copy the cache keeps (see herd's tests).
 func TestIAMATPathAllocs(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Ball") // no logger: per-line logging is off
-	c := dial(t, h.Servers[0].Addr())
+	c := testclient.Dial(t, h.Servers[0].Addr())
 	var store, req strings.Builder
 	for i := range 100 {
 		fmt.Fprintf(&store, "IAMAT client%d +34.068930-118.445127 1479413884.%d\n", i, i)
 		fmt.Fprintf(&req, "IAMAT client%d +34.068930-118.445127 1479413883.%d\n", i, i) // older
 	}
 	batch := []byte(req.String())
-	c.send(store.String())
+	c.Send(store.String())
 	first := make([]byte, 0, 16<<10)
 	for range 100 {
-		first = append(first, c.line()...)
+		first = append(first, c.Line()...)
 	}
 	buf := make([]byte, len(first))
 	round := func() {
-		if _, err := c.c.Write(batch); err != nil {
+		if _, err := c.Conn.Write(batch); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := io.ReadFull(c.c, buf); err != nil {
+		if _, err := io.ReadFull(c.Conn, buf); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/herdnet/herd/internal/testclient"
 )
 
 // BenchmarkIAMATLoopback is one client pipelining IAMATs to a node over
@@ -16,28 +18,28 @@ func BenchmarkIAMATLoopback(b *testing.B) {
 	for _, depth := range []int{1, 16} {
 		b.Run(fmt.Sprintf("pipeline=%d", depth), func(b *testing.B) {
 			h := startTestHerd(b, testConfig(b), "Ball")
-			c := dial(b, h.Servers[0].Addr())
+			c := testclient.Dial(b, h.Servers[0].Addr())
 			var store, req strings.Builder
 			for i := range depth {
 				fmt.Fprintf(&store, "IAMAT client%d +34.068930-118.445127 1479413884.%d\n", i, i)
 				fmt.Fprintf(&req, "IAMAT client%d +34.068930-118.445127 1479413883.%d\n", i, i) // older
 			}
 			batch := []byte(req.String())
-			c.send(store.String())
+			c.Send(store.String())
 			n := 0
 			for range depth {
-				n += len(c.line())
+				n += len(c.Line())
 			}
 			reply := make([]byte, n)
 			b.SetBytes(int64(len(batch) / depth))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i += depth {
-				_ = c.c.SetDeadline(time.Now().Add(10 * time.Second))
-				if _, err := c.c.Write(batch); err != nil {
+				_ = c.Conn.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Conn.Write(batch); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := io.ReadFull(c.r, reply); err != nil {
+				if _, err := io.ReadFull(c.R, reply); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -49,13 +51,13 @@ func BenchmarkIAMATLoopback(b *testing.B) {
 // offline index: UCLA, 10 km, bound 5.
 func BenchmarkWhatsatLoopback(b *testing.B) {
 	s := startPlacesNode(b, geonames(b), 5*time.Second)
-	c := dial(b, s.Addr())
-	c.ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
+	c := testclient.Dial(b, s.Addr())
+	c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		_ = c.c.SetDeadline(time.Now().Add(10 * time.Second))
-		c.send("WHATSAT kiwi.cs.ucla.edu 10 5\n")
-		c.readWhatsat()
+		_ = c.Conn.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Send("WHATSAT kiwi.cs.ucla.edu 10 5\n")
+		readWhatsat(c)
 	}
 }

@@ -1,21 +1,20 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"log/slog"
-
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/testclient"
 )
 
 func TestMain(m *testing.M) {
@@ -69,71 +68,22 @@ func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *Herd {
 	return h
 }
 
-type client struct {
-	t testing.TB
-	c net.Conn
-	r *bufio.Reader
-}
-
-func dial(t testing.TB, addr string) *client {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	return &client{t: t, c: c, r: bufio.NewReader(c)}
-}
-
-func (c *client) send(s string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.c, s); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-func (c *client) line() string {
-	c.t.Helper()
-	l, err := c.r.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("read: %v (got %q)", err, l)
-	}
-	return l
-}
-
-// ask sends one line and returns the one-line reply.
-func (c *client) ask(s string) string {
-	c.t.Helper()
-	c.send(s + "\n")
-	return c.line()
-}
-
-// eventually polls cond until it holds or the bounded wait runs out.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// client is the shared test connection.
+type client = testclient.Client
 
 // holds reports whether node (over TCP) holds line for the client: an IAMAT
 // older than anything stored is answered with the stored line, byte for byte.
 func holds(t testing.TB, addr, client, line string) bool {
-	c := dial(t, addr)
-	defer c.c.Close()
-	return c.ask("IAMAT "+client+" +0.0+0.0 0") == line
+	c := testclient.Dial(t, addr)
+	defer c.Conn.Close()
+	return c.Ask("IAMAT "+client+" +0.0+0.0 0") == line
 }
 
 func TestIAMATFloodsToEveryNode(t *testing.T) {
 	h := startTestHerd(t, testConfig(t))
 	alford := h.Server("Alford")
-	c := dial(t, alford.Addr())
-	reply := c.ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
+	c := testclient.Dial(t, alford.Addr())
+	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	f := strings.Fields(reply)
 	if len(f) != 6 || f[0] != "AT" || f[1] != "Alford" || f[3] != "kiwi.cs.ucla.edu" ||
 		f[4] != "+34.068930-118.445127" || f[5] != "1479413884.392014450" {
@@ -145,7 +95,7 @@ func TestIAMATFloodsToEveryNode(t *testing.T) {
 	}
 	for _, name := range []string{"Hamilton", "Welsh", "Holiday", "Ball"} {
 		addr := h.Server(name).Addr()
-		eventually(t, name+" to hold the update", func() bool {
+		testclient.Eventually(t, name+" to hold the update", func() bool {
 			return holds(t, addr, "kiwi.cs.ucla.edu", reply)
 		})
 	}
@@ -153,19 +103,19 @@ func TestIAMATFloodsToEveryNode(t *testing.T) {
 
 func TestStaleIAMATGetsStoredLine(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Holiday")
-	c := dial(t, h.Servers[0].Addr())
-	first := c.ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
-	if got := c.ask("IAMAT kiwi +10.0-10.0 1479413884.4"); got != first {
+	c := testclient.Dial(t, h.Servers[0].Addr())
+	first := c.Ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
+	if got := c.Ask("IAMAT kiwi +10.0-10.0 1479413884.4"); got != first {
 		t.Fatalf("stale IAMAT: got %q, want stored %q", got, first)
 	}
-	if got := c.ask("IAMAT kiwi +10.0-10.0 1479413885"); got == first || !strings.Contains(got, "+10.0-10.0") {
+	if got := c.Ask("IAMAT kiwi +10.0-10.0 1479413885"); got == first || !strings.Contains(got, "+10.0-10.0") {
 		t.Fatalf("newer IAMAT not stored: %q", got)
 	}
 }
 
 func TestInvalidLinesOverTCP(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Ball")
-	c := dial(t, h.Servers[0].Addr())
+	c := testclient.Dial(t, h.Servers[0].Addr())
 	for _, l := range []string{
 		"LLL",
 		"IAMAT kiwi 34.068930-118.445127 1.0",
@@ -176,29 +126,29 @@ func TestInvalidLinesOverTCP(t *testing.T) {
 		"   IAMAT  kiwi +91.0+1.0 1  ",
 		"AT x y z",
 	} {
-		if got, want := c.ask(l), "? "+l+"\n"; got != want {
+		if got, want := c.Ask(l), "? "+l+"\n"; got != want {
 			t.Errorf("%q: got %q, want %q", l, got, want)
 		}
 	}
 	// \r\n is one terminator; the reply carries the line without it.
-	if got := c.ask("LLL\r"); got != "? LLL\n" {
+	if got := c.Ask("LLL\r"); got != "? LLL\n" {
 		t.Errorf("crlf: %q", got)
 	}
-	if got := c.ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(got, "AT Ball ") {
+	if got := c.Ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(got, "AT Ball ") {
 		t.Errorf("connection unusable after invalid lines: %q", got)
 	}
 }
 
 func TestPipelinedThousand(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Welsh")
-	c := dial(t, h.Servers[0].Addr())
+	c := testclient.Dial(t, h.Servers[0].Addr())
 	var b strings.Builder
 	for i := range 1000 {
 		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
 	}
-	c.send(b.String())
+	c.Send(b.String())
 	for i := range 1000 {
-		l := c.line()
+		l := c.Line()
 		if want := fmt.Sprintf(" client%d +1.0+2.0 %d.5\n", i, 1000+i); !strings.HasSuffix(l, want) || !strings.HasPrefix(l, "AT Welsh ") {
 			t.Fatalf("reply %d: %q, want suffix %q", i, l, want)
 		}
@@ -207,13 +157,13 @@ func TestPipelinedThousand(t *testing.T) {
 
 func TestHalfCloseGetsFullReply(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Welsh")
-	c := dial(t, h.Servers[0].Addr())
+	c := testclient.Dial(t, h.Servers[0].Addr())
 	// The last line has no newline: it still counts once the client half-closes.
-	c.send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
-	if err := c.c.(*net.TCPConn).CloseWrite(); err != nil {
+	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
+	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	all, err := io.ReadAll(c.r)
+	all, err := io.ReadAll(c.R)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,18 +176,18 @@ func TestHalfCloseGetsFullReply(t *testing.T) {
 func TestOverlongLineClosesOnlyThatClient(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Hamilton")
 	addr := h.Servers[0].Addr()
-	other := dial(t, addr)
-	c := dial(t, addr)
+	other := testclient.Dial(t, addr)
+	c := testclient.Dial(t, addr)
 	long := strings.Repeat("x", 5000) // no newline: the limit applies before it arrives
-	c.send(long)
-	got, err := io.ReadAll(c.r)
+	c.Send(long)
+	got, err := io.ReadAll(c.R)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "? " + long[:4096] + "\n"; string(got) != want {
 		t.Fatalf("over-long reply: %d bytes, want %d", len(got), len(want))
 	}
-	if r := other.ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(r, "AT Hamilton ") {
+	if r := other.Ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(r, "AT Hamilton ") {
 		t.Fatalf("other client: %q", r)
 	}
 }
@@ -245,7 +195,7 @@ func TestOverlongLineClosesOnlyThatClient(t *testing.T) {
 func TestNeighbourFailureAndRestart(t *testing.T) {
 	cfg := testConfig(t)
 	h := startTestHerd(t, cfg)
-	alford := dial(t, h.Server("Alford").Addr())
+	alford := testclient.Dial(t, h.Server("Alford").Addr())
 	ham := h.Server("Hamilton")
 	hamAddr := ham.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -253,10 +203,10 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	if err := ham.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r1 := alford.ask("IAMAT kiwi +34.068930-118.445127 100")
+	r1 := alford.Ask("IAMAT kiwi +34.068930-118.445127 100")
 	for _, name := range []string{"Welsh", "Ball", "Holiday"} {
 		addr := h.Server(name).Addr()
-		eventually(t, name+" to hold the update with Hamilton down", func() bool { return holds(t, addr, "kiwi", r1) })
+		testclient.Eventually(t, name+" to hold the update with Hamilton down", func() bool { return holds(t, addr, "kiwi", r1) })
 	}
 	// Restart Hamilton on the same address, empty.
 	cfg2 := *cfg
@@ -273,23 +223,23 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 		}
 	}
 	h2 := startTestHerd(t, &cfg2, "Hamilton")
-	r2 := alford.ask("IAMAT kiwi2 +1.0+1.0 200")
-	eventually(t, "restarted Hamilton to get a new update", func() bool { return holds(t, h2.Servers[0].Addr(), "kiwi2", r2) })
+	r2 := alford.Ask("IAMAT kiwi2 +1.0+1.0 200")
+	testclient.Eventually(t, "restarted Hamilton to get a new update", func() bool { return holds(t, h2.Servers[0].Addr(), "kiwi2", r2) })
 	// Reconciliation: the update made while it was down reaches it too.
-	eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Servers[0].Addr(), "kiwi", r1) })
+	testclient.Eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Servers[0].Addr(), "kiwi", r1) })
 }
 
 func TestLineSplitAcrossReads(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Ball")
-	c := dial(t, h.Servers[0].Addr())
+	c := testclient.Dial(t, h.Servers[0].Addr())
 	for _, b := range []byte("IAMAT kiwi +1.0+1.0 1\r\nLLL\r\n") {
-		c.send(string(b))
+		c.Send(string(b))
 		time.Sleep(time.Millisecond) // separate segments, so the loop sees partial lines
 	}
-	if got := c.line(); !strings.HasPrefix(got, "AT Ball ") || !strings.HasSuffix(got, " kiwi +1.0+1.0 1\n") {
+	if got := c.Line(); !strings.HasPrefix(got, "AT Ball ") || !strings.HasSuffix(got, " kiwi +1.0+1.0 1\n") {
 		t.Fatalf("split IAMAT: %q", got)
 	}
-	if got := c.line(); got != "? LLL\n" {
+	if got := c.Line(); got != "? LLL\n" {
 		t.Fatalf("split invalid: %q", got)
 	}
 }
@@ -298,10 +248,10 @@ func TestCloseAfterReply(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Limits.CloseAfterReply = true
 	h := startTestHerd(t, cfg, "Welsh")
-	c := dial(t, h.Servers[0].Addr())
+	c := testclient.Dial(t, h.Servers[0].Addr())
 	// Two requests in one write: one reply, then the node closes.
-	c.send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\n")
-	all, err := io.ReadAll(c.r)
+	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\n")
+	all, err := io.ReadAll(c.R)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ type Links struct {
 	ownLog  bool
 	ctx     context.Context
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
 	list    atomic.Pointer[[]*link]
 	stopped atomic.Bool
 }
@@ -65,20 +65,12 @@ func newLinks(node *herd.Node, cfg herd.PeerConfig, log *logq) *Links {
 	return ls
 }
 
-func (ls *Links) goFunc(fn func()) {
-	ls.wg.Add(1)
-	go func() {
-		defer ls.wg.Done()
-		fn()
-	}()
-}
-
 // Connect starts one outbound link per neighbour. Call it once.
 func (ls *Links) Connect(neighbors []Neighbor) {
 	links := make([]*link, len(neighbors))
 	for i, nb := range neighbors {
 		links[i] = &link{ls: ls, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, ls.cfg.Queue)}
-		ls.goFunc(links[i].run)
+		ls.wg.Go(links[i].run)
 	}
 	ls.list.Store(&links)
 }
@@ -211,7 +203,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	// read returns only when it goes away, which is how a restart is noticed
 	// without waiting for the next update.
 	gone := make(chan struct{})
-	l.ls.goFunc(func() {
+	l.ls.wg.Go(func() {
 		_, _ = io.Copy(io.Discard, r)
 		close(gone)
 	})

@@ -57,7 +57,7 @@ type Server struct {
 
 	ctx     context.Context // cancelled by Stop: ends links and workers
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
 	stopped atomic.Bool
 }
 
@@ -84,15 +84,6 @@ func New(node *herd.Node, cfg Config) *Server {
 	s.links = newLinks(node, cfg.Peers, s.log)
 	node.SetFlooder(s.links)
 	return s
-}
-
-// goFunc runs fn on a new goroutine that Stop waits for.
-func (s *Server) goFunc(fn func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		fn()
-	}()
 }
 
 // Start listens and starts the event loops. It returns once the node

@@ -37,7 +37,7 @@ func newWorkers(s *Server, n int) *workers {
 
 func (w *workers) start() {
 	for range w.n {
-		w.s.goFunc(w.run)
+		w.s.wg.Go(w.run)
 	}
 }
 
@@ -86,7 +86,7 @@ func (s *Server) drainLater(c gnet.Conn, pending []*reply) {
 	if err != nil {
 		return
 	}
-	s.goFunc(func() {
+	s.wg.Go(func() {
 		defer nc.Close()
 		for _, r := range pending {
 			select {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 )
 
@@ -52,12 +53,12 @@ func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) Run
 }
 
 // readWhatsat reads one WHATSAT reply: the AT line, the body, the empty line.
-func (c *client) readWhatsat() (at, body string) {
-	c.t.Helper()
-	at = c.line()
+func readWhatsat(c *client) (at, body string) {
+	c.T.Helper()
+	at = c.Line()
 	var b strings.Builder
 	for {
-		l := c.line()
+		l := c.Line()
 		if l == "\n" {
 			return at, b.String()
 		}
@@ -87,11 +88,11 @@ type nearby struct {
 
 func TestWhatsatOfflineUCLA(t *testing.T) {
 	s := startPlacesNode(t, geonames(t), 5*time.Second)
-	c := dial(t, s.Addr())
-	at := c.ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
+	c := testclient.Dial(t, s.Addr())
+	at := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	for _, bound := range []int{5, 20} {
-		c.send(fmt.Sprintf("WHATSAT kiwi.cs.ucla.edu 10 %d\n", bound))
-		gotAT, body := c.readWhatsat()
+		c.Send(fmt.Sprintf("WHATSAT kiwi.cs.ucla.edu 10 %d\n", bound))
+		gotAT, body := readWhatsat(c)
 		if gotAT != at {
 			t.Fatalf("WHATSAT AT line %q, want stored %q", gotAT, at)
 		}
@@ -124,19 +125,19 @@ func TestWhatsatOfflineUCLA(t *testing.T) {
 
 func TestWhatsatInvalid(t *testing.T) {
 	s := startPlacesNode(t, geonames(t), 5*time.Second)
-	c := dial(t, s.Addr())
-	c.ask("IAMAT kiwi +34.068930-118.445127 1")
+	c := testclient.Dial(t, s.Addr())
+	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	for _, l := range []string{
 		"WHATSAT kiwi 0 5", "WHATSAT kiwi 50.1 5", "WHATSAT kiwi 51 5", "WHATSAT kiwi 10 0",
 		"WHATSAT kiwi 10 21", "WHATSAT kiwi -1 5", "WHATSAT kiwi 10 5.0", "WHATSAT kiwi 1e1 5",
 		"WHATSAT nobody 10 5", "WHATSAT kiwi 10", "WHATSAT kiwi 10 5 6",
 	} {
-		if got := c.ask(l); got != "? "+l+"\n" {
+		if got := c.Ask(l); got != "? "+l+"\n" {
 			t.Errorf("%q: got %q", l, got)
 		}
 	}
-	c.send("WHATSAT kiwi 50 20\n")
-	if at, _ := c.readWhatsat(); !strings.HasPrefix(at, "AT Holiday ") {
+	c.Send("WHATSAT kiwi 50 20\n")
+	if at, _ := readWhatsat(c); !strings.HasPrefix(at, "AT Holiday ") {
 		t.Errorf("limits 50 and 20 must be accepted, got %q", at)
 	}
 }
@@ -156,29 +157,29 @@ func (p slowPlaces) Nearby(ctx context.Context, q places.Query, dst []byte) ([]b
 
 func TestWhatsatKeepsRequestOrder(t *testing.T) {
 	s := startPlacesNode(t, slowPlaces{delay: 200 * time.Millisecond}, 5*time.Second)
-	c := dial(t, s.Addr())
-	c.ask("IAMAT kiwi +34.068930-118.445127 1")
+	c := testclient.Dial(t, s.Addr())
+	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	// A slow WHATSAT, then an IAMAT and an invalid line in the same write:
 	// their replies must wait for the WHATSAT's.
-	c.send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2\nLLL\n")
-	at, body := c.readWhatsat()
+	c.Send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2\nLLL\n")
+	at, body := readWhatsat(c)
 	if !strings.Contains(at, " kiwi ") || !strings.Contains(body, "ZERO_RESULTS") || strings.HasSuffix(body, "\n\n") {
 		t.Fatalf("first reply %q %q", at, body)
 	}
-	if l := c.line(); !strings.Contains(l, " other +1.0+1.0 2") {
+	if l := c.Line(); !strings.Contains(l, " other +1.0+1.0 2") {
 		t.Fatalf("second reply %q", l)
 	}
-	if l := c.line(); l != "? LLL\n" {
+	if l := c.Line(); l != "? LLL\n" {
 		t.Fatalf("third reply %q", l)
 	}
 }
 
 func TestWhatsatBackendTimeout(t *testing.T) {
 	s := startPlacesNode(t, slowPlaces{delay: time.Hour}, 100*time.Millisecond)
-	c := dial(t, s.Addr())
-	at := c.ask("IAMAT kiwi +34.068930-118.445127 1")
-	c.send("WHATSAT kiwi 10 5\n")
-	gotAT, body := c.readWhatsat()
+	c := testclient.Dial(t, s.Addr())
+	at := c.Ask("IAMAT kiwi +34.068930-118.445127 1")
+	c.Send("WHATSAT kiwi 10 5\n")
+	gotAT, body := readWhatsat(c)
 	var r nearby
 	if err := json.Unmarshal([]byte(body), &r); err != nil || gotAT != at {
 		t.Fatalf("reply %q %q (%v)", gotAT, body, err)
@@ -190,31 +191,31 @@ func TestWhatsatBackendTimeout(t *testing.T) {
 
 func TestWhatsatAfterHalfClose(t *testing.T) {
 	s := startPlacesNode(t, slowPlaces{delay: 200 * time.Millisecond}, 5*time.Second)
-	c := dial(t, s.Addr())
-	c.ask("IAMAT kiwi +34.068930-118.445127 1")
-	c.send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2")
-	if err := c.c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+	c := testclient.Dial(t, s.Addr())
+	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
+	c.Send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2")
+	if err := c.Conn.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	at, body := c.readWhatsat()
+	at, body := readWhatsat(c)
 	if !strings.Contains(at, " kiwi ") || !strings.Contains(body, "ZERO_RESULTS") {
 		t.Fatalf("pending WHATSAT after half-close: %q %q", at, body)
 	}
-	if l := c.line(); !strings.Contains(l, " other +1.0+1.0 2") {
+	if l := c.Line(); !strings.Contains(l, " other +1.0+1.0 2") {
 		t.Fatalf("last line after half-close: %q", l)
 	}
 }
 
 func TestWhatsatClientGoneWhileWaiting(t *testing.T) {
 	s := startPlacesNode(t, slowPlaces{delay: 100 * time.Millisecond}, 5*time.Second)
-	c := dial(t, s.Addr())
-	c.ask("IAMAT kiwi +34.068930-118.445127 1")
-	c.send("WHATSAT kiwi 10 5\n")
-	c.c.Close()
+	c := testclient.Dial(t, s.Addr())
+	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
+	c.Send("WHATSAT kiwi 10 5\n")
+	c.Conn.Close()
 	// The node keeps serving others; the abandoned reply goes nowhere.
 	time.Sleep(200 * time.Millisecond)
-	d := dial(t, s.Addr())
-	if l := d.ask("IAMAT x +1.0+1.0 1"); !strings.HasPrefix(l, "AT Holiday ") {
+	d := testclient.Dial(t, s.Addr())
+	if l := d.Ask("IAMAT x +1.0+1.0 1"); !strings.HasPrefix(l, "AT Holiday ") {
 		t.Fatalf("node unusable after a client left mid-WHATSAT: %q", l)
 	}
 }

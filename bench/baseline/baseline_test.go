@@ -1,7 +1,6 @@
 package baseline_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/herdnet/herd/bench/baseline"
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 )
 
@@ -53,55 +53,16 @@ func startNode(t *testing.T, name string, limits herd.Limits) *baseline.Server {
 	return s
 }
 
-type client struct {
-	t testing.TB
-	c net.Conn
-	r *bufio.Reader
-}
-
-func dial(t testing.TB, addr string) *client {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	return &client{t: t, c: c, r: bufio.NewReader(c)}
-}
-
-func (c *client) send(s string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.c, s); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-func (c *client) line() string {
-	c.t.Helper()
-	l, err := c.r.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("read: %v (got %q)", err, l)
-	}
-	return l
-}
-
-func (c *client) ask(s string) string {
-	c.t.Helper()
-	c.send(s + "\n")
-	return c.line()
-}
-
 func TestPipelinedThousand(t *testing.T) {
 	s := startNode(t, "Welsh", herd.Limits{})
-	c := dial(t, s.Addr())
+	c := testclient.Dial(t, s.Addr())
 	var b strings.Builder
 	for i := range 1000 {
 		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
 	}
-	c.send(b.String())
+	c.Send(b.String())
 	for i := range 1000 {
-		l := c.line()
+		l := c.Line()
 		if want := fmt.Sprintf(" client%d +1.0+2.0 %d.5\n", i, 1000+i); !strings.HasSuffix(l, want) || !strings.HasPrefix(l, "AT Welsh ") {
 			t.Fatalf("reply %d: %q, want suffix %q", i, l, want)
 		}
@@ -110,29 +71,29 @@ func TestPipelinedThousand(t *testing.T) {
 
 func TestInvalidLines(t *testing.T) {
 	s := startNode(t, "Ball", herd.Limits{})
-	c := dial(t, s.Addr())
+	c := testclient.Dial(t, s.Addr())
 	for _, l := range []string{"LLL", "", "iamat kiwi +1.0+1.0 1", "WHATSAT kiwi 10 5", "   IAMAT  kiwi +91.0+1.0 1  "} {
-		if got, want := c.ask(l), "? "+l+"\n"; got != want {
+		if got, want := c.Ask(l), "? "+l+"\n"; got != want {
 			t.Errorf("%q: got %q, want %q", l, got, want)
 		}
 	}
-	if got := c.ask("LLL\r"); got != "? LLL\n" {
+	if got := c.Ask("LLL\r"); got != "? LLL\n" {
 		t.Errorf("crlf: %q", got)
 	}
-	if got := c.ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(got, "AT Ball ") {
+	if got := c.Ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(got, "AT Ball ") {
 		t.Errorf("connection unusable after invalid lines: %q", got)
 	}
 }
 
 func TestHalfCloseGetsFullReply(t *testing.T) {
 	s := startNode(t, "Welsh", herd.Limits{})
-	c := dial(t, s.Addr())
+	c := testclient.Dial(t, s.Addr())
 	// The last line has no newline: it still counts once the client half-closes.
-	c.send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
-	if err := c.c.(*net.TCPConn).CloseWrite(); err != nil {
+	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
+	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	all, err := io.ReadAll(c.r)
+	all, err := io.ReadAll(c.R)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,26 +105,26 @@ func TestHalfCloseGetsFullReply(t *testing.T) {
 
 func TestOverlongLineCloses(t *testing.T) {
 	s := startNode(t, "Hamilton", herd.Limits{MaxLine: 32})
-	other := dial(t, s.Addr())
-	c := dial(t, s.Addr())
-	c.send(strings.Repeat("x", 80)) // no newline: known too long already
-	all, err := io.ReadAll(c.r)
+	other := testclient.Dial(t, s.Addr())
+	c := testclient.Dial(t, s.Addr())
+	c.Send(strings.Repeat("x", 80)) // no newline: known too long already
+	all, err := io.ReadAll(c.R)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "? " + strings.Repeat("x", 32) + "\n"; string(all) != want {
 		t.Fatalf("got %q, want %q", all, want)
 	}
-	if got := other.ask("IAMAT k +1.0+1.0 1"); !strings.HasPrefix(got, "AT Hamilton ") {
+	if got := other.Ask("IAMAT k +1.0+1.0 1"); !strings.HasPrefix(got, "AT Hamilton ") {
 		t.Fatalf("other client: %q", got)
 	}
 }
 
 func TestCloseAfterReply(t *testing.T) {
 	s := startNode(t, "Holiday", herd.Limits{CloseAfterReply: true})
-	c := dial(t, s.Addr())
-	c.send("IAMAT k +1.0+1.0 1\nIAMAT j +1.0+1.0 1\n")
-	all, err := io.ReadAll(c.r)
+	c := testclient.Dial(t, s.Addr())
+	c.Send("IAMAT k +1.0+1.0 1\nIAMAT j +1.0+1.0 1\n")
+	all, err := io.ReadAll(c.R)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,16 +160,16 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 			t.Errorf("stop: %v", err)
 		}
 	})
-	c := dial(t, h.Server("Hamilton").Addr())
-	reply := c.ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
+	c := testclient.Dial(t, h.Server("Hamilton").Addr())
+	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	if !strings.HasPrefix(reply, "AT Hamilton ") {
 		t.Fatalf("reply %q", reply)
 	}
-	far := dial(t, h.Server("Ball").Addr())
+	far := testclient.Dial(t, h.Server("Ball").Addr())
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		// An IAMAT older than the stored one is answered with the stored line.
-		if got := far.ask("IAMAT kiwi.cs.ucla.edu +0.0+0.0 0"); got == reply {
+		if got := far.Ask("IAMAT kiwi.cs.ucla.edu +0.0+0.0 0"); got == reply {
 			return
 		} else if time.Now().After(deadline) {
 			t.Fatalf("Ball holds %q, want %q", got, reply)
@@ -243,17 +204,17 @@ func TestWhatsatRepliesInOrder(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	c := dial(t, s.Addr())
-	at := c.ask("IAMAT kiwi +1.0+2.0 1")
+	c := testclient.Dial(t, s.Addr())
+	at := c.Ask("IAMAT kiwi +1.0+2.0 1")
 	// The WHATSAT waits on the backend; the IAMAT behind it must not overtake it.
-	c.send("WHATSAT kiwi 10 5\nIAMAT other +1.0+2.0 1\n")
+	c.Send("WHATSAT kiwi 10 5\nIAMAT other +1.0+2.0 1\n")
 	want := []string{at, "{\n", "   \"results\" : [],\n", "   \"status\" : \"OK\"\n", "}\n", "\n"}
 	for i, w := range want {
-		if got := c.line(); got != w {
+		if got := c.Line(); got != w {
 			t.Fatalf("line %d: got %q, want %q", i, got, w)
 		}
 	}
-	if got := c.line(); !strings.HasPrefix(got, "AT Alford ") || !strings.Contains(got, " other ") {
+	if got := c.Line(); !strings.HasPrefix(got, "AT Alford ") || !strings.Contains(got, " other ") {
 		t.Fatalf("IAMAT after WHATSAT: %q", got)
 	}
 }

@@ -36,7 +36,7 @@ type Server struct {
 
 	ctx     context.Context // cancelled by Stop: ends pending Places calls
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
 	started atomic.Bool
 	stopped atomic.Bool
 }
@@ -79,15 +79,6 @@ func New(node *herd.Node, cfg engine.Config) *Server {
 	return s
 }
 
-// goFunc runs fn on a new goroutine that Stop waits for.
-func (s *Server) goFunc(fn func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		fn()
-	}()
-}
-
 // Start listens and starts accepting. It returns once the node accepts
 // connections, or with the listen error. Call it once.
 func (s *Server) Start() error {
@@ -101,7 +92,7 @@ func (s *Server) Start() error {
 	}
 	s.ln, s.addr = ln, ln.Addr().String()
 	s.log.Info("node started", "remote", s.addr, "io", "goroutine-per-connection")
-	s.goFunc(s.accept)
+	s.wg.Go(s.accept)
 	return nil
 }
 
@@ -141,7 +132,7 @@ func (s *Server) accept() {
 			c.Close()
 			return
 		}
-		s.goFunc(func() {
+		s.wg.Go(func() {
 			defer s.untrack(c)
 			s.serveConn(c)
 		})
