@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/herdnet/herd/bench/load"
 	"github.com/herdnet/herd/bench/runner"
@@ -138,4 +140,12 @@ func joinNames(names []string) string {
 		return "-"
 	}
 	return strings.Join(names, ", ")
+}
+
+// stopSignals delivers SIGINT and SIGTERM, the signals that stop a herd
+// process gracefully, until the returned func is called.
+func stopSignals() (<-chan os.Signal, func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	return sig, func() { signal.Stop(sig) }
 }

@@ -8,10 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/herdnet/herd/bench/baseline"
@@ -94,6 +92,8 @@ func parseLevel(s string) (slog.Level, error) {
 // runNodes starts the named nodes of cfg, prints where they listen, and
 // runs until SIGINT or SIGTERM.
 func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.Writer) error {
+	sig, stop := stopSignals() // before anything starts, so no signal is missed
+	defer stop()
 	level, _ := parseLevel(f.logLevel)
 	if f.logDir != "-" {
 		if err := os.MkdirAll(f.logDir, 0o755); err != nil {
@@ -158,9 +158,6 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	host, port, _ := strings.Cut(h.Servers[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	got := <-sig
 	fmt.Fprintf(stdout, "herd: %s received, shutting down\n", got)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

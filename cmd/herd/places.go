@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/herdnet/herd/places"
 )
@@ -36,9 +33,8 @@ func cmdPlacesServer(args []string, stdout, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "herd places-server: serving %s on http://%s/maps/api/place/nearbysearch/json\n", p.Name(), ln.Addr())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
+	sig, stop := stopSignals()
+	defer stop()
 	select {
 	case err := <-errc:
 		return err
