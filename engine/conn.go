@@ -74,6 +74,12 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		s.log.send(logEvent{level: slog.LevelWarn, msg: "closing a client that does not read its replies", conn: st.id})
 		return gnet.Close
 	}
+	if action == gnet.None && len(st.pending) >= maxPendingPerConn && c.InboundBuffered() > maxPausedInbound {
+		// Reading is paused behind running WHATSATs, and the client keeps
+		// sending: gnet would buffer it all. Bound what one client may park.
+		s.log.send(logEvent{level: slog.LevelWarn, msg: "closing a client that floods requests behind its WHATSATs", conn: st.id})
+		return gnet.Close
+	}
 	return action
 }
 
@@ -126,6 +132,10 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 // a running WHATSAT; past it the loop stops reading that connection's lines
 // until replies drain.
 const maxPendingPerConn = 256
+
+// maxPausedInbound bounds the unread bytes a connection may accumulate
+// while its reading is paused (past it the connection is closed).
+const maxPausedInbound = 1 << 20
 
 // queue appends a finished reply to out, or to the pending queue when an
 // earlier reply is still being computed.

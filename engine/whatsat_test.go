@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,5 +220,25 @@ func TestWhatsatClientGoneWhileWaiting(t *testing.T) {
 	d := testclient.Dial(t, s.Addr())
 	if l := d.Ask("IAMAT x +1.0+1.0 1"); !strings.HasPrefix(l, "AT Holiday ") {
 		t.Fatalf("node unusable after a client left mid-WHATSAT: %q", l)
+	}
+}
+
+func TestFloodBehindWhatsatsIsBounded(t *testing.T) {
+	s := startPlacesNode(t, slowPlaces{delay: 2 * time.Second}, 5*time.Second)
+	c := testclient.Dial(t, s.Addr())
+	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
+	other := testclient.Dial(t, s.Addr())
+	// 300 slow WHATSATs pause reading; then 2 MiB more requests pile up.
+	c.Send(strings.Repeat("WHATSAT kiwi 10 5\n", 300))
+	junk := strings.Repeat("IAMAT flood +1.0+1.0 1\n", (2<<20)/23)
+	go func() { _, _ = c.Conn.Write([]byte(junk)) }()
+	_ = c.Conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	// Closed with unread data, the socket is reset: EOF or a reset both
+	// mean disconnected; only a timeout means the node kept buffering.
+	if _, err := io.Copy(io.Discard, c.R); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the flooding client should be disconnected: %v", err)
+	}
+	if l := other.Ask("IAMAT x +1.0+1.0 1"); !strings.HasPrefix(l, "AT Holiday ") {
+		t.Fatalf("other client: %q", l)
 	}
 }

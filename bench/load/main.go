@@ -153,6 +153,7 @@ func WriteTable(w io.Writer, res Result) {
 	if res.PID > 0 {
 		fmt.Fprintf(tw, "server cpu\t%.2f s, %.2f µs/request (pid %d, %d Hz ticks)\n",
 			res.ServerCPUSec, res.CPUUsPerRequest, res.PID, res.ClockTicks)
+		fmt.Fprintf(tw, "client cpu\t%.2f µs/request (this load generator)\n", res.ClientCPUUsPerRequest)
 		fmt.Fprintf(tw, "server rss\t%.1f MiB\n", float64(res.ServerRSSBytes)/(1<<20))
 	}
 	tw.Flush()

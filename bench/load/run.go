@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,11 @@ type Result struct {
 	CPUUsPerRequest float64 `json:"server_cpu_us_per_request,omitempty"`
 	ServerRSSBytes  int64   `json:"server_rss_bytes,omitempty"`
 	ClockTicks      int     `json:"clock_ticks_hz,omitempty"`
+
+	// The load generator's own CPU time per request over the same interval
+	// (when a PID was given): on a machine it shares with the server, what
+	// the client spends is taken from the server.
+	ClientCPUUsPerRequest float64 `json:"client_cpu_us_per_request,omitempty"`
 }
 
 // runner is one run's shared state.
@@ -155,8 +161,10 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		cpuSampled = make(chan struct{}) // closed once cpuStart and cpuErr are set
 		cpuTimer   *time.Timer
 	)
+	var clientStart float64
 	sampleStart := func() {
 		cpuStart, _, cpuErr = ProcStats(opt.PID)
+		clientStart, _, _ = ProcStats(os.Getpid())
 		close(cpuSampled)
 	}
 
@@ -238,6 +246,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
+		clientEnd, _, _ := ProcStats(os.Getpid())
 		if cpuTimer != nil && cpuTimer.Stop() {
 			return res, errors.New("load: the run ended before warmup did, so no CPU was measured")
 		}
@@ -249,6 +258,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		res.ServerRSSBytes = rss
 		if res.Requests > 0 {
 			res.CPUUsPerRequest = res.ServerCPUSec * 1e6 / float64(res.Requests)
+			res.ClientCPUUsPerRequest = (clientEnd - clientStart) * 1e6 / float64(res.Requests)
 		}
 	}
 	return res, nil

@@ -52,6 +52,7 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 	p99 := map[cellKey][]float64{}
 	cpu := map[cellKey][]float64{}
 	rssm := map[cellKey][]float64{}
+	ccpu := map[cellKey][]float64{}
 	var engines []string
 	var failures []string
 	for _, s := range samples {
@@ -70,6 +71,7 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 		p99[k] = append(p99[k], s.P99us)
 		cpu[k] = append(cpu[k], s.CPUusPerReq)
 		rssm[k] = append(rssm[k], float64(s.RSSBytes)/(1<<20))
+		ccpu[k] = append(ccpu[k], s.ClientCPUus)
 	}
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
@@ -82,15 +84,15 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 
 	for _, pipe := range o.Pipeline {
 		w("## Pipeline %d\n\n", pipe)
-		w("| conns | engine | requests/s | p99 µs | server CPU µs/req | RSS MiB |\n|---:|---|---:|---:|---:|---:|\n")
+		w("| conns | engine | requests/s | p99 µs | server CPU µs/req | load generator CPU µs/req | RSS MiB |\n|---:|---|---:|---:|---:|---:|---:|\n")
 		for _, c := range o.Conns {
 			for _, e := range engines {
 				k := cellKey{e, c, pipe}
 				if len(rps[k]) == 0 {
 					continue
 				}
-				w("| %d | %s | %s | %s | %s | %.0f |\n", c, e, fmtRange(summarize(rps[k]), "%.0f"), fmtRange(summarize(p99[k]), "%.0f"),
-					fmtRange(summarize(cpu[k]), "%.2f"), summarize(rssm[k]).med)
+				w("| %d | %s | %s | %s | %s | %.2f | %.0f |\n", c, e, fmtRange(summarize(rps[k]), "%.0f"), fmtRange(summarize(p99[k]), "%.0f"),
+					fmtRange(summarize(cpu[k]), "%.2f"), summarize(ccpu[k]).med, summarize(rssm[k]).med)
 			}
 		}
 		w("\n")

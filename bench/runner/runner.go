@@ -49,13 +49,14 @@ type Sample struct {
 	P99us       float64 `json:"p99_us"`
 	P999us      float64 `json:"p999_us"`
 	CPUusPerReq float64 `json:"server_cpu_us_per_req"`
+	ClientCPUus float64 `json:"client_cpu_us_per_req"`
 	RSSBytes    int64   `json:"server_rss_bytes"`
 	Failed      string  `json:"failed,omitempty"`
 }
 
 func fromResult(r load.Result) Sample {
 	return Sample{Requests: r.Requests, Errors: r.Errors, RPS: r.RequestsPerSec, P50us: r.Latency.P50, P99us: r.Latency.P99,
-		P999us: r.Latency.P999, CPUusPerReq: r.CPUUsPerRequest, RSSBytes: r.ServerRSSBytes}
+		P999us: r.Latency.P999, CPUusPerReq: r.CPUUsPerRequest, ClientCPUus: r.ClientCPUUsPerRequest, RSSBytes: r.ServerRSSBytes}
 }
 
 // server is a running server process.
