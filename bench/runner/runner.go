@@ -31,6 +31,7 @@ type Options struct {
 	Duration time.Duration // measured time per run
 	Warmup   time.Duration
 	Out      string // BENCHMARKS.md path; "" prints to stdout
+	ChartDir string // where the PNG charts go; "" draws none
 	Quick    bool
 	Command  string // the command line, recorded in the report
 	Log      io.Writer
@@ -273,6 +274,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case *quick:
 		o.Quick = true
 		o.Conns, o.Rounds, o.Duration, o.Warmup = []int{1, 100, 1000}, 1, 2*time.Second, 500*time.Millisecond
+	}
+	if *out != "-" {
+		o.ChartDir = filepath.Join(filepath.Dir(*out), "bench", "charts")
 	}
 	if *from != "" {
 		return rerender(o, *from, *out, stdout, stderr)
