@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,6 +22,17 @@ type connState struct {
 	// WHATSAT. Empty in the common case: replies go straight out.
 	pending []*reply
 	cmd     codec.Command
+	// ctx is cancelled when the connection goes away, so WHATSATs it
+	// started stop costing anything; made at its first WHATSAT.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// done cancels the connection's running WHATSATs.
+func (st *connState) done() {
+	if st.cancel != nil {
+		st.cancel()
+	}
 }
 
 // reply is a reply that may not be ready yet. done is closed once buf holds
@@ -197,6 +209,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if errors.Is(err, io.EOF) {
 		s.finishHalfClosed(c, st)
 	}
+	st.done()
 	msg := "client disconnected"
 	if st.hc.Peer != "" {
 		msg = "neighbour disconnected"
@@ -227,7 +240,9 @@ func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {
 	*bp = out
 	scratch.Put(bp)
 	if len(st.pending) > 0 {
-		s.drainLater(c, st.pending)
+		cancel := st.cancel
+		st.cancel = nil // the drainer owns it now
+		s.drainLater(c, st.pending, cancel)
 		st.pending = nil
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"os"
@@ -21,6 +22,7 @@ type workers struct {
 }
 
 type job struct {
+	ctx    context.Context // the connection's: cancelled when it goes away
 	c      gnet.Conn
 	connID uint64
 	r      *reply
@@ -47,7 +49,11 @@ func (w *workers) run() {
 		case <-w.s.ctx.Done():
 			return
 		case j := <-w.jobs:
-			j.r.buf = w.s.node.Whatsat(w.s.ctx, nil, j.e, j.q)
+			if j.ctx.Err() != nil { // the client left while the job waited
+				close(j.r.done)
+				continue
+			}
+			j.r.buf = w.s.node.Whatsat(j.ctx, nil, j.e, j.q)
 			close(j.r.done)
 			w.s.log.line("send", j.connID, "", j.r.buf)
 			_ = j.c.Wake(nil) // ignored if the connection is gone
@@ -61,8 +67,11 @@ func (w *workers) run() {
 func (s *Server) startWhatsat(c gnet.Conn, st *connState, e *herd.Entry, cmd *codec.Command) {
 	r := &reply{done: make(chan struct{})}
 	q := herd.WhatsatQuery{RadiusKm: cmd.RadiusKm, Bound: cmd.Bound}
+	if st.ctx == nil {
+		st.ctx, st.cancel = context.WithCancel(s.ctx)
+	}
 	select {
-	case s.work.jobs <- job{c: c, connID: st.id, r: r, e: e, q: q}:
+	case s.work.jobs <- job{ctx: st.ctx, c: c, connID: st.id, r: r, e: e, q: q}:
 	default:
 		// Every worker is busy and the queue is full: shed load at once
 		// rather than let the backlog grow.
@@ -75,18 +84,24 @@ func (s *Server) startWhatsat(c gnet.Conn, st *connState, e *herd.Entry, cmd *co
 // drainLater writes replies still being computed for a client that
 // half-closed, in order, on a duplicate of its socket, then closes it.
 // Event loop only (it duplicates c's descriptor).
-func (s *Server) drainLater(c gnet.Conn, pending []*reply) {
+func (s *Server) drainLater(c gnet.Conn, pending []*reply, cancel context.CancelFunc) {
+	if cancel == nil {
+		cancel = func() {}
+	}
 	fd, err := c.Dup()
 	if err != nil {
+		cancel()
 		return
 	}
 	f := os.NewFile(uintptr(fd), "half-closed client")
 	nc, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
+		cancel()
 		return
 	}
 	s.wg.Go(func() {
+		defer cancel() // a write failed or all is sent: calls still running are moot
 		defer nc.Close()
 		for _, r := range pending {
 			select {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -209,14 +210,31 @@ func TestWhatsatAfterHalfClose(t *testing.T) {
 	}
 }
 
+// cancelSpy blocks until its context ends and reports that it did.
+type cancelSpy struct{ cancelled chan struct{} }
+
+func (cancelSpy) Name() string { return "spy" }
+func (p cancelSpy) Nearby(ctx context.Context, q places.Query, dst []byte) ([]byte, error) {
+	<-ctx.Done()
+	close(p.cancelled)
+	return dst, ctx.Err()
+}
+
 func TestWhatsatClientGoneWhileWaiting(t *testing.T) {
-	s := startPlacesNode(t, slowPlaces{delay: 100 * time.Millisecond}, 5*time.Second)
+	spy := cancelSpy{cancelled: make(chan struct{})}
+	s := startPlacesNode(t, spy, time.Minute)
 	c := testclient.Dial(t, s.Addr())
 	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	c.Send("WHATSAT kiwi 10 5\n")
+	time.Sleep(50 * time.Millisecond) // let the call start
+	// An abortive close (RST), not a half-close: nobody can read the answer.
+	_ = c.Conn.(*net.TCPConn).SetLinger(0)
 	c.Conn.Close()
-	// The node keeps serving others; the abandoned reply goes nowhere.
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-spy.cancelled: // the backend call was cancelled at once
+	case <-time.After(10 * time.Second):
+		t.Fatal("the backend call outlived its client")
+	}
 	d := testclient.Dial(t, s.Addr())
 	if l := d.Ask("IAMAT x +1.0+1.0 1"); !strings.HasPrefix(l, "AT Holiday ") {
 		t.Fatalf("node unusable after a client left mid-WHATSAT: %q", l)
