@@ -33,6 +33,7 @@ type ExtraResults struct {
 	PropLoadP50us  float64            `json:"propagation_load_p50_us"`
 	PropLoadP99us  float64            `json:"propagation_load_p99_us"`
 	PropLoadRPS    float64            `json:"propagation_load_rps"`
+	Whatsat        map[string]Sample  `json:"whatsat_mix"`
 	Notes          []string           `json:"notes,omitempty"`
 }
 
@@ -55,6 +56,22 @@ func Extras(ctx context.Context, o *Options) ExtraResults {
 			continue
 		}
 		r.RSSPerIdleConn[e] = v
+	}
+	r.Whatsat = map[string]Sample{}
+	for _, e := range []string{"gnet", "goroutine"} {
+		fmt.Fprintf(o.Log, "bench: %s with 10%% WHATSAT (offline index), 100 connections, pipeline 4\n", e)
+		s, err := start(o, e, dir)
+		if err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("WHATSAT mix on %s: %v", e, err))
+			continue
+		}
+		smp, err := runLoad(o, s, 100, 4, "--whatsat", "0.1", "--radius", "10", "--bound", "5")
+		s.stop()
+		if err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("WHATSAT mix on %s: %v", e, err))
+			continue
+		}
+		r.Whatsat[e] = smp
 	}
 	fmt.Fprintf(o.Log, "bench: cache bytes per client at %d clients\n", r.CacheClients)
 	r.CacheBytesPer = cacheBytes(r.CacheClients)

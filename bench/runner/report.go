@@ -187,6 +187,11 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 	w("| cache heap per client, %d clients (in process) | %.0f bytes |\n", x.CacheClients, x.CacheBytesPer)
 	w("| propagation Alford → Ball (two hops), idle, p50 / p99 (%d samples) | %.0f / %.0f µs |\n", x.PropSamples, x.PropIdleP50us, x.PropIdleP99us)
 	w("| same, while 100 connections load Alford (%.0f req/s), p50 / p99 | %.0f / %.0f µs |\n", x.PropLoadRPS, x.PropLoadP50us, x.PropLoadP99us)
+	for _, e := range []string{"gnet", "goroutine"} {
+		if smp, ok := x.Whatsat[e]; ok {
+			w("| %s, IAMAT with 10%% WHATSAT (10 km, bound 5, offline index), 100 connections, pipeline 4 | %.0f req/s, p99 %.0f µs, %.2f µs CPU/req, %d errors |\n", e, smp.RPS, smp.P99us, smp.CPUusPerReq, smp.Errors)
+		}
+	}
 	w("\nPropagation is measured from sending the IAMAT at Alford to the first WHATSAT at Ball that knows the client (Ball is polled; each poll is one loopback round trip, so the figure includes up to one poll interval).\n")
 	w("\n## What the numbers mean\n\n")
 	w(`- **Where a gnet node's CPU goes.** Profile a node under load with

@@ -177,10 +177,11 @@ func protoOf(engine string) string {
 }
 
 // runLoad runs `herd load --json` against s.
-func runLoad(o *Options, s *server, conns, pipeline int) (Sample, error) {
+func runLoad(o *Options, s *server, conns, pipeline int, extra ...string) (Sample, error) {
 	args := []string{"load", "--addr", s.addr, "--conns", strconv.Itoa(conns), "--pipeline", strconv.Itoa(pipeline),
 		"--duration", o.Duration.String(), "--warmup", o.Warmup.String(), "--mix", protoOf(s.name),
 		"--pid", strconv.Itoa(s.cmd.Process.Pid), "--json"}
+	args = append(args, extra...)
 	var out, errb bytes.Buffer
 	cmd := exec.Command(o.Herd, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
