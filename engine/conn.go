@@ -76,7 +76,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	bp := scratch.Get().(*[]byte)
-	out, action := s.serve(c, st, (*bp)[:0], maxPendingPerConn)
+	out, action := s.serve(c, st, (*bp)[:0], s.cfg.Limits.MaxPending)
 	if len(out) > 0 {
 		_, _ = c.Write(out)
 	}
@@ -86,7 +86,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		s.log.send(logEvent{level: slog.LevelWarn, msg: "closing a client that does not read its replies", conn: st.id})
 		return gnet.Close
 	}
-	if action == gnet.None && len(st.pending) >= maxPendingPerConn && c.InboundBuffered() > maxPausedInbound {
+	if action == gnet.None && len(st.pending) >= s.cfg.Limits.MaxPending && c.InboundBuffered() > s.cfg.Limits.MaxPausedInbound {
 		// Reading is paused behind running WHATSATs, and the client keeps
 		// sending: gnet would buffer it all. Bound what one client may park.
 		s.log.send(logEvent{level: slog.LevelWarn, msg: "closing a client that floods requests behind its WHATSATs", conn: st.id})
@@ -139,15 +139,6 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 	}
 	return out, action
 }
-
-// maxPendingPerConn bounds the replies one connection may have waiting behind
-// a running WHATSAT; past it the loop stops reading that connection's lines
-// until replies drain.
-const maxPendingPerConn = 256
-
-// maxPausedInbound bounds the unread bytes a connection may accumulate
-// while its reading is paused (past it the connection is closed).
-const maxPausedInbound = 1 << 20
 
 // queue appends a finished reply to out, or to the pending queue when an
 // earlier reply is still being computed.

@@ -56,6 +56,12 @@ type Limits struct {
 	// CloseAfterReply closes each client connection after its reply, for
 	// clients that read until EOF.
 	CloseAfterReply bool `yaml:"close_after_reply"`
+	// MaxPending is how many replies may wait behind a connection's running
+	// WHATSATs before the node stops reading that connection.
+	MaxPending int `yaml:"max_pending"`
+	// MaxPausedInbound is how many unread bytes a connection may pile up
+	// while its reading is paused before the node closes it.
+	MaxPausedInbound int `yaml:"max_paused_inbound"`
 }
 
 // PeerConfig tunes the links between nodes.
@@ -93,6 +99,8 @@ type PlacesConfig struct {
 func (c *Config) Defaults() {
 	setDefault(&c.Limits.MaxLine, codec.DefaultMaxLine)
 	setDefault(&c.Limits.MaxOutbound, 4<<20)
+	setDefault(&c.Limits.MaxPending, 256)
+	setDefault(&c.Limits.MaxPausedInbound, 1<<20)
 	setDefault(&c.Peers.Queue, 65536)
 	setDefault(&c.Peers.BackoffMin, 50*time.Millisecond)
 	setDefault(&c.Peers.BackoffMax, 2*time.Second)
@@ -200,6 +208,10 @@ func (c *Config) Validate() error {
 		return &ConfigError{"limits.max_line", "must be between 16 and 1048576"}
 	case c.Limits.MaxOutbound < 4096:
 		return &ConfigError{"limits.max_outbound", "must be at least 4096"}
+	case c.Limits.MaxPending < 1:
+		return &ConfigError{"limits.max_pending", "must be positive"}
+	case c.Limits.MaxPausedInbound < c.Limits.MaxLine:
+		return &ConfigError{"limits.max_paused_inbound", "must be at least limits.max_line"}
 	case c.Peers.Queue < 1:
 		return &ConfigError{"peers.queue", "must be positive"}
 	case c.Peers.BackoffMin <= 0 || c.Peers.BackoffMax < c.Peers.BackoffMin:
