@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/herdnet/herd/codec"
 )
@@ -96,8 +97,24 @@ type bucket struct {
 }
 
 type slot struct {
-	key   string // the client id; immutable
 	entry atomic.Pointer[Entry]
+	key   string // the client id; immutable; points into inline when it fits
+	// inline holds short client ids in the slot itself, so that a lookup
+	// finds the key in the cache line it already loaded for the slot.
+	inline [inlineKey]byte
+}
+
+const inlineKey = 40 // slot size 64 bytes: one cache line
+
+func newSlot(key []byte) *slot {
+	s := &slot{}
+	if len(key) <= inlineKey && len(key) > 0 {
+		n := copy(s.inline[:], key)
+		s.key = unsafe.String(&s.inline[0], n) // immutable from here on
+	} else {
+		s.key = string(key)
+	}
+	return s
 }
 
 // NewCache returns an empty cache.
@@ -179,7 +196,7 @@ func (sh *shard) claim(key []byte, h uint64, stamp codec.Stamp, line []byte) (*s
 		t = t.grow()
 		sh.tab.Store(t)
 	}
-	s := &slot{key: string(key)}
+	s := newSlot(key)
 	e := newEntry(key, stamp, line)
 	s.entry.Store(e)
 	t.insert(s, h)
