@@ -1,6 +1,7 @@
 package herd
 
 import (
+	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -155,6 +156,9 @@ func DefaultConfig() *Config {
 func ParseConfig(data []byte) (*Config, error) {
 	var c Config
 	if err := yaml.UnmarshalWithOptions(data, &c, yaml.DisallowUnknownField()); err != nil {
+		if field := badDuration(data); field != nil {
+			return nil, field
+		}
 		return nil, fmt.Errorf("config: %s", yaml.FormatError(err, false, true))
 	}
 	c.Defaults()
@@ -162,6 +166,28 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// durationFields are the settings holding a time.Duration.
+var durationFields = []string{"peers.backoff_min", "peers.backoff_max", "peers.dial_timeout", "places.timeout"}
+
+// badDuration names the duration setting that does not parse, if any (the
+// YAML decoder's own error does not say which one).
+func badDuration(data []byte) error {
+	for _, f := range durationFields {
+		p, err := yaml.PathString("$." + f)
+		if err != nil {
+			continue
+		}
+		var v string
+		if p.Read(bytes.NewReader(data), &v) != nil || v == "" {
+			continue
+		}
+		if _, err := time.ParseDuration(v); err != nil {
+			return &ConfigError{f, fmt.Sprintf("%q is not a duration (e.g. 50ms, 2s)", v)}
+		}
+	}
+	return nil
 }
 
 // Validate checks the topology and limits, naming the first bad field.

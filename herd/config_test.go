@@ -164,7 +164,7 @@ nodes:
 		{"in-flight", two + "places:\n  max_in_flight: -2\n", "places.max_in_flight"},
 		// goccy/go-yaml reports a bad duration without its position or key
 		// (see the report); at least the value is named.
-		{"bad-duration", two + "peers:\n  backoff_min: fast\n", `invalid duration "fast"`},
+		{"bad-duration", two + "peers:\n  backoff_min: fast\n", "peers.backoff_min"},
 		{"not-yaml", "nodes: [", ""},
 	}
 	for _, tc := range cases {
