@@ -58,8 +58,8 @@ places-data:
 # BENCHMARKS.md. bench-quick is the same with a smaller matrix.
 bench: bench-peers
 	$(GO) build -o bin/herd ./cmd/herd
-	./bin/herd bench --out BENCHMARKS.md --json bench-results.json
-	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places ./engine | tee bench-go.txt
+	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places ./engine | tee bench/results/go-bench.txt
+	./bin/herd bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt
 
 bench-quick: bench-peers
 	$(GO) build -o bin/herd ./cmd/herd

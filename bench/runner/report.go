@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -138,7 +139,7 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 		if !ok {
 			verdict = "**no**"
 		}
-		w("| %s | %s | %.2f%s | %s |\n", target, cell, v, unit, verdict)
+		w("| %s | %s | %.3f%s | %s |\n", target, cell, v, unit, verdict)
 	}
 	rat := func(a, b float64) float64 {
 		if a == 0 || b == 0 {
@@ -193,6 +194,18 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 		}
 	}
 	w("\nPropagation is measured from sending the IAMAT at Alford to the first WHATSAT at Ball that knows the client (Ball is polled; each poll is one loopback round trip, so the figure includes up to one poll interval).\n")
+	if o.GoBench != "" {
+		if b, err := os.ReadFile(o.GoBench); err == nil {
+			w("\n## Go micro-benchmarks\n\n")
+			w("`go test -run='^$' -bench=. -benchtime=1s ./codec ./herd ./places ./engine` (from `make bench`, file `%s`). `allocs/op` is the allocation count per operation; the node's request path is the `NodeIAMAT/stale` and `IAMATLoopback` rows (0), storing a newer location is `NodeIAMAT/newer` (the cache's copy).\n\n```text\n", filepath.Base(o.GoBench))
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") || strings.HasPrefix(l, "pkg:") {
+					w("%s\n", l)
+				}
+			}
+			w("```\n")
+		}
+	}
 	w("\n## What the numbers mean\n\n")
 	w(`- **Where a gnet node's CPU goes.** Profile a node under load with
   ` + "`herd serve Alford --debug-addr 127.0.0.1:12799`" + ` and

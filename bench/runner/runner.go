@@ -32,6 +32,7 @@ type Options struct {
 	Warmup   time.Duration
 	Out      string // BENCHMARKS.md path; "" prints to stdout
 	ChartDir string // where the PNG charts go; "" draws none
+	GoBench  string // go test -bench output to quote in the report; "" for none
 	Quick    bool
 	Command  string // the command line, recorded in the report
 	Log      io.Writer
@@ -257,6 +258,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	rounds := fs.Int("rounds", 3, "repetitions of every cell")
 	dur := fs.Duration("duration", 5*time.Second, "measured time per run")
 	jsonOut := fs.String("json", "", "also write every sample to this JSON `file`")
+	gobench := fs.String("gobench", "", "include the Go micro-benchmark output in this `file` (go test -bench) in the report")
 	from := fs.String("from", "", "do not run: re-render the report from a JSON `file` written by --json")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -279,6 +281,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if *out != "-" {
 		o.ChartDir = filepath.Join(filepath.Dir(*out), "bench", "charts")
 	}
+	o.GoBench = *gobench
 	if *from != "" {
 		return rerender(o, *from, *out, stdout, stderr)
 	}
@@ -343,7 +346,7 @@ func rerender(o *Options, from, out string, stdout, stderr io.Writer) int {
 		}
 		o.Rounds = max(o.Rounds, s.Round)
 	}
-	o.Command = "make bench (herd bench --out BENCHMARKS.md --json bench-results.json), report re-rendered with herd bench --from " + filepath.Base(from)
+	o.Command = "make bench (herd bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt), report rendered again from its saved samples with herd bench --from " + filepath.Base(from)
 	if err := writeReport(Report(o, saved.Samples, saved.Extras), out, stdout); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
