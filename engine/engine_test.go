@@ -2,10 +2,7 @@ package engine
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
@@ -101,97 +99,6 @@ func TestIAMATFloodsToEveryNode(t *testing.T) {
 	}
 }
 
-func TestStaleIAMATGetsStoredLine(t *testing.T) {
-	h := startTestHerd(t, testConfig(t), "Holiday")
-	c := testclient.Dial(t, h.Servers[0].Addr())
-	first := c.Ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
-	if got := c.Ask("IAMAT kiwi +10.0-10.0 1479413884.4"); got != first {
-		t.Fatalf("stale IAMAT: got %q, want stored %q", got, first)
-	}
-	if got := c.Ask("IAMAT kiwi +10.0-10.0 1479413885"); got == first || !strings.Contains(got, "+10.0-10.0") {
-		t.Fatalf("newer IAMAT not stored: %q", got)
-	}
-}
-
-func TestInvalidLinesOverTCP(t *testing.T) {
-	h := startTestHerd(t, testConfig(t), "Ball")
-	c := testclient.Dial(t, h.Servers[0].Addr())
-	for _, l := range []string{
-		"LLL",
-		"IAMAT kiwi 34.068930-118.445127 1.0",
-		"WHATSAT kiwi 51 5",
-		"WHATSAT never-seen-client 10 5",
-		"iamat kiwi +1.0+1.0 1",
-		"",
-		"   IAMAT  kiwi +91.0+1.0 1  ",
-		"AT x y z",
-	} {
-		if got, want := c.Ask(l), "? "+l+"\n"; got != want {
-			t.Errorf("%q: got %q, want %q", l, got, want)
-		}
-	}
-	// \r\n is one terminator; the reply carries the line without it.
-	if got := c.Ask("LLL\r"); got != "? LLL\n" {
-		t.Errorf("crlf: %q", got)
-	}
-	if got := c.Ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(got, "AT Ball ") {
-		t.Errorf("connection unusable after invalid lines: %q", got)
-	}
-}
-
-func TestPipelinedThousand(t *testing.T) {
-	h := startTestHerd(t, testConfig(t), "Welsh")
-	c := testclient.Dial(t, h.Servers[0].Addr())
-	var b strings.Builder
-	for i := range 1000 {
-		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
-	}
-	c.Send(b.String())
-	for i := range 1000 {
-		l := c.Line()
-		if want := fmt.Sprintf(" client%d +1.0+2.0 %d.5\n", i, 1000+i); !strings.HasSuffix(l, want) || !strings.HasPrefix(l, "AT Welsh ") {
-			t.Fatalf("reply %d: %q, want suffix %q", i, l, want)
-		}
-	}
-}
-
-func TestHalfCloseGetsFullReply(t *testing.T) {
-	h := startTestHerd(t, testConfig(t), "Welsh")
-	c := testclient.Dial(t, h.Servers[0].Addr())
-	// The last line has no newline: it still counts once the client half-closes.
-	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
-	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	all, err := io.ReadAll(c.R)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(all), "\n")
-	if len(lines) != 4 || !strings.HasSuffix(lines[0], " a +1.0+2.0 1") || !strings.HasSuffix(lines[1], " b +1.0+2.0 2") || lines[2] != "? LLL" || lines[3] != "" {
-		t.Fatalf("half-close replies: %q", all)
-	}
-}
-
-func TestOverlongLineClosesOnlyThatClient(t *testing.T) {
-	h := startTestHerd(t, testConfig(t), "Hamilton")
-	addr := h.Servers[0].Addr()
-	other := testclient.Dial(t, addr)
-	c := testclient.Dial(t, addr)
-	long := strings.Repeat("x", 5000) // no newline: the limit applies before it arrives
-	c.Send(long)
-	got, err := io.ReadAll(c.R)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "? " + long[:4096] + "\n"; string(got) != want {
-		t.Fatalf("over-long reply: %d bytes, want %d", len(got), len(want))
-	}
-	if r := other.Ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(r, "AT Hamilton ") {
-		t.Fatalf("other client: %q", r)
-	}
-}
-
 func TestNeighbourFailureAndRestart(t *testing.T) {
 	cfg := testConfig(t)
 	h := startTestHerd(t, cfg)
@@ -229,33 +136,12 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	testclient.Eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Servers[0].Addr(), "kiwi", r1) })
 }
 
-func TestLineSplitAcrossReads(t *testing.T) {
-	h := startTestHerd(t, testConfig(t), "Ball")
-	c := testclient.Dial(t, h.Servers[0].Addr())
-	for _, b := range []byte("IAMAT kiwi +1.0+1.0 1\r\nLLL\r\n") {
-		c.Send(string(b))
-		time.Sleep(time.Millisecond) // separate segments, so the loop sees partial lines
-	}
-	if got := c.Line(); !strings.HasPrefix(got, "AT Ball ") || !strings.HasSuffix(got, " kiwi +1.0+1.0 1\n") {
-		t.Fatalf("split IAMAT: %q", got)
-	}
-	if got := c.Line(); got != "? LLL\n" {
-		t.Fatalf("split invalid: %q", got)
-	}
-}
-
-func TestCloseAfterReply(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Limits.CloseAfterReply = true
-	h := startTestHerd(t, cfg, "Welsh")
-	c := testclient.Dial(t, h.Servers[0].Addr())
-	// Two requests in one write: one reply, then the node closes.
-	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\n")
-	all, err := io.ReadAll(c.R)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lines := strings.Split(string(all), "\n"); len(lines) != 2 || !strings.HasSuffix(lines[0], " a +1.0+2.0 1") {
-		t.Fatalf("close-after-reply: %q", all)
-	}
+// TestConformance runs the behaviour every I/O model shares against the gnet
+// engine.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, func(t *testing.T, name string, limits herd.Limits) string {
+		cfg := testConfig(t)
+		cfg.Limits = limits.WithDefaults()
+		return startTestHerd(t, cfg, name).Servers[0].Addr()
+	})
 }

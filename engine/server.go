@@ -61,17 +61,13 @@ type Server struct {
 	stopped atomic.Bool
 }
 
-// New returns a server for node. cfg.Limits and cfg.Peers must be filled
-// (herd.Config.Defaults does it).
+// New returns a server for node; unset limits and peer settings take their
+// defaults.
 func New(node *herd.Node, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Limits.MaxLine == 0 {
-		var c herd.Config
-		c.Defaults()
-		cfg.Limits, cfg.Peers = c.Limits, c.Peers
-	}
+	cfg.Limits, cfg.Peers = cfg.Limits.WithDefaults(), cfg.Peers.WithDefaults()
 	s := &Server{
 		node:   node,
 		cfg:    cfg,

@@ -98,20 +98,32 @@ type PlacesConfig struct {
 
 // Defaults fills every unset setting with its default.
 func (c *Config) Defaults() {
-	setDefault(&c.Limits.MaxLine, codec.DefaultMaxLine)
-	setDefault(&c.Limits.MaxOutbound, 4<<20)
-	setDefault(&c.Limits.MaxPending, 256)
-	setDefault(&c.Limits.MaxPausedInbound, 1<<20)
-	setDefault(&c.Peers.Queue, 65536)
-	setDefault(&c.Peers.BackoffMin, 50*time.Millisecond)
-	setDefault(&c.Peers.BackoffMax, 2*time.Second)
-	setDefault(&c.Peers.DialTimeout, 2*time.Second)
+	c.Limits = c.Limits.WithDefaults()
+	c.Peers = c.Peers.WithDefaults()
 	setDefault(&c.Places.Backend, "geonames")
 	setDefault(&c.Places.Timeout, 5*time.Second)
 	setDefault(&c.Places.MaxInFlight, 64)
 	for i := range c.Nodes {
 		setDefault(&c.Nodes[i].Address, c.Nodes[i].Listen)
 	}
+}
+
+// WithDefaults returns l with every unset limit set to its default.
+func (l Limits) WithDefaults() Limits {
+	setDefault(&l.MaxLine, codec.DefaultMaxLine)
+	setDefault(&l.MaxOutbound, 4<<20)
+	setDefault(&l.MaxPending, 256)
+	setDefault(&l.MaxPausedInbound, 1<<20)
+	return l
+}
+
+// WithDefaults returns p with every unset setting set to its default.
+func (p PeerConfig) WithDefaults() PeerConfig {
+	setDefault(&p.Queue, 65536)
+	setDefault(&p.BackoffMin, 50*time.Millisecond)
+	setDefault(&p.BackoffMax, 2*time.Second)
+	setDefault(&p.DialTimeout, 2*time.Second)
+	return p
 }
 
 func setDefault[T comparable](p *T, v T) {

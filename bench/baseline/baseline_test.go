@@ -2,10 +2,7 @@ package baseline_test
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -16,6 +13,7 @@ import (
 	"github.com/herdnet/herd/bench/baseline"
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 )
@@ -51,86 +49,6 @@ func startNode(t *testing.T, name string, limits herd.Limits) *baseline.Server {
 		}
 	})
 	return s
-}
-
-func TestPipelinedThousand(t *testing.T) {
-	s := startNode(t, "Welsh", herd.Limits{})
-	c := testclient.Dial(t, s.Addr())
-	var b strings.Builder
-	for i := range 1000 {
-		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
-	}
-	c.Send(b.String())
-	for i := range 1000 {
-		l := c.Line()
-		if want := fmt.Sprintf(" client%d +1.0+2.0 %d.5\n", i, 1000+i); !strings.HasSuffix(l, want) || !strings.HasPrefix(l, "AT Welsh ") {
-			t.Fatalf("reply %d: %q, want suffix %q", i, l, want)
-		}
-	}
-}
-
-func TestInvalidLines(t *testing.T) {
-	s := startNode(t, "Ball", herd.Limits{})
-	c := testclient.Dial(t, s.Addr())
-	for _, l := range []string{"LLL", "", "iamat kiwi +1.0+1.0 1", "WHATSAT kiwi 10 5", "   IAMAT  kiwi +91.0+1.0 1  "} {
-		if got, want := c.Ask(l), "? "+l+"\n"; got != want {
-			t.Errorf("%q: got %q, want %q", l, got, want)
-		}
-	}
-	if got := c.Ask("LLL\r"); got != "? LLL\n" {
-		t.Errorf("crlf: %q", got)
-	}
-	if got := c.Ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(got, "AT Ball ") {
-		t.Errorf("connection unusable after invalid lines: %q", got)
-	}
-}
-
-func TestHalfCloseGetsFullReply(t *testing.T) {
-	s := startNode(t, "Welsh", herd.Limits{})
-	c := testclient.Dial(t, s.Addr())
-	// The last line has no newline: it still counts once the client half-closes.
-	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
-	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	all, err := io.ReadAll(c.R)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(all), "\n")
-	if len(lines) != 4 || !strings.HasSuffix(lines[0], " a +1.0+2.0 1") || !strings.HasSuffix(lines[1], " b +1.0+2.0 2") || lines[2] != "? LLL" || lines[3] != "" {
-		t.Fatalf("half-close replies: %q", all)
-	}
-}
-
-func TestOverlongLineCloses(t *testing.T) {
-	s := startNode(t, "Hamilton", herd.Limits{MaxLine: 32})
-	other := testclient.Dial(t, s.Addr())
-	c := testclient.Dial(t, s.Addr())
-	c.Send(strings.Repeat("x", 80)) // no newline: known too long already
-	all, err := io.ReadAll(c.R)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "? " + strings.Repeat("x", 32) + "\n"; string(all) != want {
-		t.Fatalf("got %q, want %q", all, want)
-	}
-	if got := other.Ask("IAMAT k +1.0+1.0 1"); !strings.HasPrefix(got, "AT Hamilton ") {
-		t.Fatalf("other client: %q", got)
-	}
-}
-
-func TestCloseAfterReply(t *testing.T) {
-	s := startNode(t, "Holiday", herd.Limits{CloseAfterReply: true})
-	c := testclient.Dial(t, s.Addr())
-	c.Send("IAMAT k +1.0+1.0 1\nIAMAT j +1.0+1.0 1\n")
-	all, err := io.ReadAll(c.R)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Count(string(all), "\n") != 1 || !strings.HasPrefix(string(all), "AT Holiday ") {
-		t.Fatalf("got %q, want one AT line then EOF", all)
-	}
 }
 
 // TestHerdFloodsToFarEnd runs three baseline nodes in a line,
@@ -217,4 +135,12 @@ func TestWhatsatRepliesInOrder(t *testing.T) {
 	if got := c.Line(); !strings.HasPrefix(got, "AT Alford ") || !strings.Contains(got, " other ") {
 		t.Fatalf("IAMAT after WHATSAT: %q", got)
 	}
+}
+
+// TestConformance runs the behaviour every I/O model shares against the
+// goroutine-per-connection baseline.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, func(t *testing.T, name string, limits herd.Limits) string {
+		return startNode(t, name, limits).Addr()
+	})
 }

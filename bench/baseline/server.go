@@ -53,17 +53,7 @@ func New(node *herd.Node, cfg engine.Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var def herd.Config
-	def.Defaults()
-	if cfg.Limits.MaxLine == 0 {
-		cfg.Limits.MaxLine = def.Limits.MaxLine
-	}
-	if cfg.Limits.MaxOutbound == 0 {
-		cfg.Limits.MaxOutbound = def.Limits.MaxOutbound
-	}
-	if cfg.Peers == (herd.PeerConfig{}) {
-		cfg.Peers = def.Peers
-	}
+	cfg.Limits, cfg.Peers = cfg.Limits.WithDefaults(), cfg.Peers.WithDefaults()
 	log := cfg.Logger.With("node", node.Name())
 	s := &Server{
 		node:     node,

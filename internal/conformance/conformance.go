@@ -1,0 +1,156 @@
+// Package conformance is the client-facing behaviour every herd server must
+// share, whatever its I/O model: the gnet engine and the goroutine baseline
+// run the same suite, so that a benchmark between them compares only how
+// they do I/O.
+package conformance
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/testclient"
+)
+
+// Start starts a node called name (with no neighbours and no places
+// backend) with limits, zero fields meaning defaults, stops it when the test
+// ends, and returns its address.
+type Start func(t *testing.T, name string, limits herd.Limits) string
+
+// Run runs every check against servers made by start.
+func Run(t *testing.T, start Start) {
+	t.Run("invalid-lines", func(t *testing.T) { invalidLines(t, start) })
+	t.Run("pipelined-thousand", func(t *testing.T) { pipelinedThousand(t, start) })
+	t.Run("half-close", func(t *testing.T) { halfClose(t, start) })
+	t.Run("overlong-line", func(t *testing.T) { overlongLine(t, start) })
+	t.Run("split-reads", func(t *testing.T) { splitReads(t, start) })
+	t.Run("close-after-reply", func(t *testing.T) { closeAfterReply(t, start) })
+	t.Run("stale-iamat", func(t *testing.T) { staleIAMAT(t, start) })
+}
+
+// invalidLines: every invalid example of PROTOCOL.md, and more, gets
+// "? line"; the connection keeps working.
+func invalidLines(t *testing.T, start Start) {
+	c := testclient.Dial(t, start(t, "Ball", herd.Limits{}))
+	for _, l := range []string{
+		"LLL",
+		"IAMAT kiwi 34.068930-118.445127 1.0",
+		"WHATSAT kiwi 51 5",
+		"WHATSAT never-seen-client 10 5",
+		"iamat kiwi +1.0+1.0 1",
+		"",
+		"   IAMAT  kiwi +91.0+1.0 1  ",
+		"AT x y z",
+		"IAMAT kiwi +1.0+1.0 1e9",
+	} {
+		if got, want := c.Ask(l), "? "+l+"\n"; got != want {
+			t.Errorf("%q: got %q, want %q", l, got, want)
+		}
+	}
+	// \r\n is one terminator; the reply carries the line without it.
+	if got := c.Ask("LLL\r"); got != "? LLL\n" {
+		t.Errorf("crlf: %q", got)
+	}
+	if got := c.Ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(got, "AT Ball ") {
+		t.Errorf("connection unusable after invalid lines: %q", got)
+	}
+}
+
+// pipelinedThousand: 1,000 IAMATs in one write get 1,000 replies in order.
+func pipelinedThousand(t *testing.T, start Start) {
+	c := testclient.Dial(t, start(t, "Welsh", herd.Limits{}))
+	var b strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
+	}
+	c.Send(b.String())
+	for i := range 1000 {
+		l := c.Line()
+		if want := fmt.Sprintf(" client%d +1.0+2.0 %d.5\n", i, 1000+i); !strings.HasSuffix(l, want) || !strings.HasPrefix(l, "AT Welsh ") {
+			t.Fatalf("reply %d: %q, want suffix %q", i, l, want)
+		}
+	}
+}
+
+// halfClose: a client that half-closes gets every reply, and bytes left
+// without a newline count as a last line.
+func halfClose(t *testing.T, start Start) {
+	c := testclient.Dial(t, start(t, "Welsh", herd.Limits{}))
+	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
+	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(c.R)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(all), "\n")
+	if len(lines) != 4 || !strings.HasSuffix(lines[0], " a +1.0+2.0 1") || !strings.HasSuffix(lines[1], " b +1.0+2.0 2") || lines[2] != "? LLL" || lines[3] != "" {
+		t.Fatalf("half-close replies: %q", all)
+	}
+}
+
+// overlongLine: a line over the limit is answered with "? " and the first
+// limit's worth of bytes, before its newline arrives, and only that client
+// is disconnected.
+func overlongLine(t *testing.T, start Start) {
+	addr := start(t, "Hamilton", herd.Limits{})
+	other := testclient.Dial(t, addr)
+	c := testclient.Dial(t, addr)
+	long := strings.Repeat("x", 5000) // no newline: the limit applies before it arrives
+	c.Send(long)
+	got, err := io.ReadAll(c.R)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "? " + long[:4096] + "\n"; string(got) != want {
+		t.Fatalf("over-long reply: %d bytes, want %d", len(got), len(want))
+	}
+	if r := other.Ask("IAMAT kiwi +1.0+1.0 1"); !strings.HasPrefix(r, "AT Hamilton ") {
+		t.Fatalf("other client: %q", r)
+	}
+}
+
+// splitReads: lines that arrive a byte at a time are framed the same.
+func splitReads(t *testing.T, start Start) {
+	c := testclient.Dial(t, start(t, "Ball", herd.Limits{}))
+	for _, b := range []byte("IAMAT kiwi +1.0+1.0 1\r\nLLL\r\n") {
+		c.Send(string(b))
+		time.Sleep(time.Millisecond) // separate segments, so the server sees partial lines
+	}
+	if got := c.Line(); !strings.HasPrefix(got, "AT Ball ") || !strings.HasSuffix(got, " kiwi +1.0+1.0 1\n") {
+		t.Fatalf("split IAMAT: %q", got)
+	}
+	if got := c.Line(); got != "? LLL\n" {
+		t.Fatalf("split invalid: %q", got)
+	}
+}
+
+// closeAfterReply: one request per connection.
+func closeAfterReply(t *testing.T, start Start) {
+	c := testclient.Dial(t, start(t, "Welsh", herd.Limits{CloseAfterReply: true}))
+	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\n")
+	all, err := io.ReadAll(c.R)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(string(all), "\n"); len(lines) != 2 || !strings.HasSuffix(lines[0], " a +1.0+2.0 1") {
+		t.Fatalf("close-after-reply: %q", all)
+	}
+}
+
+// staleIAMAT: an IAMAT not newer than the stored one gets the stored line.
+func staleIAMAT(t *testing.T, start Start) {
+	c := testclient.Dial(t, start(t, "Holiday", herd.Limits{}))
+	first := c.Ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
+	if got := c.Ask("IAMAT kiwi +10.0-10.0 1479413884.4"); got != first {
+		t.Fatalf("stale IAMAT: got %q, want stored %q", got, first)
+	}
+	if got := c.Ask("IAMAT kiwi +10.0-10.0 1479413885"); got == first || !strings.Contains(got, "+10.0-10.0") {
+		t.Fatalf("newer IAMAT not stored: %q", got)
+	}
+}
