@@ -68,3 +68,4 @@ bench-quick: bench-peers
 bench-peers:
 	@command -v redis-server >/dev/null && /usr/bin/python3 -c 'import twisted' 2>/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-twisted redis-server)
+	@command -v node >/dev/null || echo "bench: node (Node.js) not found: the node peer will be skipped"

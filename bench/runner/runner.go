@@ -102,6 +102,13 @@ func Available(engine string) error {
 		if _, err := exec.LookPath("redis-server"); err != nil {
 			return errors.New("redis-server is not installed (apt-get install redis-server)")
 		}
+	case "node":
+		if _, err := exec.LookPath("node"); err != nil {
+			return errors.New("node (Node.js) is not installed")
+		}
+		if _, err := os.Stat(filepath.Join(repoRoot(), "bench/peers/node/herd_node.js")); err != nil {
+			return errors.New("bench/peers/node/herd_node.js not found: run herd bench from the repository")
+		}
 	case "gnet", "goroutine", "echo":
 	default:
 		return fmt.Errorf("unknown engine %q", engine)
@@ -129,6 +136,8 @@ func start(o *Options, engine, dir string) (*server, error) {
 		cmd = exec.Command(o.Herd, "echo-server", "--listen", addr)
 	case "twisted":
 		cmd = exec.Command("/usr/bin/python3", filepath.Join(repoRoot(), "bench/peers/twisted/herd_node.py"), "Alford", "--port", strconv.Itoa(port))
+	case "node":
+		cmd = exec.Command("node", filepath.Join(repoRoot(), "bench/peers/node/herd_node.js"), "Alford", "--port", strconv.Itoa(port))
 	case "redis":
 		cmd = exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "20000", "--loglevel", "warning")
 	default:
@@ -254,7 +263,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "a small matrix (under two minutes)")
 	tiny := fs.Bool("tiny", false, "a few-second smoke run of the tooling (CI)")
 	out := fs.String("out", "BENCHMARKS.md", "report `file`; - for stdout")
-	engines := fs.String("engines", "gnet,goroutine,twisted,redis,echo", "comma-separated engines")
+	engines := fs.String("engines", "gnet,goroutine,twisted,node,redis,echo", "comma-separated engines: gnet, goroutine, twisted, node, redis, echo")
 	rounds := fs.Int("rounds", 3, "repetitions of every cell")
 	dur := fs.Duration("duration", 5*time.Second, "measured time per run")
 	jsonOut := fs.String("json", "", "also write every sample to this JSON `file`")
