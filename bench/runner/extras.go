@@ -96,44 +96,56 @@ func rss(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
+// idleRSS measures the RSS each idle connection costs engine: it opens a
+// tenth of n connections first (so that start-up and first-use memory is in
+// the baseline), reads RSS, opens the rest, waits for them to settle and
+// reads it again; the slope is the cost per connection.
 func idleRSS(o *Options, engine, dir string, n int) (float64, error) {
 	s, err := start(o, engine, dir)
 	if err != nil {
 		return 0, err
 	}
 	defer s.stop()
-	time.Sleep(300 * time.Millisecond)
-	base, err := rss(s.cmd.Process.Pid)
-	if err != nil {
-		return 0, err
-	}
 	conns := make([]net.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	for range n {
-		c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
-		if err != nil {
-			return 0, fmt.Errorf("after %d connections: %w", len(conns), err)
+	open := func(upto int) error {
+		for len(conns) < upto {
+			c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+			if err != nil {
+				return fmt.Errorf("after %d connections: %w", len(conns), err)
+			}
+			conns = append(conns, c)
 		}
-		conns = append(conns, c)
+		// One round trip on the last connection: every earlier one was accepted.
+		last := conns[len(conns)-1]
+		if _, err := last.Write([]byte("LLL\n")); err != nil {
+			return err
+		}
+		_ = last.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := bufio.NewReader(last).ReadString('\n')
+		time.Sleep(time.Second)
+		return err
 	}
-	// One round trip on the last connection: every earlier one was accepted.
-	if _, err := conns[n-1].Write([]byte("LLL\n")); err != nil {
+	first := max(n/10, 1)
+	if err := open(first); err != nil {
 		return 0, err
 	}
-	_ = conns[n-1].SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := bufio.NewReader(conns[n-1]).ReadString('\n'); err != nil {
+	base, err := rss(s.cmd.Process.Pid)
+	if err != nil {
 		return 0, err
 	}
-	time.Sleep(time.Second)
+	if err := open(n); err != nil {
+		return 0, err
+	}
 	after, err := rss(s.cmd.Process.Pid)
 	if err != nil {
 		return 0, err
 	}
-	return float64(after-base) / float64(n), nil
+	return float64(after-base) / float64(n-first), nil
 }
 
 // cacheBytes measures the heap the cache needs per client.

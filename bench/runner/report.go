@@ -180,7 +180,7 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 	w("| measure | value |\n|---|---:|\n")
 	for _, e := range []string{"gnet", "goroutine"} {
 		if v, ok := x.RSSPerIdleConn[e]; ok {
-			w("| RSS per idle connection, %s, %d connections | %.0f bytes |\n", e, x.IdleConns, v)
+			w("| RSS per idle connection, %s (slope from %d to %d idle connections) | %.0f bytes |\n", e, max(x.IdleConns/10, 1), x.IdleConns, v)
 		}
 	}
 	if g, r := x.RSSPerIdleConn["gnet"], x.RSSPerIdleConn["goroutine"]; g > 0 && r > 0 {

@@ -268,6 +268,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	dur := fs.Duration("duration", 5*time.Second, "measured time per run")
 	jsonOut := fs.String("json", "", "also write every sample to this JSON `file`")
 	gobench := fs.String("gobench", "", "include the Go micro-benchmark output in this `file` (go test -bench) in the report")
+	redoExtras := fs.Bool("redo-extras", false, "with --from: measure memory, propagation and the WHATSAT mix again, keep the matrix, and save both back to the --from file")
 	from := fs.String("from", "", "do not run: re-render the report from a JSON `file` written by --json")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -292,7 +293,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	o.GoBench = *gobench
 	if *from != "" {
-		return rerender(o, *from, *out, stdout, stderr)
+		return rerender(o, *from, *out, *redoExtras, stdout, stderr)
 	}
 	ctx := context.Background()
 	samples, err := Run(ctx, o)
@@ -331,7 +332,7 @@ func writeReport(report, out string, stdout io.Writer) error {
 
 // rerender rebuilds the report from saved samples; the matrix is read off
 // the samples, the run length from the flags (--duration).
-func rerender(o *Options, from, out string, stdout, stderr io.Writer) int {
+func rerender(o *Options, from, out string, redoExtras bool, stdout, stderr io.Writer) int {
 	b, err := os.ReadFile(from)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
@@ -355,7 +356,18 @@ func rerender(o *Options, from, out string, stdout, stderr io.Writer) int {
 		}
 		o.Rounds = max(o.Rounds, s.Round)
 	}
+	if redoExtras {
+		saved.Extras = Extras(context.Background(), o)
+		b, _ := json.MarshalIndent(saved, "", "  ")
+		if err := os.WriteFile(from, b, 0o644); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
 	o.Command = "make bench (herd bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt), report rendered again from its saved samples with herd bench --from " + filepath.Base(from)
+	if redoExtras {
+		o.Command += " --redo-extras (memory, propagation and the WHATSAT mix measured again)"
+	}
 	if err := writeReport(Report(o, saved.Samples, saved.Extras), out, stdout); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
