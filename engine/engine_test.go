@@ -56,13 +56,7 @@ func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *Herd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	testclient.StopAtCleanup(t, h.Stop)
 	return h
 }
 

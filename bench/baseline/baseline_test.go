@@ -41,13 +41,7 @@ func startNode(t *testing.T, name string, limits herd.Limits) *baseline.Server {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	testclient.StopAtCleanup(t, s.Stop)
 	return s
 }
 
@@ -71,13 +65,7 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	testclient.StopAtCleanup(t, h.Stop)
 	c := testclient.Dial(t, h.Server("Hamilton").Addr())
 	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	if !strings.HasPrefix(reply, "AT Hamilton ") {

@@ -2,10 +2,8 @@ package echo_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/bench/echo"
+	"github.com/herdnet/herd/internal/testclient"
 )
 
 func TestMain(m *testing.M) {
@@ -29,30 +28,13 @@ func start(t *testing.T) *echo.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	testclient.StopAtCleanup(t, s.Stop)
 	return s
-}
-
-func dial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	return c
 }
 
 func TestPipelinedLines(t *testing.T) {
 	s := start(t)
-	c := dial(t, s.Addr())
+	c := testclient.Dial(t, s.Addr()).Conn
 	var b strings.Builder
 	for i := range 10000 {
 		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
@@ -70,7 +52,7 @@ func TestPipelinedLines(t *testing.T) {
 
 func TestPartialLineWaits(t *testing.T) {
 	s := start(t)
-	c := dial(t, s.Addr())
+	c := testclient.Dial(t, s.Addr()).Conn
 	r := bufio.NewReader(c)
 	// The half line must not come back until its newline arrives.
 	if _, err := io.WriteString(c, "one\ntw"); err != nil {

@@ -5,6 +5,7 @@ package testclient
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"testing"
@@ -67,4 +68,16 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// StopAtCleanup stops a server when the test ends, failing the test if the
+// stop errors or takes more than 10 seconds.
+func StopAtCleanup(t testing.TB, stop func(context.Context) error) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
 }
