@@ -1,6 +1,6 @@
 //go:build !race
 
-package engine
+package engine_test
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ import (
 // exactly the copy the cache keeps (see herd's tests).
 func TestIAMATPathAllocs(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Ball") // no logger: per-line logging is off
-	c := testclient.Dial(t, h.Servers[0].Addr())
+	c := testclient.Dial(t, h.Members[0].Addr())
 	var store, req strings.Builder
 	for i := range 100 {
 		fmt.Fprintf(&store, "IAMAT client%d +34.068930-118.445127 1479413884.%d\n", i, i)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/logq"
 )
 
 // connState is the per-connection state. It is owned by the connection's
@@ -63,7 +64,7 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	st := &connState{id: s.nextConn.Add(1)}
 	c.SetContext(st)
-	s.log.send(logEvent{level: slog.LevelInfo, msg: "client connected", conn: st.id, remote: c.RemoteAddr().String()})
+	s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "client connected", Conn: st.id, Remote: c.RemoteAddr().String()})
 	return nil, gnet.None
 }
 
@@ -83,13 +84,13 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	*bp = out
 	scratch.Put(bp)
 	if action == gnet.None && c.OutboundBuffered() > s.cfg.Limits.MaxOutbound {
-		s.log.send(logEvent{level: slog.LevelWarn, msg: "closing a client that does not read its replies", conn: st.id})
+		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "closing a client that does not read its replies", Conn: st.id})
 		return gnet.Close
 	}
 	if action == gnet.None && len(st.pending) >= s.cfg.Limits.MaxPending && c.InboundBuffered() > s.cfg.Limits.MaxPausedInbound {
 		// Reading is paused behind running WHATSATs, and the client keeps
 		// sending: gnet would buffer it all. Bound what one client may park.
-		s.log.send(logEvent{level: slog.LevelWarn, msg: "closing a client that floods requests behind its WHATSATs", conn: st.id})
+		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "closing a client that floods requests behind its WHATSATs", Conn: st.id})
 		return gnet.Close
 	}
 	return action
@@ -106,7 +107,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 	buf, _ := c.Peek(-1)
 	used := 0
 	if len(buf) > 0 {
-		st.hc.Received = herd.Now() // one clock read per read from the socket
+		st.hc.Received = s.node.Clock() // one clock read per read from the socket
 	}
 	for action == gnet.None && len(st.pending) < maxPending {
 		line, n, err := codec.NextLine(buf[used:], s.cfg.Limits.MaxLine)
@@ -118,7 +119,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 			head := buf[used:]
 			head = head[:min(len(head), s.cfg.Limits.MaxLine)]
 			out = st.queue(out, codec.AppendInvalid(nil, head))
-			s.log.send(logEvent{level: slog.LevelWarn, msg: "line too long, closing", conn: st.id})
+			s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "line too long, closing", Conn: st.id})
 			used = len(buf)
 			action = gnet.Close
 			break
@@ -166,11 +167,11 @@ func (st *connState) flushReady(out []byte) []byte {
 // handle answers one line, appending the reply (if any) to out, or queueing
 // it behind a WHATSAT that is still running.
 func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
-	s.log.line("recv", st.id, st.hc.Peer, line)
+	s.log.Line("recv", st.id, st.hc.Peer, line)
 	p := len(out)
 	out, outcome, e := s.node.Serve(out, line, &st.cmd, &st.hc)
 	if st.hc.NewPeer {
-		s.log.send(logEvent{level: slog.LevelInfo, msg: "neighbour connected", conn: st.id, peer: st.hc.Peer})
+		s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour connected", Conn: st.id, Peer: st.hc.Peer})
 	}
 	if outcome == herd.NeedsPlaces {
 		s.startWhatsat(c, st, e, &st.cmd)
@@ -179,7 +180,7 @@ func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
 	if len(out) == p {
 		return out
 	}
-	s.log.line("send", st.id, st.hc.Peer, out[p:])
+	s.log.Line("send", st.id, st.hc.Peer, out[p:])
 	if len(st.pending) > 0 {
 		st.pending = append(st.pending, &reply{buf: append([]byte(nil), out[p:]...), done: readyCh})
 		return out[:p]
@@ -205,11 +206,11 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if st.hc.Peer != "" {
 		msg = "neighbour disconnected"
 	}
-	ev := logEvent{level: slog.LevelInfo, msg: msg, conn: st.id, peer: st.hc.Peer}
+	ev := logq.Event{Level: slog.LevelInfo, Msg: msg, Conn: st.id, Peer: st.hc.Peer}
 	if err != nil && !errors.Is(err, io.EOF) {
-		ev.err = err
+		ev.Err = err
 	}
-	s.log.send(ev)
+	s.log.Send(ev)
 	return gnet.None
 }
 

@@ -8,12 +8,12 @@
 // order. Nothing that blocks runs on a loop: no backend call, no lock wait,
 // no log write (logging goes through a bounded queue to its own goroutine).
 //
-// Peer links are long-lived outbound TCP connections, one per neighbour, run
-// by their own goroutines: a handshake naming this node, a full push of the
-// cache (reconciliation), then a bounded queue of updates; reconnection with
-// capped, jittered backoff. Inbound links arrive on the client port and are
-// recognised by their handshake.
+// The engine is the reactor and nothing else: outbound peer links are the
+// peer package's, and running several nodes is internal/cluster's. Inbound
+// links arrive on the client port and are recognised by their handshake
+// (herd.Node.Serve).
 //
-// Only this package imports gnet. Every goroutine it starts is tracked so that
-// Stop returns only when all of them have ended.
+// Only this package and bench/echo (the benchmarks' ceiling) import gnet.
+// Every goroutine the server starts goes through one helper that refuses
+// once shutdown began, so Stop returns only when all of them have ended.
 package engine

@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
 )
@@ -37,22 +38,22 @@ func testConfig(t testing.TB) *herd.Config {
 	return cfg
 }
 
-func plainSetup(nc herd.NodeConfig) (*herd.Node, *slog.Logger, error) {
+func plainSetup(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
 	var logger *slog.Logger
 	if os.Getenv("HERD_TEST_LOG") != "" { // debugging aid: node logs on stderr
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return herd.NewNode(nc.Name, herd.NewCache(), nil), logger, nil
+	return herd.NodeOptions{Name: nc.Name}, logger, nil
 }
 
-func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *Herd {
+func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *cluster.Herd {
 	t.Helper()
 	if len(names) == 0 {
 		for _, n := range cfg.Nodes {
 			names = append(names, n.Name)
 		}
 	}
-	h, err := StartHerd(cfg, names, plainSetup, nil, 2)
+	h, err := cluster.Start(cfg, names, cluster.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func holds(t testing.TB, addr, client, line string) bool {
 
 func TestIAMATFloodsToEveryNode(t *testing.T) {
 	h := startTestHerd(t, testConfig(t))
-	alford := h.Server("Alford")
+	alford := h.Member("Alford")
 	c := testclient.Dial(t, alford.Addr())
 	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	f := strings.Fields(reply)
@@ -86,7 +87,7 @@ func TestIAMATFloodsToEveryNode(t *testing.T) {
 		t.Fatalf("skew or spacing wrong in %q", reply)
 	}
 	for _, name := range []string{"Hamilton", "Welsh", "Holiday", "Ball"} {
-		addr := h.Server(name).Addr()
+		addr := h.Member(name).Addr()
 		testclient.Eventually(t, name+" to hold the update", func() bool {
 			return holds(t, addr, "kiwi.cs.ucla.edu", reply)
 		})
@@ -96,8 +97,8 @@ func TestIAMATFloodsToEveryNode(t *testing.T) {
 func TestNeighbourFailureAndRestart(t *testing.T) {
 	cfg := testConfig(t)
 	h := startTestHerd(t, cfg)
-	alford := testclient.Dial(t, h.Server("Alford").Addr())
-	ham := h.Server("Hamilton")
+	alford := testclient.Dial(t, h.Member("Alford").Addr())
+	ham := h.Member("Hamilton")
 	hamAddr := ham.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -106,7 +107,7 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	}
 	r1 := alford.Ask("IAMAT kiwi +34.068930-118.445127 100")
 	for _, name := range []string{"Welsh", "Ball", "Holiday"} {
-		addr := h.Server(name).Addr()
+		addr := h.Member(name).Addr()
 		testclient.Eventually(t, name+" to hold the update with Hamilton down", func() bool { return holds(t, addr, "kiwi", r1) })
 	}
 	// Restart Hamilton on the same address, empty.
@@ -117,17 +118,17 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 			cfg2.Nodes[i].Listen = hamAddr
 		}
 		if cfg2.Nodes[i].Name == "Alford" {
-			cfg2.Nodes[i].Address = h.Server("Alford").Addr()
+			cfg2.Nodes[i].Address = h.Member("Alford").Addr()
 		}
 		if cfg2.Nodes[i].Name == "Holiday" {
-			cfg2.Nodes[i].Address = h.Server("Holiday").Addr()
+			cfg2.Nodes[i].Address = h.Member("Holiday").Addr()
 		}
 	}
 	h2 := startTestHerd(t, &cfg2, "Hamilton")
 	r2 := alford.Ask("IAMAT kiwi2 +1.0+1.0 200")
-	testclient.Eventually(t, "restarted Hamilton to get a new update", func() bool { return holds(t, h2.Servers[0].Addr(), "kiwi2", r2) })
+	testclient.Eventually(t, "restarted Hamilton to get a new update", func() bool { return holds(t, h2.Members[0].Addr(), "kiwi2", r2) })
 	// Reconciliation: the update made while it was down reaches it too.
-	testclient.Eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Servers[0].Addr(), "kiwi", r1) })
+	testclient.Eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Members[0].Addr(), "kiwi", r1) })
 }
 
 // TestConformance runs the behaviour every I/O model shares against the gnet
@@ -136,6 +137,6 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T, name string, limits herd.Limits) string {
 		cfg := testConfig(t)
 		cfg.Limits = limits.WithDefaults()
-		return startTestHerd(t, cfg, name).Servers[0].Addr()
+		return startTestHerd(t, cfg, name).Members[0].Addr()
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/logq"
 )
 
 // Config is what one node's server needs besides its herd.Node.
@@ -22,30 +23,22 @@ type Config struct {
 	// picks a free port; Addr reports it).
 	Listen string
 	Limits herd.Limits
-	Peers  herd.PeerConfig
 	// Loops is the number of event loops; 0 means one per core.
 	Loops int
 	// Logger receives the node's log; nil discards it.
 	Logger *slog.Logger
 }
 
-// Neighbor is a node to link with. Address is host:port and is resolved
-// again on every reconnect.
-type Neighbor struct {
-	Name    string
-	Address string
-}
-
-// Server is one node on the network. Create it with New, then Start it;
-// Stop shuts it down. Start, Stop, Addr and Links may be called from any
-// goroutine.
+// Server is one node's client port on a gnet reactor. Create it with New,
+// then Start it; Stop shuts it down. Start, Stop and Addr may be called from
+// any goroutine; the gnet callbacks (OnBoot, OnOpen, OnTraffic, OnClose) run
+// on the event loops only.
 type Server struct {
 	gnet.BuiltinEventEngine
 
-	node  *herd.Node
-	cfg   Config
-	log   *logq
-	links *Links
+	node *herd.Node
+	cfg  Config
+	log  *logq.Queue
 
 	eng    gnet.Engine
 	addr   string
@@ -55,38 +48,66 @@ type Server struct {
 	nextConn atomic.Uint64
 	work     *workers
 
-	ctx     context.Context // cancelled by Stop: ends links and workers
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
-	stopped atomic.Bool
+	ctx    context.Context // cancelled by Stop: ends workers and drainers
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	state serverState    // under mu
+	wg    sync.WaitGroup // every goroutine started by goFunc; Stop waits for them
 }
 
-// New returns a server for node; unset limits and peer settings take their
-// defaults.
+type serverState uint8
+
+const (
+	stateNew      serverState = iota
+	stateRunning              // Start succeeded
+	stateStopping             // Stop began, or Start failed: goFunc refuses
+)
+
+// New returns a server for node; unset limits take their defaults. It starts
+// nothing: Stop without Start is a no-op.
 func New(node *herd.Node, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.Limits, cfg.Peers = cfg.Limits.WithDefaults(), cfg.Peers.WithDefaults()
+	cfg.Limits = cfg.Limits.WithDefaults()
 	s := &Server{
 		node:   node,
 		cfg:    cfg,
-		log:    newLogq(cfg.Logger.With("node", node.Name())),
+		log:    logq.New(cfg.Logger.With("node", node.Name())),
 		booted: make(chan struct{}),
 		runErr: make(chan error, 1),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.work = newWorkers(s, node.MaxInFlight())
-	s.links = newLinks(node, cfg.Peers, s.log)
-	node.SetFlooder(s.links)
 	return s
+}
+
+// goFunc runs f on a new goroutine that Stop waits for. It refuses (returns
+// false, and f never runs) once shutdown began, so nothing starts behind
+// Stop's back. Any goroutine.
+func (s *Server) goFunc(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateStopping {
+		return false
+	}
+	s.wg.Go(f)
+	return true
 }
 
 // Start listens and starts the event loops. It returns once the node
 // accepts connections, or with the listen error (for example, the port is in
-// use). Connect starts the peer links.
+// use). Start may be called once; after a failed Start the server is done.
 func (s *Server) Start() error {
-	go s.log.run()
+	s.mu.Lock()
+	if s.state != stateNew {
+		s.mu.Unlock()
+		return fmt.Errorf("%s: engine: Start called twice or after Stop", s.node.Name())
+	}
+	s.state = stateRunning
+	s.mu.Unlock()
+	go s.log.Run()
 	loops := s.cfg.Loops
 	opts := []gnet.Option{
 		gnet.WithMulticore(loops == 0),
@@ -98,21 +119,22 @@ func (s *Server) Start() error {
 	if loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(loops))
 	}
-	go func() { s.runErr <- gnet.Run(s, "tcp://"+s.cfg.Listen, opts...) }()
+	s.goFunc(func() { s.runErr <- gnet.Run(s, "tcp://"+s.cfg.Listen, opts...) })
 	select {
 	case <-s.booted:
 	case err := <-s.runErr:
-		s.log.close()
+		s.mu.Lock()
+		s.state = stateStopping
+		s.mu.Unlock()
+		s.cancel()
+		s.wg.Wait()
+		s.log.Close()
 		return fmt.Errorf("%s: listen on %s: %w", s.node.Name(), s.cfg.Listen, err)
 	}
-	s.log.send(logEvent{level: slog.LevelInfo, msg: "node started", remote: s.addr})
+	s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "node started", Remote: s.addr})
 	s.work.start()
 	return nil
 }
-
-// Connect starts one outbound link per neighbour. Call it once, after Start
-// (so that a herd in one process can learn every node's real port first).
-func (s *Server) Connect(neighbors []Neighbor) { s.links.Connect(neighbors) }
 
 // OnBoot records the engine and the bound address. Runs once, before any
 // connection.
@@ -146,43 +168,51 @@ func (s *Server) Addr() string { return s.addr }
 func (s *Server) Node() *herd.Node { return s.node }
 
 // Stop shuts the node down gracefully: it stops accepting, closes client
-// connections after flushing their pending replies, flushes and closes the
-// peer links, and waits for every goroutine it started. ctx bounds the wait.
+// connections after flushing their pending replies, and waits for every
+// goroutine it started. ctx bounds the wait; when it expires Stop returns
+// its error, and the goroutines still running end on their own shortly
+// (their context is cancelled). Stop is safe before Start, after a failed
+// Start, and more than once. Any goroutine.
 func (s *Server) Stop(ctx context.Context) error {
-	if !s.stopped.CompareAndSwap(false, true) {
+	s.mu.Lock()
+	prev := s.state
+	s.state = stateStopping
+	s.mu.Unlock()
+	if prev != stateRunning {
+		s.cancel()
 		return nil
 	}
 	err := s.eng.Stop(ctx)
 	if err == nil {
-		err = <-s.runErr
+		select {
+		case err = <-s.runErr:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
 	s.cancel()
-	s.links.Close()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "node stopped"})
 	case <-ctx.Done():
-		return errors.Join(err, ctx.Err())
+		err = errors.Join(err, ctx.Err())
 	}
-	s.log.send(logEvent{level: slog.LevelInfo, msg: "node stopped"})
-	s.log.close()
+	s.log.Close()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
 }
 
-// Links reports the state of every outbound peer link.
-func (s *Server) Links() []LinkStatus { return s.links.Status() }
-
 // gnetLogger sends gnet's own messages, which it may write from an event
 // loop, through the node's non-blocking log queue.
-type gnetLogger struct{ q *logq }
+type gnetLogger struct{ q *logq.Queue }
 
 func (g gnetLogger) log(level slog.Level, f string, a []any) {
-	if g.q.log.Enabled(context.Background(), level) {
-		g.q.send(logEvent{level: level, msg: "gnet: " + fmt.Sprintf(f, a...)})
+	if g.q.Enabled(level) {
+		g.q.Send(logq.Event{Level: level, Msg: "gnet: " + fmt.Sprintf(f, a...)})
 	}
 }
 

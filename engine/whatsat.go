@@ -11,6 +11,7 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/logq"
 )
 
 // workers run WHATSAT backend calls off the event loops: a fixed number of
@@ -39,7 +40,7 @@ func newWorkers(s *Server, n int) *workers {
 
 func (w *workers) start() {
 	for range w.n {
-		w.s.wg.Go(w.run)
+		w.s.goFunc(w.run)
 	}
 }
 
@@ -55,7 +56,7 @@ func (w *workers) run() {
 			}
 			j.r.buf = w.s.node.Whatsat(j.ctx, nil, j.e, j.q)
 			close(j.r.done)
-			w.s.log.line("send", j.connID, "", j.r.buf)
+			w.s.log.Line("send", j.connID, "", j.r.buf)
 			_ = j.c.Wake(nil) // ignored if the connection is gone
 		}
 	}
@@ -100,7 +101,7 @@ func (s *Server) drainLater(c gnet.Conn, pending []*reply, cancel context.Cancel
 		cancel()
 		return
 	}
-	s.wg.Go(func() {
+	started := s.goFunc(func() {
 		defer cancel() // a write failed or all is sent: calls still running are moot
 		defer nc.Close()
 		for _, r := range pending {
@@ -111,9 +112,13 @@ func (s *Server) drainLater(c gnet.Conn, pending []*reply, cancel context.Cancel
 			}
 			_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if _, err := nc.Write(r.buf); err != nil {
-				s.log.send(logEvent{level: slog.LevelDebug, msg: "half-closed client went away", err: err})
+				s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "half-closed client went away", Err: err})
 				return
 			}
 		}
 	})
+	if !started { // shutting down: the replies are moot
+		nc.Close()
+		cancel()
+	}
 }

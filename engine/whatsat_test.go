@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 )
@@ -36,15 +37,15 @@ func geonames(t testing.TB) places.Provider {
 }
 
 // startPlacesNode runs one node (Holiday) with provider p.
-func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) Runner {
+func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *cluster.Member {
 	t.Helper()
 	cfg := testConfig(t)
-	setup := func(nc herd.NodeConfig) (*herd.Node, *slog.Logger, error) {
-		n, l, err := plainSetup(nc)
-		n.SetPlaces(p, timeout, 4)
-		return n, l, err
+	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+		o, l, err := plainSetup(nc)
+		o.Places, o.PlacesTimeout, o.MaxInFlight = p, timeout, 4
+		return o, l, err
 	}
-	h, err := StartHerd(cfg, []string{"Holiday"}, setup, nil, 2)
+	h, err := cluster.Start(cfg, []string{"Holiday"}, cluster.Options{Setup: setup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) Run
 		defer cancel()
 		_ = h.Stop(ctx)
 	})
-	return h.Servers[0]
+	return h.Members[0]
 }
 
 // readWhatsat reads one WHATSAT reply: the AT line, the body, the empty line.

@@ -39,8 +39,7 @@ func TestAllocsCache(t *testing.T) {
 }
 
 func TestAllocsNode(t *testing.T) {
-	n := herd.NewNode("Alford", herd.NewCache(), &countFlooder{})
-	n.SetClock(fixedClock(kiwiReceived))
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Flooder: &countFlooder{}, Clock: fixedClock(kiwiReceived)})
 	n.IAMAT(nil, parse(t, kiwiIAMAT))
 	older := parse(t, "IAMAT kiwi.cs.ucla.edu +1.0+1.0 1479413800")
 	dst := make([]byte, 0, 512)

@@ -196,8 +196,7 @@ func BenchmarkCache(b *testing.B) {
 
 func BenchmarkNodeIAMAT(b *testing.B) {
 	b.Run("stale", func(b *testing.B) {
-		n := herd.NewNode("Alford", herd.NewCache(), nil)
-		n.SetClock(fixedClock(kiwiReceived))
+		n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Clock: fixedClock(kiwiReceived)})
 		n.IAMAT(nil, parse(b, kiwiIAMAT))
 		cmd := parse(b, "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.1")
 		dst := make([]byte, 0, 256)
@@ -209,8 +208,7 @@ func BenchmarkNodeIAMAT(b *testing.B) {
 		}
 	})
 	b.Run("stale/parallel", func(b *testing.B) {
-		n := herd.NewNode("Alford", herd.NewCache(), nil)
-		n.SetClock(fixedClock(kiwiReceived))
+		n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Clock: fixedClock(kiwiReceived)})
 		n.IAMAT(nil, parse(b, kiwiIAMAT))
 		b.SetBytes(int64(len(kiwiAT) + 1))
 		b.ReportAllocs()
@@ -229,8 +227,7 @@ func BenchmarkNodeIAMAT(b *testing.B) {
 		})
 	})
 	b.Run("newer", func(b *testing.B) {
-		n := herd.NewNode("Alford", herd.NewCache(), &countFlooder{})
-		n.SetClock(fixedClock(kiwiReceived))
+		n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Flooder: &countFlooder{}, Clock: fixedClock(kiwiReceived)})
 		cmd := parse(b, kiwiIAMAT)
 		dst := make([]byte, 0, 256)
 		var tm []byte

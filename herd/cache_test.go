@@ -119,8 +119,7 @@ func TestEntryClientID(t *testing.T) {
 	}
 	for _, id := range ids {
 		c := herd.NewCache()
-		n := herd.NewNode("Alford", c, nil)
-		n.SetClock(fixedClock(kiwiReceived))
+		n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: c, Clock: fixedClock(kiwiReceived)})
 		cmd := parse(t, "IAMAT "+id+" +34.068930-118.445127 1479413884.392014450")
 		n.IAMAT(nil, cmd)
 		e := c.Get([]byte(id))
@@ -133,7 +132,7 @@ func TestEntryClientID(t *testing.T) {
 		}
 		// Through an update from a peer too, on another node.
 		c2 := herd.NewCache()
-		herd.NewNode("Ball", c2, nil).Update(nil, parse(t, string(e.Line)), "Alford")
+		herd.NewNode(herd.NodeOptions{Name: "Ball", Cache: c2}).Update(nil, parse(t, string(e.Line)), "Alford")
 		if e2 := c2.Get([]byte(id)); e2 == nil || string(e2.ClientID()) != id || !bytes.Equal(e2.Line, e.Line) {
 			t.Errorf("id %q: after Update got %v", id, e2)
 		}

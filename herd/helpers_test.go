@@ -2,9 +2,11 @@ package herd_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/places"
 )
 
 // The example of PROTOCOL.md. The receive time gives exactly its skew,
@@ -41,3 +43,9 @@ func offerAT(tb testing.TB, c *herd.Cache, line string) (*herd.Entry, bool) {
 type countFlooder struct{ n int }
 
 func (f *countFlooder) Flood(*herd.Entry, string) { f.n++ }
+
+// withPlaces returns a node with n's name and cache answering WHATSAT
+// through p.
+func withPlaces(n *herd.Node, p places.Provider, timeout time.Duration, maxInFlight int) *herd.Node {
+	return herd.NewNode(herd.NodeOptions{Name: n.Name(), Cache: n.Cache(), Places: p, PlacesTimeout: timeout, MaxInFlight: maxInFlight})
+}

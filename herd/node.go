@@ -30,13 +30,49 @@ type Node struct {
 	maxInFlight   int
 }
 
-// NewNode returns a node named name that keeps its view in cache and floods
-// through f (nil: a node without neighbours).
-func NewNode(name string, cache *Cache, f Flooder) *Node {
-	if f == nil {
-		f = noFlood{}
+// NodeOptions is a node's whole configuration, taken once by NewNode.
+type NodeOptions struct {
+	// Name is the node's name, the origin field of the AT lines it writes.
+	Name string
+	// Cache keeps the node's view of every client; nil: a new empty cache.
+	Cache *Cache
+	// Flooder carries stored updates to the neighbours; nil: a node
+	// without neighbours.
+	Flooder Flooder
+	// Clock is the node's only clock: the receive time of IAMATs, whatever
+	// the I/O model. nil: Now.
+	Clock func() codec.Stamp
+	// Places answers WHATSAT; nil: the node answers every WHATSAT with
+	// "? line".
+	Places places.Provider
+	// PlacesTimeout is the deadline of one backend call (default 5 s).
+	PlacesTimeout time.Duration
+	// MaxInFlight bounds the backend calls running at once (default 64).
+	MaxInFlight int
+}
+
+// NewNode returns the node that opts describe.
+func NewNode(opts NodeOptions) *Node {
+	n := &Node{
+		name: opts.Name, cache: opts.Cache, flood: opts.Flooder, now: opts.Clock,
+		places: opts.Places, placesTimeout: opts.PlacesTimeout, maxInFlight: opts.MaxInFlight,
 	}
-	return &Node{name: name, cache: cache, flood: f, now: Now}
+	if n.cache == nil {
+		n.cache = NewCache()
+	}
+	if n.flood == nil {
+		n.flood = noFlood{}
+	}
+	if n.now == nil {
+		n.now = Now
+	}
+	if n.placesTimeout <= 0 {
+		n.placesTimeout = 5 * time.Second
+	}
+	if n.maxInFlight <= 0 {
+		n.maxInFlight = 64
+	}
+	return n
 }
 
 // Now returns the current time as a Stamp.
@@ -44,6 +80,10 @@ func Now() codec.Stamp {
 	t := time.Now()
 	return codec.Stamp{Sec: t.Unix(), Nsec: int32(t.Nanosecond())}
 }
+
+// Clock returns the node's clock. An engine that stamps a whole read's
+// lines at once reads it once per read.
+func (n *Node) Clock() codec.Stamp { return n.now() }
 
 type noFlood struct{}
 
@@ -54,12 +94,6 @@ func (n *Node) Name() string { return n.name }
 
 // Cache returns the node's view of every client.
 func (n *Node) Cache() *Cache { return n.cache }
-
-// SetClock replaces the node's clock (tests). Call it before serving.
-func (n *Node) SetClock(now func() codec.Stamp) { n.now = now }
-
-// SetFlooder replaces the node's flooder. Call it before serving.
-func (n *Node) SetFlooder(f Flooder) { n.flood = f }
 
 // IAMAT answers a parsed IAMAT: it appends the reply line (with "\n") to dst.
 // A newer report is stored and flooded to every neighbour and its AT line is

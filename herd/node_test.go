@@ -59,8 +59,7 @@ func newFakeNet(tb testing.TB, cfg *herd.Config, now codec.Stamp) *fakeNet {
 		rng:        rand.New(rand.NewPCG(1, 2)),
 	}
 	for _, nc := range cfg.Nodes {
-		node := herd.NewNode(nc.Name, herd.NewCache(), netFlooder{n, nc.Name})
-		node.SetClock(fixedClock(now))
+		node := herd.NewNode(herd.NodeOptions{Name: nc.Name, Cache: herd.NewCache(), Flooder: netFlooder{n, nc.Name}, Clock: fixedClock(now)})
 		n.nodes[nc.Name] = node
 		for _, nb := range cfg.Neighbors(nc.Name) {
 			n.links[nc.Name] = append(n.links[nc.Name], nb.Name)
@@ -225,8 +224,7 @@ func TestIAMATSkew(t *testing.T) {
 		{codec.Stamp{Sec: 100}, "IAMAT\t k \v+34.06893-118.445127\f 1.50 ", "AT Alford +98.500000000 k +34.06893-118.445127 1.50"},
 	}
 	for _, tc := range cases {
-		n := herd.NewNode("Alford", herd.NewCache(), nil)
-		n.SetClock(fixedClock(tc.now))
+		n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Clock: fixedClock(tc.now)})
 		got := n.IAMAT([]byte("prev;"), parse(t, tc.line))
 		if string(got) != "prev;"+tc.want+"\n" {
 			t.Errorf("IAMAT %q at %+v = %q, want %q", tc.line, tc.now, got, "prev;"+tc.want+"\n")
@@ -261,7 +259,7 @@ func TestStaleIAMAT(t *testing.T) {
 
 func TestUpdateReply(t *testing.T) {
 	f := &countFlooder{}
-	n := herd.NewNode("Ball", herd.NewCache(), f)
+	n := herd.NewNode(herd.NodeOptions{Name: "Ball", Cache: herd.NewCache(), Flooder: f})
 	// Odd spacing in a peer's line is canonicalised when stored.
 	got := n.Update(nil, parse(t, "AT  Alford\t+0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450 "), "Welsh")
 	if string(got) != kiwiAT+"\n" || f.n != 1 {
@@ -293,8 +291,7 @@ func serve(n *herd.Node, c *herd.Conn, line string) (string, herd.Outcome, *herd
 
 func TestServe(t *testing.T) {
 	f := &recFlooder{}
-	n := herd.NewNode("Alford", herd.NewCache(), f)
-	n.SetClock(fixedClock(kiwiReceived))
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Flooder: f, Clock: fixedClock(kiwiReceived)})
 	var client herd.Conn
 
 	t.Run("invalid", func(t *testing.T) {
@@ -381,7 +378,7 @@ func TestServe(t *testing.T) {
 		}
 	})
 
-	n.SetPlaces(&fakeProvider{body: "{}"}, 0, 1)
+	n = withPlaces(n, &fakeProvider{body: "{}"}, 0, 1)
 
 	t.Run("whatsat-unknown", func(t *testing.T) {
 		line := "WHATSAT never-seen-client 10 5"
@@ -407,17 +404,16 @@ func TestServe(t *testing.T) {
 }
 
 func TestNewNodeNilFlooder(t *testing.T) {
-	n := herd.NewNode("Solo", herd.NewCache(), nil)
-	n.SetClock(fixedClock(kiwiReceived))
+	n := herd.NewNode(herd.NodeOptions{Name: "Solo", Cache: herd.NewCache(), Clock: fixedClock(kiwiReceived)})
 	if got := n.IAMAT(nil, parse(t, kiwiIAMAT)); !strings.HasPrefix(string(got), "AT Solo +0.263873386 ") {
 		t.Errorf("IAMAT = %q", got)
 	}
 	n.Update(nil, parse(t, "AT X +0.0 other +1.0+1.0 1"), "X")
 	f := &countFlooder{}
-	n.SetFlooder(f)
+	n = herd.NewNode(herd.NodeOptions{Name: "Solo", Cache: n.Cache(), Flooder: f})
 	n.Update(nil, parse(t, "AT X +0.0 other +1.0+1.0 2"), "X")
 	if f.n != 1 {
-		t.Errorf("SetFlooder: %d floods, want 1", f.n)
+		t.Errorf("Flooder: %d floods, want 1", f.n)
 	}
 }
 

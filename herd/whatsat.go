@@ -3,7 +3,6 @@ package herd
 import (
 	"bytes"
 	"context"
-	"time"
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/places"
@@ -19,18 +18,11 @@ type WhatsatQuery struct {
 // calls to take another.
 var ErrOverloaded = &places.Error{Status: "OVER_QUERY_LIMIT", Message: "herd: too many places requests in flight on this node"}
 
-// SetPlaces gives the node a places backend, the deadline of one call and
-// how many calls may run at once. Call it before serving; without it the
-// node answers WHATSAT with "? line".
-func (n *Node) SetPlaces(p places.Provider, timeout time.Duration, maxInFlight int) {
-	n.places, n.placesTimeout, n.maxInFlight = p, timeout, maxInFlight
-}
-
 // HasPlaces reports whether the node can answer WHATSAT.
 func (n *Node) HasPlaces() bool { return n.places != nil }
 
 // MaxInFlight is how many backend calls the node runs at once.
-func (n *Node) MaxInFlight() int { return max(n.maxInFlight, 1) }
+func (n *Node) MaxInFlight() int { return n.maxInFlight }
 
 // Whatsat answers a WHATSAT about the client whose entry is e: the stored AT
 // line, "\n", the places answer and "\n\n", appended to dst. It blocks for

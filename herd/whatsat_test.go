@@ -41,10 +41,8 @@ func (p *fakeProvider) Name() string { return "fake" }
 
 func whatsatNode(t *testing.T, p places.Provider, timeout time.Duration) (*herd.Node, *herd.Entry) {
 	t.Helper()
-	n := herd.NewNode("Alford", herd.NewCache(), nil)
-	n.SetClock(fixedClock(kiwiReceived))
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Clock: fixedClock(kiwiReceived), Places: p, PlacesTimeout: timeout, MaxInFlight: 4})
 	n.IAMAT(nil, parse(t, kiwiIAMAT))
-	n.SetPlaces(p, timeout, 4)
 	return n, n.Lookup([]byte("kiwi.cs.ucla.edu"))
 }
 
@@ -93,8 +91,8 @@ func TestWhatsatBody(t *testing.T) {
 
 func TestWhatsatQuery(t *testing.T) {
 	p := &fakeProvider{body: "{}"}
-	n := herd.NewNode("Ball", herd.NewCache(), nil)
-	n.SetPlaces(p, time.Second, 1)
+	n := herd.NewNode(herd.NodeOptions{Name: "Ball", Cache: herd.NewCache()})
+	n = withPlaces(n, p, time.Second, 1)
 	if !n.HasPlaces() || n.MaxInFlight() != 1 {
 		t.Errorf("HasPlaces %v MaxInFlight %d", n.HasPlaces(), n.MaxInFlight())
 	}
@@ -148,12 +146,12 @@ func TestWhatsatProviderError(t *testing.T) {
 
 	// A provider that appended part of a body before failing: only the
 	// error body remains.
-	n.SetPlaces(partialProvider{}, time.Second, 1)
+	n = withPlaces(n, partialProvider{}, time.Second, 1)
 	reply = string(n.Whatsat(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 	checkErrorBody(t, checkReply(t, reply, "", kiwiAT), "OVER_QUERY_LIMIT")
 
 	// A plain error is UNKNOWN_ERROR.
-	n.SetPlaces(&fakeProvider{err: errors.New("boom")}, time.Second, 1)
+	n = withPlaces(n, &fakeProvider{err: errors.New("boom")}, time.Second, 1)
 	reply = string(n.Whatsat(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 	checkErrorBody(t, checkReply(t, reply, "", kiwiAT), "UNKNOWN_ERROR")
 }
@@ -176,7 +174,7 @@ func TestWhatsatTimeout(t *testing.T) {
 	checkErrorBody(t, checkReply(t, reply, "", kiwiAT), "UNKNOWN_ERROR")
 
 	// The caller's context bounds the call too.
-	n.SetPlaces(p, time.Hour, 1)
+	n = withPlaces(n, p, time.Hour, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	reply = string(n.Whatsat(ctx, nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))

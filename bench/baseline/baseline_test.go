@@ -11,8 +11,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/bench/baseline"
-	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
@@ -20,8 +20,9 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
-		// Importing engine imports gnet, whose shared worker pool lives for
-		// the process; the baseline itself starts none of these.
+		// The herd test runs nodes through internal/cluster, which links
+		// gnet, whose shared worker pool lives for the process; the baseline
+		// itself starts none of these.
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
 	)
@@ -37,7 +38,7 @@ func testLogger() *slog.Logger {
 // startNode runs one baseline node on 127.0.0.1:0 until the test ends.
 func startNode(t *testing.T, name string, limits herd.Limits) *baseline.Server {
 	t.Helper()
-	s := baseline.New(herd.NewNode(name, herd.NewCache(), nil), engine.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
+	s := baseline.New(herd.NewNode(herd.NodeOptions{Name: name}), baseline.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,20 +59,23 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := func(nc herd.NodeConfig) (*herd.Node, *slog.Logger, error) {
-		return herd.NewNode(nc.Name, herd.NewCache(), nil), testLogger(), nil
+	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+		return herd.NodeOptions{}, testLogger(), nil
 	}
-	h, err := engine.StartHerd(cfg, []string{"Hamilton", "Holiday", "Ball"}, setup, baseline.Runner, 0)
+	newServer := func(node *herd.Node, sc cluster.ServerConfig) cluster.Server {
+		return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger})
+	}
+	h, err := cluster.Start(cfg, []string{"Hamilton", "Holiday", "Ball"}, cluster.Options{Setup: setup, NewServer: newServer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
-	c := testclient.Dial(t, h.Server("Hamilton").Addr())
+	c := testclient.Dial(t, h.Member("Hamilton").Addr())
 	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	if !strings.HasPrefix(reply, "AT Hamilton ") {
 		t.Fatalf("reply %q", reply)
 	}
-	far := testclient.Dial(t, h.Server("Ball").Addr())
+	far := testclient.Dial(t, h.Member("Ball").Addr())
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		// An IAMAT older than the stored one is answered with the stored line.
@@ -99,9 +103,8 @@ func (p slowPlaces) Nearby(ctx context.Context, _ places.Query, dst []byte) ([]b
 }
 
 func TestWhatsatRepliesInOrder(t *testing.T) {
-	node := herd.NewNode("Alford", herd.NewCache(), nil)
-	node.SetPlaces(slowPlaces{50 * time.Millisecond}, time.Second, 4)
-	s := baseline.New(node, engine.Config{Listen: "127.0.0.1:0", Logger: testLogger()})
+	node := herd.NewNode(herd.NodeOptions{Name: "Alford", Places: slowPlaces{50 * time.Millisecond}, PlacesTimeout: time.Second, MaxInFlight: 4})
+	s := baseline.New(node, baseline.Config{Listen: "127.0.0.1:0", Logger: testLogger()})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}

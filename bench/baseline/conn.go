@@ -11,6 +11,7 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/logq"
 )
 
 // writeTimeout bounds one flush: a client that stops reading its replies
@@ -192,6 +193,9 @@ func (cn *conn) logLine(msg string, data []byte) {
 	if cn.hc.Peer != "" {
 		attrs = append(attrs, slog.String("peer", cn.hc.Peer))
 	}
-	attrs = append(attrs, slog.String("line", string(data)))
-	cn.s.log.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
+	attrs = append(attrs, slog.String("line", string(data[:min(len(data), logq.MaxData)])))
+	if len(data) > logq.MaxData {
+		attrs = append(attrs, slog.Int("len", len(data)))
+	}
+	cn.s.log.LogAttrs(context.Background(), slog.LevelDebug, msg, attrs...)
 }

@@ -10,19 +10,24 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 )
+
+// Config is what one node's server needs besides its herd.Node.
+type Config struct {
+	Listen string // host:port; port 0 picks a free port (Addr reports it)
+	Limits herd.Limits
+	Logger *slog.Logger // nil discards the log
+}
 
 // Server is one goroutine-per-connection node. Create it with New, then
 // Start it; Stop shuts it down. Every method may be called from any
 // goroutine.
 type Server struct {
 	node  *herd.Node
-	cfg   engine.Config
+	cfg   Config
 	log   *slog.Logger
-	lines bool // log every line received and sent (Info enabled)
-	links *engine.Links
+	lines bool // log every line received and sent (Debug enabled)
 	// inFlight bounds the Places calls the node runs at once; a connection
 	// waits for a slot, which keeps its replies in order.
 	inFlight chan struct{}
@@ -41,31 +46,22 @@ type Server struct {
 	stopped atomic.Bool
 }
 
-var _ engine.Runner = (*Server)(nil)
-
-// Runner is the engine.NewRunner of the baseline, for engine.StartHerd.
-func Runner(node *herd.Node, cfg engine.Config) engine.Runner { return New(node, cfg) }
-
-// New returns a server for node. Unset limits and peer settings get the
-// defaults of herd.Config.Defaults. The node floods through the server's
-// links from now on.
-func New(node *herd.Node, cfg engine.Config) *Server {
+// New returns a server for node. Unset limits get their defaults.
+func New(node *herd.Node, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.Limits, cfg.Peers = cfg.Limits.WithDefaults(), cfg.Peers.WithDefaults()
+	cfg.Limits = cfg.Limits.WithDefaults()
 	log := cfg.Logger.With("node", node.Name())
 	s := &Server{
 		node:     node,
 		cfg:      cfg,
 		log:      log,
-		lines:    log.Enabled(context.Background(), slog.LevelInfo),
-		links:    engine.NewLinks(node, cfg.Peers, cfg.Logger),
+		lines:    log.Enabled(context.Background(), slog.LevelDebug),
 		inFlight: make(chan struct{}, node.MaxInFlight()),
 		conns:    map[net.Conn]struct{}{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	node.SetFlooder(s.links)
 	return s
 }
 
@@ -77,7 +73,6 @@ func (s *Server) Start() error {
 	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		s.links.Close()
 		return fmt.Errorf("%s: listen on %s: %w", s.node.Name(), s.cfg.Listen, err)
 	}
 	s.ln, s.addr = ln, ln.Addr().String()
@@ -86,17 +81,11 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Connect starts one outbound link per neighbour. Call it once, after Start.
-func (s *Server) Connect(neighbors []engine.Neighbor) { s.links.Connect(neighbors) }
-
 // Addr is the address the node listens on, with the real port.
 func (s *Server) Addr() string { return s.addr }
 
 // Node is the node this server serves.
 func (s *Server) Node() *herd.Node { return s.node }
-
-// Links reports the state of every outbound peer link.
-func (s *Server) Links() []engine.LinkStatus { return s.links.Status() }
 
 // accept runs until the listener is closed.
 func (s *Server) accept() {
@@ -148,7 +137,7 @@ func (s *Server) untrack(c net.Conn) {
 }
 
 // Stop shuts the node down: it stops accepting, closes every connection,
-// flushes and closes the peer links, and waits for every goroutine it
+// and waits for every goroutine it
 // started. ctx bounds the wait.
 func (s *Server) Stop(ctx context.Context) error {
 	if !s.stopped.CompareAndSwap(false, true) {
@@ -163,7 +152,6 @@ func (s *Server) Stop(ctx context.Context) error {
 		c.Close()
 	}
 	s.mu.Unlock()
-	s.links.Close()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

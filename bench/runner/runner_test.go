@@ -19,7 +19,7 @@ func TestTinyMatrix(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "herd")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/herd")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/herd-bench")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}

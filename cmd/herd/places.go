@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/herdnet/herd/internal/cli"
 	"io"
 	"net"
 
@@ -9,21 +10,21 @@ import (
 )
 
 func cmdPlacesServer(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("places-server", "herd places-server [--listen ADDR] [--places-data FILE]", stderr)
+	fs := cli.NewFlagSet("places-server", "herd places-server [--listen ADDR] [--places-data FILE]", stderr)
 	listen := fs.String("listen", "127.0.0.1:12780", "host:port to serve the legacy Nearby Search API on")
 	data := fs.String("places-data", "", "GeoNames dump `file` to serve instead of the embedded cities500 index")
-	pos, err := parseArgs(fs, args)
+	pos, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageErr("places-server takes no arguments (got %q)", pos)
+		return cli.UsageErr("places-server takes no arguments (got %q)", pos)
 	}
 	cfg := places.DefaultConfig()
 	cfg.DataFile = *data
 	p, err := places.New(cfg)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &cli.ExitError{Code: 2, Err: err}
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -33,7 +34,7 @@ func cmdPlacesServer(args []string, stdout, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "herd places-server: serving %s on http://%s/maps/api/place/nearbysearch/json\n", p.Name(), ln.Addr())
-	sig, stop := stopSignals()
+	sig, stop := cli.StopSignals()
 	defer stop()
 	select {
 	case err := <-errc:

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -9,17 +9,31 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/herdnet/herd/bench/baseline"
-	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/places"
 )
 
+// Engines are the I/O models a binary offers, by --engine name. "gnet"
+// (cluster.Gnet) is the default and must be present.
+type Engines map[string]cluster.NewServer
+
+func (e Engines) names() string {
+	names := make([]string, 0, len(e))
+	for n := range e {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, " or ")
+}
+
 // nodeFlags are the flags of up and serve.
 type nodeFlags struct {
+	engines         Engines
 	config          string
 	logDir          string
 	logLevel        string
@@ -39,7 +53,10 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.closeAfterReply, "close-after-reply", false, "close each client connection after its reply (for clients that read until EOF)")
 	fs.IntVar(&f.loops, "loops", 0, "event loops per node; 0 means one per core")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this `host:port` (/debug/pprof/); keep it on loopback")
-	fs.StringVar(&f.engine, "engine", "gnet", "I/O model: gnet (the event loops) or goroutine (the goroutine-per-connection baseline, for benchmarks)")
+	f.engine = "gnet"
+	if len(f.engines) > 1 {
+		fs.StringVar(&f.engine, "engine", "gnet", "I/O model: gnet (the event loops) or goroutine (the goroutine-per-connection baseline, for benchmarks)")
+	}
 	fs.StringVar(&f.places, "places", "", "places backend: geonames (offline, default), google, google-new")
 	fs.StringVar(&f.placesURL, "places-url", "", "base `URL` of the Google backend (tests, proxies, air-gapped mirrors)")
 	fs.StringVar(&f.placesData, "places-data", "", "GeoNames dump `file` to load instead of the embedded cities500 index")
@@ -52,7 +69,7 @@ func (f *nodeFlags) load() (*herd.Config, error) {
 	if f.config == "" {
 		cfg = herd.DefaultConfig()
 	} else if cfg, err = herd.LoadConfig(f.config); err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, &ExitError{Code: 2, Err: err}
 	}
 	if f.closeAfterReply {
 		cfg.Limits.CloseAfterReply = true
@@ -67,16 +84,16 @@ func (f *nodeFlags) load() (*herd.Config, error) {
 		cfg.Places.Data = f.placesData
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, &ExitError{Code: 2, Err: err}
 	}
 	if _, err := parseLevel(f.logLevel); err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, &ExitError{Code: 2, Err: err}
 	}
-	if f.engine != "gnet" && f.engine != "goroutine" {
-		return nil, usageErr("--engine %q: want gnet or goroutine", f.engine)
+	if _, ok := f.engines[f.engine]; !ok {
+		return nil, UsageErr("--engine %q: want %s", f.engine, f.engines.names())
 	}
 	if f.loops < 0 {
-		return nil, usageErr("--loops must not be negative")
+		return nil, UsageErr("--loops must not be negative")
 	}
 	return cfg, nil
 }
@@ -92,7 +109,7 @@ func parseLevel(s string) (slog.Level, error) {
 // runNodes starts the named nodes of cfg, prints where they listen, and
 // runs until SIGINT or SIGTERM.
 func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.Writer) error {
-	sig, stop := stopSignals() // before anything starts, so no signal is missed
+	sig, stop := StopSignals() // before anything starts, so no signal is missed
 	defer stop()
 	level, _ := parseLevel(f.logLevel)
 	if f.logDir != "-" {
@@ -105,7 +122,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	pc.Timeout = cfg.Places.Timeout
 	provider, err := places.New(pc)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &ExitError{Code: 2, Err: err}
 	}
 	var files []*os.File
 	defer func() {
@@ -113,24 +130,19 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			fl.Close()
 		}
 	}()
-	setup := func(nc herd.NodeConfig) (*herd.Node, *slog.Logger, error) {
+	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
 		var w io.Writer = stderr
 		if f.logDir != "-" {
 			fl, err := os.OpenFile(filepath.Join(f.logDir, nc.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 			if err != nil {
-				return nil, nil, fmt.Errorf("log file: %w", err)
+				return herd.NodeOptions{}, nil, fmt.Errorf("log file: %w", err)
 			}
 			files = append(files, fl)
 			w = fl
 		}
 		logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-		node := herd.NewNode(nc.Name, herd.NewCache(), nil)
-		node.SetPlaces(provider, cfg.Places.Timeout, cfg.Places.MaxInFlight)
-		return node, logger, nil
-	}
-	newRunner := engine.Gnet
-	if f.engine == "goroutine" {
-		newRunner = baseline.Runner
+		opts := herd.NodeOptions{Name: nc.Name, Places: provider, PlacesTimeout: cfg.Places.Timeout, MaxInFlight: cfg.Places.MaxInFlight}
+		return opts, logger, nil
 	}
 	if f.debugAddr != "" {
 		stop, err := serveDebug(f.debugAddr)
@@ -139,7 +151,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		}
 		defer stop()
 	}
-	h, err := engine.StartHerd(cfg, names, setup, newRunner, f.loops)
+	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops})
 	if err != nil {
 		return err
 	}
@@ -147,15 +159,15 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	if f.logDir != "-" {
 		logWhere = f.logDir + "/NAME.log"
 	}
-	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Servers), f.engine, provider.Name(), logWhere)
-	for _, s := range h.Servers {
+	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Members), f.engine, provider.Name(), logWhere)
+	for _, m := range h.Members {
 		var nbs []string
-		for _, nc := range cfg.Neighbors(s.Node().Name()) {
+		for _, nc := range cfg.Neighbors(m.Node.Name()) {
 			nbs = append(nbs, nc.Name)
 		}
-		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", s.Node().Name(), s.Addr(), joinNames(nbs))
+		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", m.Node.Name(), m.Addr(), JoinNames(nbs))
 	}
-	host, port, _ := strings.Cut(h.Servers[0].Addr(), ":")
+	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
 	got := <-sig
@@ -168,16 +180,17 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	return nil
 }
 
-func cmdUp(args []string, stdout, stderr io.Writer) error {
-	var f nodeFlags
-	fs := newFlagSet("up", "herd up [--config FILE] [flags]", stderr)
+// Up is "PROG up": every node of the topology in this process.
+func Up(prog string, engines Engines, args []string, stdout, stderr io.Writer) error {
+	f := nodeFlags{engines: engines}
+	fs := NewFlagSet("up", prog+" up [--config FILE] [flags]", stderr)
 	f.register(fs)
-	pos, err := parseArgs(fs, args)
+	pos, err := ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageErr("up takes no arguments (got %q); to run one node use: herd serve NAME", pos)
+		return UsageErr("up takes no arguments (got %q); to run one node use: herd serve NAME", pos)
 	}
 	cfg, err := f.load()
 	if err != nil {
@@ -190,23 +203,24 @@ func cmdUp(args []string, stdout, stderr io.Writer) error {
 	return runNodes(&f, cfg, names, stdout, stderr)
 }
 
-func cmdServe(args []string, stdout, stderr io.Writer) error {
-	var f nodeFlags
-	fs := newFlagSet("serve", "herd serve NAME [--config FILE] [flags]", stderr)
+// Serve is "PROG serve NAME": one node of the topology.
+func Serve(prog string, engines Engines, args []string, stdout, stderr io.Writer) error {
+	f := nodeFlags{engines: engines}
+	fs := NewFlagSet("serve", prog+" serve NAME [--config FILE] [flags]", stderr)
 	f.register(fs)
-	pos, err := parseArgs(fs, args)
+	pos, err := ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageErr("serve needs exactly one node name, e.g. herd serve Alford")
+		return UsageErr("serve needs exactly one node name, e.g. herd serve Alford")
 	}
 	cfg, err := f.load()
 	if err != nil {
 		return err
 	}
 	if _, err := cfg.Node(pos[0]); err != nil {
-		return &exitError{code: 2, err: err}
+		return &ExitError{Code: 2, Err: err}
 	}
 	return runNodes(&f, cfg, pos, stdout, stderr)
 }

@@ -1,4 +1,4 @@
-package engine
+package peer
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/logq"
 )
 
 // link is the outbound half of the connection with one neighbour: this node
@@ -32,14 +33,21 @@ type link struct {
 	dropped atomic.Uint64
 }
 
+// Neighbor is a node to link with. Address is host:port and is resolved
+// again on every reconnect.
+type Neighbor struct {
+	Name    string
+	Address string
+}
+
 // Links is a node's set of outbound peer links. It implements herd.Flooder.
-// Both I/O models (the gnet Server and the goroutine-per-connection
+// Both I/O models (the gnet engine and the goroutine-per-connection
 // baseline) use it, so they flood identically.
 type Links struct {
-	node    *herd.Node
+	name    string
+	cache   *herd.Cache
 	cfg     herd.PeerConfig
-	log     *logq
-	ownLog  bool
+	log     *logq.Queue
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
@@ -47,21 +55,16 @@ type Links struct {
 	stopped atomic.Bool
 }
 
-// NewLinks returns the links of node, not yet connected; logger receives
-// link up/down notices (nil discards them).
-func NewLinks(node *herd.Node, cfg herd.PeerConfig, logger *slog.Logger) *Links {
+// New returns the links of the node called name, whose view is cache, not
+// yet connected; unset settings in cfg take their defaults. logger receives
+// link up/down notices (nil discards them). Close releases them.
+func New(name string, cache *herd.Cache, cfg herd.PeerConfig, logger *slog.Logger) *Links {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ls := newLinks(node, cfg, newLogq(logger.With("node", node.Name())))
-	ls.ownLog = true
-	go ls.log.run()
-	return ls
-}
-
-func newLinks(node *herd.Node, cfg herd.PeerConfig, log *logq) *Links {
-	ls := &Links{node: node, cfg: cfg, log: log}
+	ls := &Links{name: name, cache: cache, cfg: cfg.WithDefaults(), log: logq.New(logger.With("node", name))}
 	ls.ctx, ls.cancel = context.WithCancel(context.Background())
+	go ls.log.Run()
 	return ls
 }
 
@@ -117,9 +120,7 @@ func (ls *Links) Close() {
 	}
 	ls.cancel()
 	ls.wg.Wait()
-	if ls.ownLog {
-		ls.log.close()
-	}
+	ls.log.Close()
 }
 
 // enqueue queues e for the neighbour. While the link is down it does
@@ -159,7 +160,7 @@ func (l *link) run() {
 		}
 		if err != nil {
 			if failures++; failures == 1 {
-				l.ls.log.send(logEvent{level: slog.LevelWarn, msg: "neighbour unreachable, retrying", peer: l.name, remote: l.addr, err: err})
+				l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour unreachable, retrying", Peer: l.name, Remote: l.addr, Err: err})
 			}
 		}
 		// Full jitter over [backoff/2, backoff], doubling up to the cap.
@@ -187,13 +188,13 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	// but whose loops are gone), or answers with another name, is retried.
 	r := bufio.NewReaderSize(conn, 256)
 	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
-	_, _ = w.Write(codec.AppendPeer(nil, l.ls.node.Name()))
+	_, _ = w.Write(codec.AppendPeer(nil, l.ls.name))
 	err := w.Flush()
 	if err == nil {
 		err = l.expectHello(conn, r)
 	}
 	if err != nil {
-		l.ls.log.send(logEvent{level: slog.LevelWarn, msg: "link handshake failed", peer: l.name, remote: l.addr, err: err})
+		l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
 		return false
 	}
 
@@ -209,7 +210,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	})
 
 	pushed := 0
-	l.ls.node.Cache().Range(func(e *herd.Entry) bool {
+	l.ls.cache.Range(func(e *herd.Entry) bool {
 		err = writeEntry(w, e)
 		pushed++
 		return err == nil
@@ -217,7 +218,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	if err == nil {
 		err = w.Flush()
 	}
-	l.ls.log.send(logEvent{level: slog.LevelInfo, msg: "link up", peer: l.name, remote: conn.RemoteAddr().String(), pushed: pushed})
+	l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String(), Pushed: pushed})
 
 	for err == nil {
 		select {
@@ -231,7 +232,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 			if err == nil {
 				err = w.Flush()
 			}
-			l.ls.log.send(logEvent{level: slog.LevelInfo, msg: "link closed", peer: l.name})
+			l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link closed", Peer: l.name})
 			return true
 		case e := <-l.q:
 			err = l.send(w, e)
@@ -244,12 +245,12 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 			}
 		}
 	}
-	l.ls.log.send(logEvent{level: slog.LevelWarn, msg: "link down", peer: l.name, err: err})
+	l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link down", Peer: l.name, Err: err})
 	return true
 }
 
 // errWrongPeer means the node at a neighbour's address has another name.
-var errWrongPeer = errors.New("engine: the node at this address answered with another name")
+var errWrongPeer = errors.New("peer: the node at this address answered with another name")
 
 // expectHello reads the neighbour's handshake answer, "PEER its-name".
 func (l *link) expectHello(conn net.Conn, r *bufio.Reader) error {
@@ -272,7 +273,7 @@ func (l *link) expectHello(conn net.Conn, r *bufio.Reader) error {
 // (or came from this neighbour), so the older is dropped, as memberlist's
 // Broadcast.Invalidates does. Link goroutine only.
 func (l *link) send(w *bufio.Writer, e *herd.Entry) error {
-	if l.ls.node.Cache().Get(e.ClientID()) != e {
+	if l.ls.cache.Get(e.ClientID()) != e {
 		return nil
 	}
 	return writeEntry(w, e)
