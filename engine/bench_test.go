@@ -50,7 +50,7 @@ func BenchmarkIAMATLoopback(b *testing.B) {
 // BenchmarkWhatsatLoopback is WHATSAT end to end on loopback with the
 // offline index: UCLA, 10 km, bound 5.
 func BenchmarkWhatsatLoopback(b *testing.B) {
-	s := startPlacesNode(b, geonames(b), 5*time.Second)
+	s := startPlacesNode(b, offline(b), 5*time.Second)
 	c := testclient.Dial(b, s.Addr())
 	c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	b.ReportAllocs()

@@ -20,6 +20,7 @@ import (
 	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/places/geonames"
 )
 
 var (
@@ -28,8 +29,8 @@ var (
 	geoErr  error
 )
 
-func geonames(t testing.TB) places.Provider {
-	geoOnce.Do(func() { geo, geoErr = places.NewGeonames("") })
+func offline(t testing.TB) places.Provider {
+	geoOnce.Do(func() { geo, geoErr = geonames.Load("") })
 	if geoErr != nil {
 		t.Fatal(geoErr)
 	}
@@ -92,7 +93,7 @@ type nearby struct {
 }
 
 func TestWhatsatOfflineUCLA(t *testing.T) {
-	s := startPlacesNode(t, geonames(t), 5*time.Second)
+	s := startPlacesNode(t, offline(t), 5*time.Second)
 	c := testclient.Dial(t, s.Addr())
 	at := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	for _, bound := range []int{5, 20} {
@@ -129,7 +130,7 @@ func TestWhatsatOfflineUCLA(t *testing.T) {
 }
 
 func TestWhatsatInvalid(t *testing.T) {
-	s := startPlacesNode(t, geonames(t), 5*time.Second)
+	s := startPlacesNode(t, offline(t), 5*time.Second)
 	c := testclient.Dial(t, s.Addr())
 	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	for _, l := range []string{

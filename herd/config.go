@@ -14,6 +14,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/places"
 )
 
 // DefaultConfigYAML is the default five-node herd of PROTOCOL.md, embedded in
@@ -94,6 +95,21 @@ type PlacesConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxInFlight bounds the backend calls one node runs at once.
 	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// ProviderConfig is the places.Config these settings select: the one
+// conversion from a herd config to a backend (places/provider.New builds
+// it). Unset fields keep places.DefaultConfig's values.
+func (p PlacesConfig) ProviderConfig() places.Config {
+	pc := places.DefaultConfig()
+	if p.Backend != "" {
+		pc.Backend = p.Backend
+	}
+	pc.BaseURL, pc.Key, pc.DataFile = p.URL, p.Key, p.Data
+	if p.Timeout > 0 {
+		pc.Timeout = p.Timeout
+	}
+	return pc
 }
 
 // Defaults fills every unset setting with its default.

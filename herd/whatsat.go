@@ -66,17 +66,6 @@ func appendLine(dst []byte, e *Entry) []byte {
 // dst[p:] whatever the backend returned: runs of newlines become one,
 // trailing newlines go, and the reply ends with "\n\n" (its only empty line).
 func finishBody(dst []byte, p int) []byte {
-	w := p
-	for r := p; r < len(dst); r++ {
-		if dst[r] == '\n' && (w == p || dst[w-1] == '\n') {
-			continue
-		}
-		dst[w] = dst[r]
-		w++
-	}
-	for w > p && dst[w-1] == '\n' {
-		w--
-	}
-	dst = dst[:w]
+	dst = dst[:p+len(places.CollapseNewlines(dst[p:]))]
 	return append(dst, '\n', '\n')
 }

@@ -76,8 +76,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// withDefaults fills zero fields from DefaultConfig and the key from KeyEnv.
-func (c Config) withDefaults() Config {
+// WithDefaults fills zero fields from DefaultConfig and the key from KeyEnv.
+func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
 	if c.Backend == "" {
 		c.Backend = d.Backend
@@ -103,22 +103,4 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	return c
-}
-
-// New returns the Provider that cfg selects. The geonames backend loads its
-// data here (about a quarter of a second for the embedded extract); the
-// Google backends need a key, from cfg.Key or the HERD_PLACES_KEY
-// environment variable.
-func New(cfg Config) (Provider, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cfg = cfg.withDefaults()
-	switch cfg.Backend {
-	case BackendGoogle:
-		return NewGoogle(cfg)
-	case BackendGoogleNew:
-		return NewGoogleNew(cfg)
-	}
-	return NewGeonames(cfg.DataFile)
 }

@@ -12,10 +12,10 @@ import (
 // empty arrays as `[]`, and no trailing newline. The geonames and google-new
 // backends share it, so their bodies look exactly like Google's.
 
-// result is one entry of the legacy `results` array. Only fields the
+// Result is one entry of the legacy `results` array. Only fields the
 // backend really knows are written; empty strings and a false HasViewport
 // leave their key out.
-type result struct {
+type Result struct {
 	Lat, Lng float64
 	// Viewport corners, [0] latitude and [1] longitude. When the viewport
 	// crosses the antimeridian NE[1] < SW[1], as in Google's answers.
@@ -30,18 +30,18 @@ type result struct {
 	Vicinity       string
 }
 
-// appendBodyStart writes the opening brace, html_attributions and the
-// opening of the results array. Follow it with appendResult for each result
-// and close with appendBodyEnd.
-func appendBodyStart(dst []byte, attributions []string) []byte {
+// AppendBodyStart writes the opening brace, html_attributions and the
+// opening of the results array. Follow it with AppendResult for each result
+// and close with AppendBodyEnd.
+func AppendBodyStart(dst []byte, attributions []string) []byte {
 	dst = append(dst, "{\n   \"html_attributions\" : "...)
 	dst = appendStringArray(dst, attributions)
 	return append(dst, ",\n   \"results\" : ["...)
 }
 
-// appendBodyEnd closes the results array (n results were written) and
+// AppendBodyEnd closes the results array (n results were written) and
 // writes the status.
-func appendBodyEnd(dst []byte, n int, status string) []byte {
+func AppendBodyEnd(dst []byte, n int, status string) []byte {
 	if n > 0 {
 		dst = append(dst, "\n   ]"...)
 	} else {
@@ -52,8 +52,8 @@ func appendBodyEnd(dst []byte, n int, status string) []byte {
 	return append(dst, "\n}"...)
 }
 
-// appendResult writes r as the i-th element (0-based) of the results array.
-func appendResult(dst []byte, i int, r *result) []byte {
+// AppendResult writes r as the i-th element (0-based) of the results array.
+func AppendResult(dst []byte, i int, r *Result) []byte {
 	if i > 0 {
 		dst = append(dst, ',')
 	}

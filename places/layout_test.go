@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/herdnet/herd/places/internal/placestest"
 )
 
 func TestAppendJSONString(t *testing.T) {
@@ -49,11 +51,36 @@ func TestAppendErrorBody(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("got\n%s", b)
 	}
-	lb := decodeBody(t, b[3:])
+	lb := placestest.DecodeBody(t, b[3:])
 	if lb.Status != StatusOverQueryLimit {
 		t.Errorf("%+v", lb)
 	}
 	if st, _ := StatusOf(errors.New("x")); st != StatusUnknownError {
 		t.Error(st)
+	}
+}
+
+func TestCollapseNewlines(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                  "",
+		"\n\n":              "",
+		"{\n\n\n  a\n}\n\n": "{\n  a\n}",
+		"\n{\n}":            "{\n}",
+		"a\nb":              "a\nb",
+	} {
+		if got := string(CollapseNewlines([]byte(in))); got != want {
+			t.Errorf("CollapseNewlines(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestConfigWithDefaults(t *testing.T) {
+	t.Setenv(KeyEnv, "env-key")
+	c := Config{Backend: BackendGoogleNew}.WithDefaults()
+	if c.BaseURL != DefaultGoogleNewBaseURL || c.Key != "env-key" || c.Timeout <= 0 || c.MaxConns <= 0 {
+		t.Errorf("%+v", c)
+	}
+	if c := (Config{}).WithDefaults(); c.Backend != BackendGeonames || c.BaseURL != "" {
+		t.Errorf("%+v", c)
 	}
 }

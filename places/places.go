@@ -5,6 +5,14 @@ import (
 	"errors"
 )
 
+// Bounds of the legacy Nearby Search API, which WHATSAT shares.
+const (
+	// MaxLimit is the most results a legacy Nearby Search page holds.
+	MaxLimit = 20
+	// MaxRadiusKm is the largest radius the legacy API accepts (50 000 m).
+	MaxRadiusKm = 50
+)
+
 // Query is one WHATSAT question: places within RadiusKm of (Lat, Lon), at most Limit results.
 type Query struct {
 	Lat, Lon float64 // decimal degrees, already validated by the codec
@@ -69,4 +77,22 @@ func AppendErrorBody(dst []byte, err error) []byte {
 	dst = appendJSONString(dst, status)
 	dst = append(dst, "\n}"...)
 	return dst
+}
+
+// CollapseNewlines rewrites b in place to the body layout PROTOCOL.md
+// requires: every run of '\n' becomes one, and leading and trailing '\n's
+// go. It returns the shortened slice. Backends and the node share it.
+func CollapseNewlines(b []byte) []byte {
+	w := 0
+	for r := 0; r < len(b); r++ {
+		if b[r] == '\n' && (w == 0 || b[w-1] == '\n') {
+			continue
+		}
+		b[w] = b[r]
+		w++
+	}
+	for w > 0 && b[w-1] == '\n' {
+		w--
+	}
+	return b[:w]
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/herdnet/herd/internal/cli"
 	"io"
 	"net"
 
-	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/cli"
+	"github.com/herdnet/herd/places/httpapi"
+	"github.com/herdnet/herd/places/provider"
 )
 
 func cmdPlacesServer(args []string, stdout, stderr io.Writer) error {
@@ -20,9 +22,7 @@ func cmdPlacesServer(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return cli.UsageErr("places-server takes no arguments (got %q)", pos)
 	}
-	cfg := places.DefaultConfig()
-	cfg.DataFile = *data
-	p, err := places.New(cfg)
+	p, err := provider.New(herd.PlacesConfig{Data: *data}.ProviderConfig())
 	if err != nil {
 		return &cli.ExitError{Code: 2, Err: err}
 	}
@@ -30,7 +30,7 @@ func cmdPlacesServer(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := places.NewServer(p, places.ServerConfig{})
+	srv := httpapi.NewServer(p, httpapi.ServerConfig{})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "herd places-server: serving %s on http://%s/maps/api/place/nearbysearch/json\n", p.Name(), ln.Addr())

@@ -8,7 +8,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/placesgen -in cities500.txt -out places/data/cities500.tsv.gz
+//	go run ./cmd/placesgen -in cities500.txt -out places/geonames/data/cities500.tsv.gz
 package main
 
 import (
@@ -31,7 +31,7 @@ var keep = [...]int{0, 1, 4, 5, 6, 7, 8, 10, 14}
 
 func main() {
 	in := flag.String("in", "", "GeoNames dump to read (19 columns, plain or .gz)")
-	out := flag.String("out", "places/data/cities500.tsv.gz", "compact gzip file to write")
+	out := flag.String("out", "places/geonames/data/cities500.tsv.gz", "compact gzip file to write")
 	flag.Parse()
 	if *in == "" {
 		fmt.Fprintln(os.Stderr, "placesgen: -in is required")

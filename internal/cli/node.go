@@ -15,7 +15,7 @@ import (
 
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/cluster"
-	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/places/provider"
 )
 
 // Engines are the I/O models a binary offers, by --engine name. "gnet"
@@ -117,10 +117,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			return fmt.Errorf("log directory: %w", err)
 		}
 	}
-	pc := places.DefaultConfig()
-	pc.Backend, pc.BaseURL, pc.Key, pc.DataFile = cfg.Places.Backend, cfg.Places.URL, cfg.Places.Key, cfg.Places.Data
-	pc.Timeout = cfg.Places.Timeout
-	provider, err := places.New(pc)
+	backend, err := provider.New(cfg.Places.ProviderConfig())
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
@@ -141,7 +138,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			w = fl
 		}
 		logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-		opts := herd.NodeOptions{Name: nc.Name, Places: provider, PlacesTimeout: cfg.Places.Timeout, MaxInFlight: cfg.Places.MaxInFlight}
+		opts := herd.NodeOptions{Name: nc.Name, Places: backend, PlacesTimeout: cfg.Places.Timeout, MaxInFlight: cfg.Places.MaxInFlight}
 		return opts, logger, nil
 	}
 	if f.debugAddr != "" {
@@ -159,7 +156,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	if f.logDir != "-" {
 		logWhere = f.logDir + "/NAME.log"
 	}
-	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Members), f.engine, provider.Name(), logWhere)
+	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Members), f.engine, backend.Name(), logWhere)
 	for _, m := range h.Members {
 		var nbs []string
 		for _, nc := range cfg.Neighbors(m.Node.Name()) {

@@ -1,4 +1,4 @@
-package places
+package google
 
 import (
 	"encoding/json"

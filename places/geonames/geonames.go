@@ -1,4 +1,4 @@
-package places
+package geonames
 
 import (
 	"bufio"
@@ -14,33 +14,31 @@ import (
 	"sync"
 
 	"github.com/tidwall/rtree"
+
+	"github.com/herdnet/herd/places"
 )
 
-// GeonamesAttribution is the credit GeoNames' CC BY 4.0 licence asks for; the
+// Attribution is the credit GeoNames' CC BY 4.0 licence asks for; the
 // geonames backend puts it in the html_attributions of every answer.
-const GeonamesAttribution = "Data from GeoNames (https://www.geonames.org/), CC BY 4.0"
+const Attribution = "Data from GeoNames (https://www.geonames.org/), CC BY 4.0"
 
-// GeonamesPlaceIDPrefix starts the place_id of every geonames result; the
+// PlaceIDPrefix starts the place_id of every geonames result; the
 // GeoNames id follows ("geonames:5408522").
-const GeonamesPlaceIDPrefix = "geonames:"
+const PlaceIDPrefix = "geonames:"
 
 const (
 	// vicinityKm bounds the search for the locality named as the vicinity
 	// of a neighbourhood or point of interest.
 	vicinityKm = 20
-	// maxLimit is the most results a legacy Nearby Search page holds.
-	maxLimit = 20
-	// maxRadiusKm is the largest radius the legacy API accepts (50 000 m).
-	maxRadiusKm = 50
 )
 
-// Geonames is the offline backend: GeoNames places in an R-tree, answering
+// Index is the offline backend: GeoNames places in an R-tree, answering
 // radius queries with exact great-circle distances, ranked like Google's
 // default "prominence": the populated place nearest to the point first (the
 // place the point is in), then population descending, then distance
 // ascending, then GeoNames order. It is read-only after construction and safe for
 // concurrent use.
-type Geonames struct {
+type Index struct {
 	places []place
 	text   string        // geonameid digits and names of all places, back to back
 	codes  []featureCode // interned feature codes, indexed by place.code
@@ -49,14 +47,14 @@ type Geonames struct {
 	attrib []string
 }
 
-// place is one GeoNames entry, kept small: strings live in Geonames.text.
+// place is one GeoNames entry, kept small: strings live in Index.text.
 type place struct {
 	lat, lon float64
 	pop      int64
-	off      uint32 // start of the id digits in Geonames.text; the name follows
+	off      uint32 // start of the id digits in Index.text; the name follows
 	nameLen  uint16
 	idLen    uint8
-	code     uint16 // index into Geonames.codes
+	code     uint16 // index into Index.codes
 }
 
 type featureCode struct {
@@ -73,16 +71,16 @@ type featureCode struct {
 // standard 19-column tab-separated format, e.g. allCountries.txt or
 // cities15000.txt) or a file made by cmd/placesgen, plain or gzip-compressed
 // (detected by its magic bytes, whatever the name).
-func NewGeonames(path string) (*Geonames, error) {
+func Load(path string) (*Index, error) {
 	if path == "" {
-		return ReadGeonames(bytes.NewReader(cities500))
+		return Read(bytes.NewReader(cities500))
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("places: geonames: %w", err)
 	}
 	defer f.Close()
-	g, err := ReadGeonames(f)
+	g, err := Read(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
@@ -91,7 +89,7 @@ func NewGeonames(path string) (*Geonames, error) {
 
 // ReadGeonames loads GeoNames data from r, in any of the forms NewGeonames
 // accepts.
-func ReadGeonames(r io.Reader) (*Geonames, error) {
+func Read(r io.Reader) (*Index, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -101,7 +99,7 @@ func ReadGeonames(r io.Reader) (*Geonames, error) {
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 1<<16)
 	}
-	g := &Geonames{attrib: []string{GeonamesAttribution}}
+	g := &Index{attrib: []string{Attribution}}
 	if err := g.load(br); err != nil {
 		return nil, err
 	}
@@ -123,7 +121,7 @@ var (
 
 const compactHeader = "#herd-places-v1\t"
 
-func (g *Geonames) load(br *bufio.Reader) error {
+func (g *Index) load(br *bufio.Reader) error {
 	cols := dumpColumns
 	if head, _ := br.Peek(len(compactHeader)); string(head) == compactHeader {
 		cols = compactColumns
@@ -207,7 +205,7 @@ func splitTabs(fields [][]byte, line []byte) int {
 	}
 }
 
-func (g *Geonames) parse(f *[19][]byte, c columns, text *strings.Builder, codeIdx map[string]uint16) (place, error) {
+func (g *Index) parse(f *[19][]byte, c columns, text *strings.Builder, codeIdx map[string]uint16) (place, error) {
 	var p place
 	id := f[c.id]
 	if _, err := strconv.ParseUint(string(id), 10, 64); err != nil || len(id) > math.MaxUint8 {
@@ -252,7 +250,7 @@ func (g *Geonames) parse(f *[19][]byte, c columns, text *strings.Builder, codeId
 // internCode returns the index of (class, code) in g.codes, adding it when
 // new. codeIdx maps a code to its first index; a code seen with another
 // class (not in GeoNames' own data) is found by a scan.
-func (g *Geonames) internCode(codeIdx map[string]uint16, class byte, code []byte) (uint16, error) {
+func (g *Index) internCode(codeIdx map[string]uint16, class byte, code []byte) (uint16, error) {
 	if ci, ok := codeIdx[string(code)]; ok {
 		if g.codes[ci].class == class {
 			return ci, nil
@@ -288,29 +286,29 @@ func newFeatureCode(class byte, code string) featureCode {
 }
 
 // Len is the number of places loaded.
-func (g *Geonames) Len() int { return len(g.places) }
+func (g *Index) Len() int { return len(g.places) }
 
-// Name implements Provider.
-func (g *Geonames) Name() string { return "geonames" }
+// Name implements places.Provider.
+func (g *Index) Name() string { return "geonames" }
 
-func (g *Geonames) id(p *place) string {
+func (g *Index) id(p *place) string {
 	return g.text[p.off : p.off+uint32(p.idLen)]
 }
 
-func (g *Geonames) name(p *place) string {
+func (g *Index) name(p *place) string {
 	start := p.off + uint32(p.idLen)
 	return g.text[start : start+uint32(p.nameLen)]
 }
 
-// Nearby implements Provider. It never fails on a valid query; a radius
+// Nearby implements places.Provider. It never fails on a valid query; a radius
 // above 50 km is clamped to 50 km and a limit above 20 to 20, as Google does.
-func (g *Geonames) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, error) {
+func (g *Index) Nearby(ctx context.Context, q places.Query, dst []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
 	}
 	if !(q.RadiusKm > 0) || math.IsInf(q.RadiusKm, 0) || q.Limit < 1 ||
 		!(q.Lat >= -90 && q.Lat <= 90) || !(q.Lon >= -180 && q.Lon <= 180) {
-		return dst, &Error{Status: StatusInvalidRequest, Message: "invalid location, radius or limit"}
+		return dst, &places.Error{Status: places.StatusInvalidRequest, Message: "invalid location, radius or limit"}
 	}
 	s := g.pool.Get().(*geoSearch)
 	dst = s.run(q, dst)
@@ -321,10 +319,10 @@ func (g *Geonames) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, err
 // geoSearch is the scratch state of one query, pooled so that a query does
 // not allocate: the R-tree callbacks are method values bound once.
 type geoSearch struct {
-	g                *Geonames
+	g                *Index
 	lat, lon, radius float64
 	limit, n         int
-	top              [maxLimit]candidate
+	top              [places.MaxLimit]candidate
 	nearest          candidate // the nearest populated place: where the point is
 	hasNearest       bool
 	boxes            [2]box
@@ -355,32 +353,32 @@ func (a *candidate) before(b *candidate) bool {
 	return a.i < b.i
 }
 
-func newGeoSearch(g *Geonames) *geoSearch {
+func newGeoSearch(g *Index) *geoSearch {
 	s := &geoSearch{g: g}
 	s.visit = s.onCandidate
 	s.visitLocality = s.onLocality
 	return s
 }
 
-func (s *geoSearch) run(q Query, dst []byte) []byte {
+func (s *geoSearch) run(q places.Query, dst []byte) []byte {
 	s.lat, s.lon = q.Lat, q.Lon
-	s.radius = math.Min(q.RadiusKm, maxRadiusKm)
-	s.limit = min(q.Limit, maxLimit)
+	s.radius = math.Min(q.RadiusKm, places.MaxRadiusKm)
+	s.limit = min(q.Limit, places.MaxLimit)
 	s.n, s.hasNearest = 0, false
 	for _, b := range searchBoxes(s.boxes[:0], s.lat, s.lon, s.radius) {
 		s.g.tree.Search(b.min, b.max, s.visit)
 	}
 	s.pinNearest()
 
-	dst = appendBodyStart(dst, s.g.attrib)
+	dst = places.AppendBodyStart(dst, s.g.attrib)
 	for k := 0; k < s.n; k++ {
 		p := &s.g.places[s.top[k].i]
 		fc := &s.g.codes[p.code]
-		r := result{
+		r := places.Result{
 			Lat: p.lat, Lng: p.lon,
 			HasViewport:   true,
 			Name:          s.g.name(p),
-			PlaceIDPrefix: GeonamesPlaceIDPrefix,
+			PlaceIDPrefix: PlaceIDPrefix,
 			PlaceID:       s.g.id(p),
 			Types:         fc.types,
 		}
@@ -396,13 +394,13 @@ func (s *geoSearch) run(q Query, dst []byte) []byte {
 		}
 		r.NE, r.SW = viewportAround(p.lat, p.lon, side)
 		r.Vicinity = s.vicinity(p, fc)
-		dst = appendResult(dst, k, &r)
+		dst = places.AppendResult(dst, k, &r)
 	}
-	status := StatusOK
+	status := places.StatusOK
 	if s.n == 0 {
-		status = StatusZeroResults
+		status = places.StatusZeroResults
 	}
-	return appendBodyEnd(dst, s.n, status)
+	return places.AppendBodyEnd(dst, s.n, status)
 }
 
 // pinNearest puts the nearest populated place first: the answer starts

@@ -1,10 +1,13 @@
 //go:build !race
 
-package places
+package geonames
 
 import (
 	"context"
 	"testing"
+
+	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/places/internal/placestest"
 )
 
 // A geonames query into a big enough buffer allocates nothing.
@@ -12,9 +15,9 @@ func TestGeonamesNearbyAllocs(t *testing.T) {
 	g := embeddedGeonames(t)
 	ctx := context.Background()
 	dst := make([]byte, 0, 32<<10)
-	for _, q := range []Query{
-		{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: 5},
-		{Lat: uclaLat, Lon: uclaLon, RadiusKm: 50, Limit: 20},
+	for _, q := range []places.Query{
+		{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 10, Limit: 5},
+		{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 50, Limit: 20},
 		{Lat: 0, Lon: 179.99, RadiusKm: 50, Limit: 20},
 	} {
 		g.Nearby(ctx, q, dst[:0]) // warm the pool

@@ -1,4 +1,4 @@
-package places
+package httpapi
 
 import (
 	"context"
@@ -7,11 +7,16 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/places/geonames"
+	"github.com/herdnet/herd/places/google"
+	"github.com/herdnet/herd/places/internal/placestest"
 )
 
 // startServer runs a Server for p on 127.0.0.1:0 and returns its base URL;
 // cleanup shuts it down and checks that Serve returned.
-func startServer(t *testing.T, p Provider) string {
+func startServer(t *testing.T, p places.Provider) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,14 +61,14 @@ func TestServer(t *testing.T) {
 	base := startServer(t, g)
 
 	code, ctype, body := get(t, base+NearbySearchPath+"?location=34.068930,-118.445127&radius=10000&key=anything")
-	want, _ := g.Nearby(context.Background(), Query{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: 20}, nil)
+	want, _ := g.Nearby(context.Background(), places.Query{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 10, Limit: 20}, nil)
 	if code != 200 || ctype != "application/json; charset=UTF-8" || string(body) != string(want) {
 		t.Errorf("%d %s\n%s", code, ctype, body)
 	}
 
 	for _, q := range []string{"", "?location=1,2", "?location=91,0&radius=5", "?location=x&radius=5", "?location=1,2&radius=-1"} {
 		code, _, body := get(t, base+NearbySearchPath+q)
-		if lb := decodeBody(t, body); code != 200 || lb.Status != StatusInvalidRequest || lb.ErrorMessage == "" {
+		if lb := placestest.DecodeBody(t, body); code != 200 || lb.Status != places.StatusInvalidRequest || lb.ErrorMessage == "" {
 			t.Errorf("%q: %d %s", q, code, body)
 		}
 	}
@@ -77,12 +82,12 @@ func TestServer(t *testing.T) {
 func TestGoogleAgainstServer(t *testing.T) {
 	g := embeddedGeonames(t)
 	base := startServer(t, g)
-	gg, err := NewGoogle(Config{BaseURL: base, Key: "k", Timeout: 2 * time.Second})
+	gg, err := google.NewLegacy(places.Config{BaseURL: base, Key: "k", Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, limit := range []int{1, 5, 20} {
-		q := Query{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: limit}
+		q := places.Query{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 10, Limit: limit}
 		got, err := gg.Nearby(context.Background(), q, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -92,4 +97,14 @@ func TestGoogleAgainstServer(t *testing.T) {
 			t.Errorf("limit %d: got\n%s\nwant\n%s", limit, got, want)
 		}
 	}
+}
+
+// embeddedGeonames loads the embedded extract.
+func embeddedGeonames(t testing.TB) *geonames.Index {
+	t.Helper()
+	g, err := geonames.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -1,4 +1,4 @@
-package places
+package google
 
 import (
 	"context"
@@ -9,13 +9,16 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/places/internal/placestest"
 )
 
-func fakeGoogleNew(t *testing.T, handler http.HandlerFunc) *GoogleNew {
+func fakeGoogleNew(t *testing.T, handler http.HandlerFunc) *PlacesAPI {
 	t.Helper()
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	g, err := NewGoogleNew(Config{BaseURL: srv.URL, Key: testKey, Timeout: time.Second})
+	g, err := NewPlacesAPI(places.Config{BaseURL: srv.URL, Key: testKey, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +36,7 @@ func TestGoogleNewRequestAndConversion(t *testing.T) {
 			problem = r.Method + " " + r.URL.Path
 		case r.Header.Get("X-Goog-Api-Key") != testKey:
 			problem = "key header " + r.Header.Get("X-Goog-Api-Key")
-		case r.Header.Get("X-Goog-FieldMask") != GoogleNewFieldMask:
+		case r.Header.Get("X-Goog-FieldMask") != FieldMask:
 			problem = "field mask " + r.Header.Get("X-Goog-FieldMask")
 		case r.Header.Get("Content-Type") != "application/json":
 			problem = "content type " + r.Header.Get("Content-Type")
@@ -65,7 +68,7 @@ func TestGoogleNewRequestAndConversion(t *testing.T) {
   ]
 }`)
 	})
-	out, err := g.Nearby(context.Background(), Query{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: 2}, nil)
+	out, err := g.Nearby(context.Background(), places.Query{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 10, Limit: 2}, nil)
 	if problem != "" {
 		t.Fatal(problem)
 	}
@@ -115,12 +118,12 @@ func TestGoogleNewRequestAndConversion(t *testing.T) {
 	if string(out) != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
-	decodeBody(t, out)
+	placestest.DecodeBody(t, out)
 }
 
 func TestGoogleNewZeroResults(t *testing.T) {
 	g := fakeGoogleNew(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "{}\n") })
-	out, err := g.Nearby(context.Background(), Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 20}, nil)
+	out, err := g.Nearby(context.Background(), places.Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 20}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +141,13 @@ func TestGoogleNewErrors(t *testing.T) {
 		body   string
 		status string
 	}{
-		{403, errBody(403, "PERMISSION_DENIED"), StatusRequestDenied},
-		{401, errBody(401, "UNAUTHENTICATED"), StatusRequestDenied},
-		{429, errBody(429, "RESOURCE_EXHAUSTED"), StatusOverQueryLimit},
-		{400, errBody(400, "INVALID_ARGUMENT"), StatusInvalidRequest},
-		{500, errBody(500, "INTERNAL"), StatusUnknownError},
-		{503, "upstream down", StatusUnknownError},
-		{200, "{not json", StatusUnknownError},
+		{403, errBody(403, "PERMISSION_DENIED"), places.StatusRequestDenied},
+		{401, errBody(401, "UNAUTHENTICATED"), places.StatusRequestDenied},
+		{429, errBody(429, "RESOURCE_EXHAUSTED"), places.StatusOverQueryLimit},
+		{400, errBody(400, "INVALID_ARGUMENT"), places.StatusInvalidRequest},
+		{500, errBody(500, "INTERNAL"), places.StatusUnknownError},
+		{503, "upstream down", places.StatusUnknownError},
+		{200, "{not json", places.StatusUnknownError},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprint(c.code, "/", c.status), func(t *testing.T) {
@@ -152,14 +155,14 @@ func TestGoogleNewErrors(t *testing.T) {
 				w.WriteHeader(c.code)
 				fmt.Fprint(w, c.body)
 			})
-			_, err := g.Nearby(context.Background(), Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
+			_, err := g.Nearby(context.Background(), places.Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
 			checkError(t, err, c.status)
 		})
 	}
 }
 
 func TestSearchNearbyBody(t *testing.T) {
-	got := string(appendSearchNearby(nil, Query{Lat: -33.5, Lon: 151.25, RadiusKm: 0.0004}, 20))
+	got := string(appendSearchNearby(nil, places.Query{Lat: -33.5, Lon: 151.25, RadiusKm: 0.0004}, 20))
 	want := `{"maxResultCount":20,"locationRestriction":{"circle":{"center":{"latitude":-33.5,"longitude":151.25},"radius":1}}}`
 	if got != want {
 		t.Errorf("got %s", got)

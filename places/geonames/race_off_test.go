@@ -1,5 +1,5 @@
 //go:build !race
 
-package places
+package geonames
 
 const raceEnabled = false

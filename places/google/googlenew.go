@@ -1,4 +1,4 @@
-package places
+package google
 
 import (
 	"context"
@@ -6,18 +6,20 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
+
+	"github.com/herdnet/herd/places"
 )
 
-// GoogleNewFieldMask is the X-Goog-FieldMask the google-new backend sends:
+// FieldMask is the X-Goog-FieldMask the google-new backend sends:
 // only the fields the legacy shape can carry.
-const GoogleNewFieldMask = "places.id,places.displayName,places.location,places.viewport," +
+const FieldMask = "places.id,places.displayName,places.location,places.viewport," +
 	"places.types,places.shortFormattedAddress,places.businessStatus"
 
-// GoogleNew is the Places API (New) backend:
+// PlacesAPI is the Places API (New) backend:
 //
 //	POST {base}/v1/places:searchNearby
 //	X-Goog-Api-Key: KEY
-//	X-Goog-FieldMask: GoogleNewFieldMask
+//	X-Goog-FieldMask: FieldMask
 //	{"maxResultCount":N,"locationRestriction":{"circle":{"center":{...},"radius":M}}}
 //
 // The answer is converted to the legacy shape with the node's own layout:
@@ -26,26 +28,26 @@ const GoogleNewFieldMask = "places.id,places.displayName,places.location,places.
 // types types. Status is OK, or ZERO_RESULTS when no place came back.
 //
 // Errors ({"error":{"code":403,"message":..,"status":"PERMISSION_DENIED"}})
-// become *Error: PERMISSION_DENIED and UNAUTHENTICATED REQUEST_DENIED,
+// become *places.Error: PERMISSION_DENIED and UNAUTHENTICATED REQUEST_DENIED,
 // RESOURCE_EXHAUSTED OVER_QUERY_LIMIT, INVALID_ARGUMENT INVALID_REQUEST,
 // anything else (and timeouts, transport failures, undecodable bodies)
 // UNKNOWN_ERROR; the message is Google's, with the key scrubbed.
-type GoogleNew struct {
+type PlacesAPI struct {
 	ep *endpoint
 }
 
 // NewGoogleNew returns the Places API (New) backend for cfg.
-func NewGoogleNew(cfg Config) (*GoogleNew, error) {
-	cfg.Backend = BackendGoogleNew
+func NewPlacesAPI(cfg places.Config) (*PlacesAPI, error) {
+	cfg.Backend = places.BackendGoogleNew
 	ep, err := newEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &GoogleNew{ep: ep}, nil
+	return &PlacesAPI{ep: ep}, nil
 }
 
-// Name implements Provider.
-func (g *GoogleNew) Name() string { return BackendGoogleNew }
+// Name implements places.Provider.
+func (g *PlacesAPI) Name() string { return places.BackendGoogleNew }
 
 const newAPI = "Google Places (New)"
 
@@ -78,12 +80,12 @@ type newResponse struct {
 	} `json:"error"`
 }
 
-// Nearby implements Provider.
-func (g *GoogleNew) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, error) {
+// Nearby implements places.Provider.
+func (g *PlacesAPI) Nearby(ctx context.Context, q places.Query, dst []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
 	}
-	limit := min(max(q.Limit, 1), maxLimit)
+	limit := min(max(q.Limit, 1), places.MaxLimit)
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -93,7 +95,7 @@ func (g *GoogleNew) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, er
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	req.Header.Set("X-Goog-Api-Key", g.ep.key)
-	req.Header.Set("X-Goog-FieldMask", GoogleNewFieldMask)
+	req.Header.Set("X-Goog-FieldMask", FieldMask)
 	var buf [256]byte
 	req.SetBody(appendSearchNearby(buf[:0], q, limit))
 
@@ -103,7 +105,7 @@ func (g *GoogleNew) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, er
 	}
 	body, err := resp.BodyUncompressed()
 	if err != nil {
-		return dst, &Error{Status: StatusUnknownError, Message: newAPI + ": bad response encoding"}
+		return dst, &places.Error{Status: places.StatusUnknownError, Message: newAPI + ": bad response encoding"}
 	}
 	var r newResponse
 	decErr := json.Unmarshal(body, &r)
@@ -112,13 +114,13 @@ func (g *GoogleNew) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, er
 		return dst, g.apiError(code, &r)
 	}
 	if decErr != nil {
-		return dst, &Error{Status: StatusUnknownError, Message: newAPI + ": malformed JSON body"}
+		return dst, &places.Error{Status: places.StatusUnknownError, Message: newAPI + ": malformed JSON body"}
 	}
 	return appendNewPlaces(dst, r.Places, limit), nil
 }
 
 // appendSearchNearby writes the request body.
-func appendSearchNearby(dst []byte, q Query, limit int) []byte {
+func appendSearchNearby(dst []byte, q places.Query, limit int) []byte {
 	dst = append(dst, `{"maxResultCount":`...)
 	dst = strconv.AppendInt(dst, int64(limit), 10)
 	dst = append(dst, `,"locationRestriction":{"circle":{"center":{"latitude":`...)
@@ -130,20 +132,20 @@ func appendSearchNearby(dst []byte, q Query, limit int) []byte {
 	return append(dst, `}}}`...)
 }
 
-func (g *GoogleNew) apiError(code int, r *newResponse) error {
+func (g *PlacesAPI) apiError(code int, r *newResponse) error {
 	status := httpStatus(code)
 	msg := newAPI + ": HTTP " + strconv.Itoa(code)
 	if e := r.Error; e != nil {
 		switch e.Status {
 		case "PERMISSION_DENIED", "UNAUTHENTICATED":
-			status = StatusRequestDenied
+			status = places.StatusRequestDenied
 		case "RESOURCE_EXHAUSTED":
-			status = StatusOverQueryLimit
+			status = places.StatusOverQueryLimit
 		case "INVALID_ARGUMENT":
-			status = StatusInvalidRequest
+			status = places.StatusInvalidRequest
 		case "":
 		default:
-			status = StatusUnknownError
+			status = places.StatusUnknownError
 		}
 		if e.Status != "" {
 			msg += " " + e.Status
@@ -152,26 +154,26 @@ func (g *GoogleNew) apiError(code int, r *newResponse) error {
 			msg += ": " + g.ep.scrub(e.Message)
 		}
 	}
-	if status == StatusOK || status == "" {
-		status = StatusUnknownError
+	if status == places.StatusOK || status == "" {
+		status = places.StatusUnknownError
 	}
-	return &Error{Status: status, Message: msg}
+	return &places.Error{Status: status, Message: msg}
 }
 
-// appendNewPlaces writes the legacy body for places, at most limit of them;
+// appendNewPlaces writes the legacy body for found, at most limit of them;
 // a place without a location is skipped (the legacy shape needs one).
-func appendNewPlaces(dst []byte, places []newPlace, limit int) []byte {
-	dst = appendBodyStart(dst, nil)
+func appendNewPlaces(dst []byte, found []newPlace, limit int) []byte {
+	dst = places.AppendBodyStart(dst, nil)
 	n := 0
-	for i := range places {
+	for i := range found {
 		if n == limit {
 			break
 		}
-		p := &places[i]
+		p := &found[i]
 		if p.Location == nil {
 			continue
 		}
-		r := result{
+		r := places.Result{
 			Lat: p.Location.Latitude, Lng: p.Location.Longitude,
 			BusinessStatus: p.BusinessStatus,
 			Name:           p.DisplayName.Text,
@@ -184,12 +186,12 @@ func appendNewPlaces(dst []byte, places []newPlace, limit int) []byte {
 			r.NE = [2]float64{v.High.Latitude, v.High.Longitude}
 			r.SW = [2]float64{v.Low.Latitude, v.Low.Longitude}
 		}
-		dst = appendResult(dst, n, &r)
+		dst = places.AppendResult(dst, n, &r)
 		n++
 	}
-	status := StatusOK
+	status := places.StatusOK
 	if n == 0 {
-		status = StatusZeroResults
+		status = places.StatusZeroResults
 	}
-	return appendBodyEnd(dst, n, status)
+	return places.AppendBodyEnd(dst, n, status)
 }

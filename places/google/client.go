@@ -1,4 +1,4 @@
-package places
+package google
 
 import (
 	"errors"
@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/herdnet/herd/places"
 )
 
-// endpoint is a parsed Config.BaseURL with its pooled client.
+// endpoint is a parsed places.Config.BaseURL with its pooled client.
 type endpoint struct {
 	hc      *fasthttp.HostClient
 	origin  string // "https://maps.googleapis.com"
@@ -23,10 +25,10 @@ type endpoint struct {
 // newEndpoint builds the pooled fasthttp.HostClient for cfg.BaseURL, with
 // explicit limits: MaxConns, a dial timeout, read and write timeouts, a wait
 // limit for a free connection and a response body cap.
-func newEndpoint(cfg Config) (*endpoint, error) {
-	cfg = cfg.withDefaults()
+func newEndpoint(cfg places.Config) (*endpoint, error) {
+	cfg = cfg.WithDefaults()
 	if cfg.Key == "" {
-		return nil, fmt.Errorf("places: %s backend needs an API key (Config.Key or %s)", cfg.Backend, KeyEnv)
+		return nil, fmt.Errorf("places: %s backend needs an API key (places.Config.Key or %s)", cfg.Backend, places.KeyEnv)
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") ||
@@ -92,29 +94,29 @@ func (e *endpoint) scrub(s string) string {
 	return s
 }
 
-// transportError turns a fasthttp error into an *Error: UNKNOWN_ERROR, with
+// transportError turns a fasthttp error into an *places.Error: UNKNOWN_ERROR, with
 // the key scrubbed from the message.
 func (e *endpoint) transportError(api string, err error) error {
 	switch {
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
-		return &Error{Status: StatusUnknownError, Message: api + ": request timed out"}
+		return &places.Error{Status: places.StatusUnknownError, Message: api + ": request timed out"}
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return &Error{Status: StatusUnknownError, Message: api + ": response body too large"}
+		return &places.Error{Status: places.StatusUnknownError, Message: api + ": response body too large"}
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
-		return &Error{Status: StatusUnknownError, Message: api + ": too many requests in flight"}
+		return &places.Error{Status: places.StatusUnknownError, Message: api + ": too many requests in flight"}
 	}
-	return &Error{Status: StatusUnknownError, Message: api + ": " + e.scrub(err.Error())}
+	return &places.Error{Status: places.StatusUnknownError, Message: api + ": " + e.scrub(err.Error())}
 }
 
 // httpStatus maps an HTTP error status to the Places status that fits.
 func httpStatus(code int) string {
 	switch code {
 	case fasthttp.StatusUnauthorized, fasthttp.StatusForbidden:
-		return StatusRequestDenied
+		return places.StatusRequestDenied
 	case fasthttp.StatusTooManyRequests:
-		return StatusOverQueryLimit
+		return places.StatusOverQueryLimit
 	case fasthttp.StatusBadRequest:
-		return StatusInvalidRequest
+		return places.StatusInvalidRequest
 	}
-	return StatusUnknownError
+	return places.StatusUnknownError
 }

@@ -1,4 +1,4 @@
-package places
+package google
 
 import (
 	"context"
@@ -6,9 +6,11 @@ import (
 	"strconv"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/herdnet/herd/places"
 )
 
-// Google is the legacy Nearby Search backend:
+// Legacy is the legacy Nearby Search backend:
 //
 //	GET {base}/maps/api/place/nearbysearch/json?location=LAT,LNG&radius=M&key=KEY
 //
@@ -22,31 +24,31 @@ import (
 // carrying Google's own error_message (and its results array is empty). HTTP
 // 401/403 become REQUEST_DENIED, 429 OVER_QUERY_LIMIT, 400 INVALID_REQUEST;
 // other HTTP statuses (5xx), timeouts, transport failures and bodies that are
-// not a JSON object with a results array are *Error UNKNOWN_ERROR. The key
+// not a JSON object with a results array are *places.Error UNKNOWN_ERROR. The key
 // never appears in an error.
-type Google struct {
+type Legacy struct {
 	ep *endpoint
 }
 
 // NewGoogle returns the legacy backend for cfg (BaseURL, Key, Timeout,
-// MaxConns, MaxResponseBodySize; zero values get DefaultConfig's, an empty
+// MaxConns, MaxResponseBodySize; zero values get places.DefaultConfig's, an empty
 // key comes from HERD_PLACES_KEY).
-func NewGoogle(cfg Config) (*Google, error) {
-	cfg.Backend = BackendGoogle
+func NewLegacy(cfg places.Config) (*Legacy, error) {
+	cfg.Backend = places.BackendGoogle
 	ep, err := newEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Google{ep: ep}, nil
+	return &Legacy{ep: ep}, nil
 }
 
-// Name implements Provider.
-func (g *Google) Name() string { return BackendGoogle }
+// Name implements places.Provider.
+func (g *Legacy) Name() string { return places.BackendGoogle }
 
 const legacyAPI = "Google Places (legacy)"
 
-// Nearby implements Provider.
-func (g *Google) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, error) {
+// Nearby implements places.Provider.
+func (g *Legacy) Nearby(ctx context.Context, q places.Query, dst []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
 	}
@@ -74,15 +76,15 @@ func (g *Google) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, error
 		return dst, g.ep.transportError(legacyAPI, err)
 	}
 	if code := resp.StatusCode(); code != fasthttp.StatusOK {
-		return dst, &Error{Status: httpStatus(code), Message: legacyAPI + ": HTTP " + strconv.Itoa(code)}
+		return dst, &places.Error{Status: httpStatus(code), Message: legacyAPI + ": HTTP " + strconv.Itoa(code)}
 	}
 	body, err := resp.BodyUncompressed()
 	if err != nil {
-		return dst, &Error{Status: StatusUnknownError, Message: legacyAPI + ": bad response encoding"}
+		return dst, &places.Error{Status: places.StatusUnknownError, Message: legacyAPI + ": bad response encoding"}
 	}
-	out, err := appendCutBody(dst, body, min(max(q.Limit, 1), maxLimit))
+	out, err := appendCutBody(dst, body, min(max(q.Limit, 1), places.MaxLimit))
 	if err != nil {
-		return dst, &Error{Status: StatusUnknownError, Message: legacyAPI + ": " + err.Error()}
+		return dst, &places.Error{Status: places.StatusUnknownError, Message: legacyAPI + ": " + err.Error()}
 	}
 	return out, nil
 }
@@ -90,5 +92,5 @@ func (g *Google) Nearby(ctx context.Context, q Query, dst []byte) ([]byte, error
 // radiusMetres converts the WHATSAT radius to whole metres, 1..50000.
 func radiusMetres(km float64) int64 {
 	m := int64(km*1000 + 0.5)
-	return min(max(m, 1), maxRadiusKm*1000)
+	return min(max(m, 1), places.MaxRadiusKm*1000)
 }

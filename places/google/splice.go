@@ -1,6 +1,10 @@
-package places
+package google
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/herdnet/herd/places"
+)
 
 // errMalformed reports a Google body that is not the JSON object we expect.
 var errMalformed = errors.New("places: malformed JSON body")
@@ -21,24 +25,7 @@ func appendCutBody(dst, body []byte, limit int) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, body[:cutFrom]...)
 	dst = append(dst, body[cutTo:]...)
-	return append(dst[:start], collapseNewlines(dst[start:])...), nil
-}
-
-// collapseNewlines rewrites b in place: every run of '\n' becomes one, and
-// trailing '\n's go. It returns the shortened slice.
-func collapseNewlines(b []byte) []byte {
-	w := 0
-	for r := 0; r < len(b); r++ {
-		if b[r] == '\n' && w > 0 && b[w-1] == '\n' {
-			continue
-		}
-		b[w] = b[r]
-		w++
-	}
-	for w > 0 && b[w-1] == '\n' {
-		w--
-	}
-	return b[:w]
+	return append(dst[:start], places.CollapseNewlines(dst[start:])...), nil
 }
 
 // resultsCut finds the byte range to remove from body so that its top-level

@@ -1,10 +1,9 @@
-package places
+package geonames
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -14,66 +13,25 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/places/internal/placestest"
 )
 
 var (
 	embeddedOnce sync.Once
-	embedded     *Geonames
+	embedded     *Index
 	embeddedErr  error
 )
 
 // embeddedGeonames loads the embedded extract once per test binary.
-func embeddedGeonames(t testing.TB) *Geonames {
+func embeddedGeonames(t testing.TB) *Index {
 	t.Helper()
-	embeddedOnce.Do(func() { embedded, embeddedErr = NewGeonames("") })
+	embeddedOnce.Do(func() { embedded, embeddedErr = Load("") })
 	if embeddedErr != nil {
 		t.Fatal(embeddedErr)
 	}
 	return embedded
-}
-
-// legacyBody is the decoded shape of a legacy Nearby Search answer.
-type legacyBody struct {
-	HTMLAttributions []string `json:"html_attributions"`
-	NextPageToken    string   `json:"next_page_token"`
-	ErrorMessage     string   `json:"error_message"`
-	Results          []struct {
-		BusinessStatus string `json:"business_status"`
-		Geometry       struct {
-			Location struct{ Lat, Lng float64 } `json:"location"`
-			Viewport struct {
-				Northeast struct{ Lat, Lng float64 } `json:"northeast"`
-				Southwest struct{ Lat, Lng float64 } `json:"southwest"`
-			} `json:"viewport"`
-		} `json:"geometry"`
-		Name     string   `json:"name"`
-		PlaceID  string   `json:"place_id"`
-		Types    []string `json:"types"`
-		Vicinity string   `json:"vicinity"`
-	} `json:"results"`
-	Status string `json:"status"`
-}
-
-// decodeBody checks the framing rules of the protocol (no empty line, no
-// trailing newline, valid JSON with exactly the legacy keys) and decodes.
-func decodeBody(t *testing.T, b []byte) legacyBody {
-	t.Helper()
-	if bytes.Contains(b, []byte("\n\n")) {
-		t.Errorf("body has an empty line:\n%s", b)
-	}
-	if len(b) == 0 || b[len(b)-1] == '\n' {
-		t.Errorf("body is empty or ends in a newline: %q", b)
-	}
-	if !json.Valid(b) {
-		t.Fatalf("invalid JSON:\n%s", b)
-	}
-	var lb legacyBody
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&lb); err != nil {
-		t.Fatalf("decode: %v\n%s", err, b)
-	}
-	return lb
 }
 
 // distanceKm is the test's own great-circle distance (spherical law of
@@ -84,7 +42,7 @@ func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
 	return 6371.0088 * math.Acos(math.Max(-1, math.Min(1, c)))
 }
 
-func names(lb legacyBody) []string {
+func names(lb placestest.LegacyBody) []string {
 	var n []string
 	for _, r := range lb.Results {
 		n = append(n, r.Name)
@@ -92,21 +50,19 @@ func names(lb legacyBody) []string {
 	return n
 }
 
-const uclaLat, uclaLon = 34.068930, -118.445127
-
 func TestGeonamesUCLA(t *testing.T) {
 	g := embeddedGeonames(t)
 	ctx := context.Background()
 
-	b, err := g.Nearby(ctx, Query{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: 5}, nil)
+	b, err := g.Nearby(ctx, places.Query{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 10, Limit: 5}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := decodeBody(t, b)
+	lb := placestest.DecodeBody(t, b)
 	if lb.Status != "OK" || len(lb.Results) != 5 {
 		t.Fatalf("status %s, %d results", lb.Status, len(lb.Results))
 	}
-	if !slices.Equal(lb.HTMLAttributions, []string{GeonamesAttribution}) {
+	if !slices.Equal(lb.HTMLAttributions, []string{Attribution}) {
 		t.Errorf("html_attributions = %q", lb.HTMLAttributions)
 	}
 	// The place the point is in first (Westwood, the nearest populated
@@ -117,10 +73,10 @@ func TestGeonamesUCLA(t *testing.T) {
 	}
 	for _, r := range lb.Results {
 		loc := r.Geometry.Location
-		if d := distanceKm(uclaLat, uclaLon, loc.Lat, loc.Lng); d > 10 {
+		if d := distanceKm(placestest.UCLALat, placestest.UCLALon, loc.Lat, loc.Lng); d > 10 {
 			t.Errorf("%s is %.3f km away", r.Name, d)
 		}
-		if !strings.HasPrefix(r.PlaceID, GeonamesPlaceIDPrefix) || len(r.Types) == 0 || r.Vicinity == "" {
+		if !strings.HasPrefix(r.PlaceID, PlaceIDPrefix) || len(r.Types) == 0 || r.Vicinity == "" {
 			t.Errorf("incomplete result %+v", r)
 		}
 		vp := r.Geometry.Viewport
@@ -133,11 +89,11 @@ func TestGeonamesUCLA(t *testing.T) {
 	}
 
 	// The full page goes on by population: West Hollywood (36,222) next.
-	b, err = g.Nearby(ctx, Query{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: 20}, nil)
+	b, err = g.Nearby(ctx, places.Query{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 10, Limit: 20}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb = decodeBody(t, b)
+	lb = placestest.DecodeBody(t, b)
 	n := names(lb)
 	if len(n) != 10 || n[5] != "West Hollywood" || n[9] != "Century City" {
 		t.Errorf("page of 20: %q", n)
@@ -146,7 +102,7 @@ func TestGeonamesUCLA(t *testing.T) {
 		t.Errorf("page of 20 does not start with the page of 5: %q", n)
 	}
 	for _, r := range lb.Results {
-		if d := distanceKm(uclaLat, uclaLon, r.Geometry.Location.Lat, r.Geometry.Location.Lng); d > 10 {
+		if d := distanceKm(placestest.UCLALat, placestest.UCLALon, r.Geometry.Location.Lat, r.Geometry.Location.Lng); d > 10 {
 			t.Errorf("%s is %.3f km away", r.Name, d)
 		}
 	}
@@ -154,11 +110,11 @@ func TestGeonamesUCLA(t *testing.T) {
 
 func TestGeonamesZeroResults(t *testing.T) {
 	g := embeddedGeonames(t)
-	b, err := g.Nearby(context.Background(), Query{Lat: 0, Lon: -140, RadiusKm: 1, Limit: 5}, []byte("AT x\n"))
+	b, err := g.Nearby(context.Background(), places.Query{Lat: 0, Lon: -140, RadiusKm: 1, Limit: 5}, []byte("AT x\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "AT x\n{\n   \"html_attributions\" : [ \"" + GeonamesAttribution + "\" ],\n   \"results\" : [],\n   \"status\" : \"ZERO_RESULTS\"\n}"
+	want := "AT x\n{\n   \"html_attributions\" : [ \"" + Attribution + "\" ],\n   \"results\" : [],\n   \"status\" : \"ZERO_RESULTS\"\n}"
 	if string(b) != want {
 		t.Errorf("got\n%s\nwant\n%s", b, want)
 	}
@@ -166,20 +122,20 @@ func TestGeonamesZeroResults(t *testing.T) {
 
 func TestGeonamesInvalidQuery(t *testing.T) {
 	g := embeddedGeonames(t)
-	for _, q := range []Query{
+	for _, q := range []places.Query{
 		{Lat: 0, Lon: 0, RadiusKm: 0, Limit: 5},
 		{Lat: 0, Lon: 0, RadiusKm: math.NaN(), Limit: 5},
 		{Lat: 91, Lon: 0, RadiusKm: 1, Limit: 5},
 		{Lat: 0, Lon: 0, RadiusKm: 1, Limit: 0},
 	} {
 		_, err := g.Nearby(context.Background(), q, nil)
-		if st, _ := StatusOf(err); st != StatusInvalidRequest {
+		if st, _ := places.StatusOf(err); st != places.StatusInvalidRequest {
 			t.Errorf("%+v: err %v", q, err)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := g.Nearby(ctx, Query{Lat: 0, Lon: 0, RadiusKm: 1, Limit: 1}, nil); err == nil {
+	if _, err := g.Nearby(ctx, places.Query{Lat: 0, Lon: 0, RadiusKm: 1, Limit: 1}, nil); err == nil {
 		t.Error("cancelled context: no error")
 	}
 }
@@ -189,7 +145,7 @@ func TestGeonamesLoadTime(t *testing.T) {
 		t.Skip("timing")
 	}
 	start := time.Now()
-	g, err := NewGeonames("")
+	g, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +167,7 @@ func dumpRow(id int, name string, lat, lon float64, class, code string, pop int)
 
 // writeDump writes rows to a file in a temp dir, gzipped when the name ends
 // in .gz, and loads it through NewGeonames.
-func writeDump(t *testing.T, name string, rows ...string) *Geonames {
+func writeDump(t *testing.T, name string, rows ...string) *Index {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
 	data := []byte(strings.Join(rows, ""))
@@ -225,20 +181,20 @@ func writeDump(t *testing.T, name string, rows ...string) *Geonames {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g, err := NewGeonames(path)
+	g, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return g
 }
 
-func nearby(t *testing.T, p Provider, lat, lon, km float64, limit int) legacyBody {
+func nearby(t *testing.T, p places.Provider, lat, lon, km float64, limit int) placestest.LegacyBody {
 	t.Helper()
-	b, err := p.Nearby(context.Background(), Query{Lat: lat, Lon: lon, RadiusKm: km, Limit: limit}, nil)
+	b, err := p.Nearby(context.Background(), places.Query{Lat: lat, Lon: lon, RadiusKm: km, Limit: limit}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeBody(t, b)
+	return placestest.DecodeBody(t, b)
 }
 
 func TestGeonamesPoles(t *testing.T) {
@@ -355,7 +311,7 @@ func TestGeonamesFeatureCodes(t *testing.T) {
 func TestGeonamesCompactForm(t *testing.T) {
 	data := compactHeader + "geonameid\tname\tlatitude\tlongitude\tfeature_class\tfeature_code\tcountry_code\tadmin1_code\tpopulation\n" +
 		"7\tSeven\t1.5\t2.5\tP\tPPL\tXX\t01\t700\n"
-	g, err := ReadGeonames(strings.NewReader(data))
+	g, err := Read(strings.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,11 +329,11 @@ func TestGeonamesBadData(t *testing.T) {
 		"bad id":       strings.Replace(dumpRow(1, "A", 1, 2, "P", "PPL", 0), "1\tA", "x\tA", 1),
 		"extra column": strings.TrimSuffix(dumpRow(1, "A", 1, 2, "P", "PPL", 0), "\n") + "\tmore\n",
 	} {
-		if _, err := ReadGeonames(strings.NewReader(data)); err == nil {
+		if _, err := Read(strings.NewReader(data)); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if _, err := NewGeonames(filepath.Join(t.TempDir(), "missing.txt")); err == nil {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.txt")); err == nil {
 		t.Error("missing file: no error")
 	}
 }
@@ -385,7 +341,7 @@ func TestGeonamesBadData(t *testing.T) {
 func BenchmarkGeonamesNearby(b *testing.B) {
 	g := embeddedGeonames(b)
 	ctx := context.Background()
-	q := Query{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: 5}
+	q := places.Query{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 10, Limit: 5}
 	dst := make([]byte, 0, 16<<10)
 	b.ReportAllocs()
 	var n int
@@ -402,17 +358,8 @@ func BenchmarkGeonamesNearby(b *testing.B) {
 func BenchmarkGeonamesLoad(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := NewGeonames(""); err != nil {
+		if _, err := Load(""); err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-func decodeAny(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%v\n%s", err, b)
-	}
-	return m
 }

@@ -1,4 +1,4 @@
-package places
+package google
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/places/internal/placestest"
 )
 
 const testKey = "AIzaTEST-key/with+odd=chars"
@@ -85,13 +88,13 @@ func legacyBodyText(n int, token, tail string) string {
 	return b.String() + tail
 }
 
-// fakeGoogle serves handler on 127.0.0.1:0 and returns a Google backend
+// fakeGoogle serves handler on 127.0.0.1:0 and returns a Legacy backend
 // pointed at it.
-func fakeGoogle(t *testing.T, timeout time.Duration, handler http.HandlerFunc) (*Google, *httptest.Server) {
+func fakeGoogle(t *testing.T, timeout time.Duration, handler http.HandlerFunc) (*Legacy, *httptest.Server) {
 	t.Helper()
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	g, err := NewGoogle(Config{BaseURL: srv.URL, Key: testKey, Timeout: timeout, MaxConns: 4})
+	g, err := NewLegacy(places.Config{BaseURL: srv.URL, Key: testKey, Timeout: timeout, MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +115,7 @@ func TestGoogleCutsResults(t *testing.T) {
 		fmt.Fprint(w, full)
 	})
 	for _, limit := range []int{1, 5, 19, 20} {
-		out, err := g.Nearby(context.Background(), Query{Lat: uclaLat, Lon: uclaLon, RadiusKm: 10, Limit: limit}, []byte("AT\n"))
+		out, err := g.Nearby(context.Background(), places.Query{Lat: placestest.UCLALat, Lon: placestest.UCLALon, RadiusKm: 10, Limit: limit}, []byte("AT\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +123,7 @@ func TestGoogleCutsResults(t *testing.T) {
 		if string(out) != want {
 			t.Fatalf("limit %d: got\n%s\nwant\n%s", limit, out, want)
 		}
-		if lb := decodeAny(t, out[3:]); len(lb["results"].([]any)) != limit {
+		if lb := placestest.DecodeAny(t, out[3:]); len(lb["results"].([]any)) != limit {
 			t.Errorf("limit %d: %d results", limit, len(lb["results"].([]any)))
 		}
 	}
@@ -133,7 +136,7 @@ func TestGoogleCutsResults(t *testing.T) {
 func TestGoogleCollapsesNewlines(t *testing.T) {
 	body := "{\n\n   \"html_attributions\" : [],\n   \"results\" : [],\n\n\n   \"status\" : \"ZERO_RESULTS\"\n}\n\n\n"
 	g, _ := fakeGoogle(t, 2*time.Second, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) })
-	out, err := g.Nearby(context.Background(), Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
+	out, err := g.Nearby(context.Background(), places.Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +150,7 @@ func TestGooglePassesErrorBodies(t *testing.T) {
 	for _, status := range []string{"REQUEST_DENIED", "OVER_QUERY_LIMIT", "INVALID_REQUEST", "UNKNOWN_ERROR", "ZERO_RESULTS"} {
 		body := "{\n   \"error_message\" : \"Message for " + status + "\",\n   \"html_attributions\" : [],\n   \"results\" : [],\n   \"status\" : \"" + status + "\"\n}"
 		g, _ := fakeGoogle(t, 2*time.Second, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body+"\n") })
-		out, err := g.Nearby(context.Background(), Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
+		out, err := g.Nearby(context.Background(), places.Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
 		if err != nil || string(out) != body {
 			t.Errorf("%s: err %v, body\n%s", status, err, out)
 		}
@@ -160,26 +163,26 @@ func TestGoogleErrors(t *testing.T) {
 		handler http.HandlerFunc
 		status  string
 	}{
-		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom "+testKey, 500) }, StatusUnknownError},
-		{"503", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }, StatusUnknownError},
-		{"403", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(403) }, StatusRequestDenied},
-		{"429", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(429) }, StatusOverQueryLimit},
-		{"not json", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<html>"+testKey+"</html>") }, StatusUnknownError},
-		{"no results", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"status" : "OK"}`) }, StatusUnknownError},
-		{"truncated", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, legacyBodyText(3, "", "")[:500]) }, StatusUnknownError},
+		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom "+testKey, 500) }, places.StatusUnknownError},
+		{"503", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }, places.StatusUnknownError},
+		{"403", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(403) }, places.StatusRequestDenied},
+		{"429", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(429) }, places.StatusOverQueryLimit},
+		{"not json", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<html>"+testKey+"</html>") }, places.StatusUnknownError},
+		{"no results", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"status" : "OK"}`) }, places.StatusUnknownError},
+		{"truncated", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, legacyBodyText(3, "", "")[:500]) }, places.StatusUnknownError},
 		{"slow", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-time.After(2 * time.Second):
 			case <-r.Context().Done():
 			}
 			fmt.Fprint(w, legacyBodyText(1, "", ""))
-		}, StatusUnknownError},
+		}, places.StatusUnknownError},
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			g, _ := fakeGoogle(t, 300*time.Millisecond, c.handler)
 			start := time.Now()
-			out, err := g.Nearby(context.Background(), Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, []byte("x"))
+			out, err := g.Nearby(context.Background(), places.Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, []byte("x"))
 			if el := time.Since(start); el > time.Second {
 				t.Errorf("took %v", el)
 			}
@@ -201,11 +204,11 @@ func TestGoogleContextDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := g.Nearby(ctx, Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
+	_, err := g.Nearby(ctx, places.Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
 	if el := time.Since(start); el > time.Second {
 		t.Errorf("ignored the context deadline: %v", el)
 	}
-	checkError(t, err, StatusUnknownError)
+	checkError(t, err, places.StatusUnknownError)
 }
 
 func TestGoogleConnectionRefused(t *testing.T) {
@@ -215,50 +218,50 @@ func TestGoogleConnectionRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	g, err := NewGoogle(Config{BaseURL: "http://" + addr, Key: testKey, Timeout: time.Second})
+	g, err := NewLegacy(places.Config{BaseURL: "http://" + addr, Key: testKey, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = g.Nearby(context.Background(), Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
-	checkError(t, err, StatusUnknownError)
+	_, err = g.Nearby(context.Background(), places.Query{Lat: 1, Lon: 2, RadiusKm: 1, Limit: 5}, nil)
+	checkError(t, err, places.StatusUnknownError)
 }
 
-// checkError asserts err is an *Error with status and that neither it nor
+// checkError asserts err is an *places.Error with status and that neither it nor
 // an error body made from it holds the key.
 func checkError(t *testing.T, err error, status string) {
 	t.Helper()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if st, _ := StatusOf(err); st != status {
+	if st, _ := places.StatusOf(err); st != status {
 		t.Errorf("status %s, want %s (%v)", st, status, err)
 	}
-	body := AppendErrorBody(nil, err)
+	body := places.AppendErrorBody(nil, err)
 	for _, s := range []string{err.Error(), string(body)} {
 		if strings.Contains(s, testKey) || strings.Contains(s, "AIzaTEST") {
 			t.Errorf("key leaked: %s", s)
 		}
 	}
-	lb := decodeBody(t, body)
+	lb := placestest.DecodeBody(t, body)
 	if lb.Status != status || lb.ErrorMessage == "" || len(lb.Results) != 0 {
 		t.Errorf("error body %s", body)
 	}
 }
 
 func TestGoogleNeedsKey(t *testing.T) {
-	t.Setenv(KeyEnv, "")
-	if _, err := NewGoogle(Config{}); err == nil {
+	t.Setenv(places.KeyEnv, "")
+	if _, err := NewLegacy(places.Config{}); err == nil {
 		t.Error("no key: no error")
 	}
-	t.Setenv(KeyEnv, "from-env")
-	g, err := NewGoogle(Config{})
+	t.Setenv(places.KeyEnv, "from-env")
+	g, err := NewLegacy(places.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.ep.key != "from-env" || g.ep.origin != DefaultGoogleBaseURL || !g.ep.hc.IsTLS || g.ep.hc.Addr != "maps.googleapis.com:443" {
+	if g.ep.key != "from-env" || g.ep.origin != places.DefaultGoogleBaseURL || !g.ep.hc.IsTLS || g.ep.hc.Addr != "maps.googleapis.com:443" {
 		t.Errorf("endpoint %+v", g.ep)
 	}
-	if _, err := NewGoogle(Config{Key: "k", BaseURL: "ftp://x"}); err == nil {
+	if _, err := NewLegacy(places.Config{Key: "k", BaseURL: "ftp://x"}); err == nil {
 		t.Error("bad base URL: no error")
 	}
 }

@@ -1,4 +1,4 @@
-package places
+package httpapi
 
 import (
 	"bytes"
@@ -12,24 +12,26 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/herdnet/herd/places"
 )
 
 // NearbySearchPath is the legacy Nearby Search path that Server answers.
 const NearbySearchPath = "/maps/api/place/nearbysearch/json"
 
-// Server serves a Provider over the legacy Nearby Search HTTP API, so that
+// Server serves a places.Provider over the legacy Nearby Search HTTP API, so that
 // a herd (or anything that speaks to Google) can be pointed at an offline
 // index:
 //
 //	GET /maps/api/place/nearbysearch/json?location=LAT,LNG&radius=METRES[&key=...]
 //
-// It answers 200 with the Provider's body, at most 20 results like Google.
+// It answers 200 with the places.Provider's body, at most 20 results like Google.
 // A missing or bad location or radius gets 200 with status INVALID_REQUEST
 // (as Google answers), a provider failure 200 with the error body; any
 // other path is 404 and any method but GET and HEAD 405. The key parameter
 // is accepted and ignored.
 type Server struct {
-	p       Provider
+	p       places.Provider
 	log     *slog.Logger
 	timeout time.Duration
 	srv     *fasthttp.Server
@@ -49,7 +51,7 @@ type ServerConfig struct {
 }
 
 // NewServer returns a Server answering from p.
-func NewServer(p Provider, cfg ServerConfig) *Server {
+func NewServer(p places.Provider, cfg ServerConfig) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,7 +123,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	if err != nil {
-		body = AppendErrorBody(body[:0], err)
+		body = places.AppendErrorBody(body[:0], err)
 	}
 	ctx.SetContentType("application/json; charset=UTF-8")
 	ctx.SetBody(body)
@@ -130,9 +132,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 // parseNearbyArgs reads location and radius (metres, 0 < radius <= 50000);
 // the limit is Google's page size of 20.
-func parseNearbyArgs(args *fasthttp.Args) (Query, error) {
-	bad := func(msg string) (Query, error) {
-		return Query{}, &Error{Status: StatusInvalidRequest, Message: msg}
+func parseNearbyArgs(args *fasthttp.Args) (places.Query, error) {
+	bad := func(msg string) (places.Query, error) {
+		return places.Query{}, &places.Error{Status: places.StatusInvalidRequest, Message: msg}
 	}
 	loc := args.Peek("location")
 	comma := bytes.IndexByte(loc, ',')
@@ -148,7 +150,7 @@ func parseNearbyArgs(args *fasthttp.Args) (Query, error) {
 	if err != nil || !(radius > 0) || math.IsInf(radius, 0) {
 		return bad("radius must be a positive number of metres")
 	}
-	return Query{Lat: lat, Lon: lng, RadiusKm: math.Min(radius, maxRadiusKm*1000) / 1000, Limit: maxLimit}, nil
+	return places.Query{Lat: lat, Lon: lng, RadiusKm: math.Min(radius, places.MaxRadiusKm*1000) / 1000, Limit: places.MaxLimit}, nil
 }
 
 // fasthttpLogger sends fasthttp's messages to slog.
