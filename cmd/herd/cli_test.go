@@ -244,3 +244,17 @@ func TestUpPortInUse(t *testing.T) {
 		return
 	}
 }
+
+// The node binary offers one I/O model: --engine is a herd-bench flag, and
+// the benchmark tools are not commands of herd.
+func TestNodeBinaryHasNoBenchTools(t *testing.T) {
+	code, _, errOut := runHerd(t, "serve", "Alford", "--engine", "goroutine")
+	if code != 2 || !strings.Contains(errOut, "flag provided but not defined: -engine") {
+		t.Errorf("--engine: exit %d, %q", code, errOut)
+	}
+	for _, cmd := range []string{"load", "bench", "echo-server"} {
+		if code, _, errOut := runHerd(t, cmd); code != 2 || !strings.Contains(errOut, "unknown command") {
+			t.Errorf("herd %s: exit %d, %q", cmd, code, errOut)
+		}
+	}
+}
