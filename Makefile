@@ -4,16 +4,13 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-# make benchstat: the Go micro-benchmarks, -count times, compared with benchstat
-# (pinned: x/perf has no tags, so a pseudo-version the proxy serves).
-BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+# make benchstat (bench/benchstat.sh): the Go micro-benchmarks, BENCH_COUNT
+# rounds, compared with benchstat to git ref BASE or to bench/results/old.txt.
 BENCH       ?= .
 BENCH_PKGS  ?= ./codec ./herd ./places ./engine
 BENCH_COUNT ?= 10
 BENCHTIME   ?= 500ms
 BASE        ?=
-RESULTS     := bench/results
-GOBENCH      = $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -count=$(BENCH_COUNT)
 
 .PHONY: help run build test unit race lint fuzz bench bench-quick bench-peers benchstat tidy places-data
 
@@ -83,28 +80,15 @@ bench-peers:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-twisted redis-server)
 	@command -v node >/dev/null || echo "bench: node (Node.js) not found: the node peer will be skipped"
 
-# The Go micro-benchmarks, BENCH_COUNT times each, into $(RESULTS)/new.txt, then
-# benchstat: against the same benchmarks of git ref BASE when given (built from
-# `git archive BASE` in a temporary directory, into $(RESULTS)/old.txt), else
-# against an existing $(RESULTS)/old.txt, else new.txt alone. The comparison
-# goes to $(RESULTS)/benchstat.txt. Narrow it with BENCH (a -bench regexp) and
-# BENCH_PKGS, e.g.
-#   make benchstat BASE=HEAD BENCH_PKGS=./codec      # working tree against the last commit
+# The Go micro-benchmarks, BENCH_COUNT rounds, old and new alternating, into
+# bench/results/{old,new}.txt and benchstat's comparison into
+# bench/results/benchstat.txt. Old is git ref BASE when given (exported with
+# git archive into a temporary directory), else an existing old.txt; with
+# neither, benchstat summarizes new.txt alone. benchstat is pinned in
+# bench/benchstat.sh (x/perf has no tags: a pseudo-version). Narrow it with
+# BENCH (a -bench regexp) and BENCH_PKGS, e.g.
+#   make benchstat BASE=HEAD BENCH_PKGS=./codec   # working tree against the last commit
 #   make benchstat BASE=main BENCH='^BenchmarkParse$$' BENCH_PKGS=./codec
 benchstat:
-	@mkdir -p $(RESULTS)
-	@set -e; if [ -n "$(BASE)" ]; then \
-	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	  git archive "$(BASE)" | tar -x -C "$$tmp"; \
-	  pkgs=""; for p in $(BENCH_PKGS); do if [ -d "$$tmp/$$p" ]; then pkgs="$$pkgs $$p"; fi; done; \
-	  echo "benchstat: old: $(BASE) ($$(git rev-parse --short "$(BASE)^{commit}"))$$pkgs"; \
-	  (cd "$$tmp" && $(GOBENCH) $$pkgs) > $(RESULTS)/old.txt; \
-	fi
-	@echo "benchstat: new: working tree $(BENCH_PKGS)"
-	@$(GOBENCH) $(BENCH_PKGS) > $(RESULTS)/new.txt || { cat $(RESULTS)/new.txt; exit 1; }
-	@if [ -f $(RESULTS)/old.txt ]; then \
-	  $(BENCHSTAT) $(RESULTS)/old.txt $(RESULTS)/new.txt | tee $(RESULTS)/benchstat.txt; \
-	else \
-	  $(BENCHSTAT) $(RESULTS)/new.txt | tee $(RESULTS)/benchstat.txt; \
-	  echo "benchstat: no $(RESULTS)/old.txt to compare with: give BASE=<git ref>, or keep this run (mv $(RESULTS)/new.txt $(RESULTS)/old.txt) and run again after the change"; \
-	fi
+	GO="$(GO)" BENCH='$(BENCH)' BENCH_PKGS='$(BENCH_PKGS)' BENCH_COUNT='$(BENCH_COUNT)' \
+	  BENCHTIME='$(BENCHTIME)' BASE='$(BASE)' ./bench/benchstat.sh

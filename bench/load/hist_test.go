@@ -284,3 +284,27 @@ func TestOpenLoopChargesUnsent(t *testing.T) {
 		t.Fatalf("p99 = %.0f µs, want the unsent requests' wait to show", res.Latency.P99)
 	}
 }
+
+// BenchmarkRecord is the cost of recording one latency, the old histogram
+// against HdrHistogram, as the load generator pays it per reply.
+func BenchmarkRecord(b *testing.B) {
+	vals := heavyTail(1 << 12)
+	b.Run("hist=reference", func(b *testing.B) {
+		var h refHist
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			h.record(vals[i&(len(vals)-1)])
+			i++
+		}
+	})
+	b.Run("hist=hdr", func(b *testing.B) {
+		h := newHist()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			_ = h.RecordValue(vals[i&(len(vals)-1)])
+			i++
+		}
+	})
+}
