@@ -70,7 +70,7 @@ var jsonBodies = []struct{ name, text string }{
 	{"newerror", `{"error": {"code": 403, "message": "Places API (New) has not been used in project 1 before or it is disabled.", "status": "PERMISSION_DENIED"}}`},
 }
 
-// legacyLine is what the legacy backend keeps of a result when a library,
+// legacyPage is what the legacy backend would keep of an answer if a library,
 // rather than the splice scanner, finds the elements of "results".
 type legacyPage struct {
 	HTMLAttributions []stdjson.RawMessage `json:"html_attributions"`
