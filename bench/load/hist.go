@@ -1,166 +1,92 @@
 package load
 
 import (
-	"math"
-	"math/bits"
+	"runtime"
 	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// subBits sets the histogram's resolution: 2^subBits sub-buckets per power
-// of two, a relative error below 1/2^subBits (0.8%).
+// The latency histograms' range and precision. Values are nanoseconds:
+// exact below 2048 ns, and within 0.1% (three significant figures) up to an
+// hour; longer values are recorded as an hour.
 const (
-	subBits    = 7
-	subCount   = 1 << subBits
-	maxShift   = 63 - subBits
-	numBuckets = (maxShift+1)*subCount + subCount
+	histLowest  = 1
+	histHighest = int64(time.Hour)
+	histSigFigs = 3
 )
 
-// Histogram is a log-linear histogram of non-negative int64 values (here,
-// nanoseconds) in the manner of HdrHistogram: exact below 256, and within
-// 0.8% above. The zero value is ready to use. It is not safe for concurrent
-// use; Run keeps one per shard behind a mutex.
-type Histogram struct {
-	counts [numBuckets]uint64
-	total  uint64
-	min    int64
-	max    int64
-	sum    float64
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(histLowest, histHighest, histSigFigs)
 }
 
-func bucketOf(v int64) int {
-	u := uint64(v)
-	shift := bits.Len64(u) - (subBits + 1)
-	if shift <= 0 {
-		return int(u)
-	}
-	return shift*subCount + int(u>>uint(shift))
-}
+// clampNs brings v into the histograms' range.
+func clampNs(v int64) int64 { return min(max(v, 0), histHighest) }
 
-// bucketHigh is the highest value that falls into bucket b.
-func bucketHigh(b int) int64 {
-	if b < 2*subCount {
-		return int64(b)
-	}
-	shift := b/subCount - 1
-	m := uint64(b - shift*subCount)
-	return int64((m+1)<<uint(shift) - 1)
-}
-
-// Record adds one value; negative values count as 0.
-func (h *Histogram) Record(v int64) {
-	if v < 0 {
-		v = 0
-	}
-	h.counts[bucketOf(v)]++
-	if h.total == 0 || v < h.min {
-		h.min = v
-	}
-	if v > h.max {
-		h.max = v
-	}
-	h.total++
-	h.sum += float64(v)
-}
-
-// RecordCorrected records v and, like HdrHistogram's RecordCorrectedValue,
-// the samples a closed-loop client missed while a reply took longer than
-// the expected interval between requests: v-interval, v-2*interval, ...
-// down to interval. An interval <= 0 records v alone.
-func (h *Histogram) RecordCorrected(v, interval int64) {
-	h.Record(v)
-	if interval <= 0 {
-		return
-	}
-	for missing := v - interval; missing >= interval; missing -= interval {
-		h.Record(missing)
-	}
-}
-
-// Merge adds every value of o to h.
-func (h *Histogram) Merge(o *Histogram) {
-	if o.total == 0 {
-		return
-	}
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-	if h.total == 0 || o.min < h.min {
-		h.min = o.min
-	}
-	if o.max > h.max {
-		h.max = o.max
-	}
-	h.total += o.total
-	h.sum += o.sum
-}
-
-// Count is the number of recorded values.
-func (h *Histogram) Count() uint64 { return h.total }
-
-// Max is the largest recorded value, exactly.
-func (h *Histogram) Max() int64 { return h.max }
-
-// Mean is the mean of the recorded values.
-func (h *Histogram) Mean() float64 {
-	if h.total == 0 {
-		return 0
-	}
-	return h.sum / float64(h.total)
-}
-
-// Quantile returns the value at quantile q (0..1): the highest value
-// equivalent to the smallest recorded value that at least q of all values
-// are at or below, capped at Max. It is 0 for an empty histogram.
-func (h *Histogram) Quantile(q float64) int64 {
-	if h.total == 0 {
-		return 0
-	}
-	q = math.Max(0, math.Min(1, q))
-	rank := uint64(math.Ceil(q * float64(h.total)))
-	if rank == 0 {
-		rank = 1
-	}
-	var seen uint64
-	for b, c := range h.counts {
-		seen += c
-		if seen >= rank {
-			return min(bucketHigh(b), h.max)
-		}
-	}
-	return h.max
-}
-
-// shardedHist spreads recording over several mutex-guarded histograms so
-// thousands of connections neither contend on one lock nor each carry
-// their own 60 KB of buckets.
+// shardedHist spreads recording over a few mutex-guarded HDR histograms
+// (an hdrhistogram.Histogram is not safe for concurrent use), so thousands
+// of connections neither contend on one lock nor each carry their own
+// 270 KB of counts. Connection i records into shard i mod the shard count.
 type shardedHist struct {
 	shards []histShard
 }
 
 type histShard struct {
 	mu sync.Mutex
-	h  Histogram
+	h  *hdrhistogram.Histogram
 	_  [64]byte // keep shards' locks on separate cache lines
 }
 
-func newShardedHist(n int) *shardedHist {
-	return &shardedHist{shards: make([]histShard, max(n, 1))}
+// newShardedHist returns a recorder for conns connections: up to four
+// shards per P, since no more goroutines than that record at once.
+func newShardedHist(conns int) *shardedHist {
+	n := max(1, min(conns, 4*runtime.GOMAXPROCS(0)))
+	s := &shardedHist{shards: make([]histShard, n)}
+	for i := range s.shards {
+		s.shards[i].h = newHist()
+	}
+	return s
 }
 
+// record adds one value in nanoseconds.
 func (s *shardedHist) record(shard int, v int64) {
 	sh := &s.shards[shard%len(s.shards)]
 	sh.mu.Lock()
-	sh.h.Record(v)
+	_ = sh.h.RecordValue(clampNs(v)) // in range after clampNs: cannot fail
 	sh.mu.Unlock()
 }
 
-func (s *shardedHist) merged() *Histogram {
-	var all Histogram
+// recordCorrected adds v and, through HdrHistogram's RecordCorrectedValue,
+// the values v-interval, v-2*interval, ... down to interval: the requests a
+// schedule of one every interval would have issued while v went by.
+func (s *shardedHist) recordCorrected(shard int, v, interval int64) {
+	sh := &s.shards[shard%len(s.shards)]
+	sh.mu.Lock()
+	_ = sh.h.RecordCorrectedValue(clampNs(v), interval) // every value is in range
+	sh.mu.Unlock()
+}
+
+// merged returns one histogram holding every shard's values.
+func (s *shardedHist) merged() *hdrhistogram.Histogram {
+	all := newHist()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		all.Merge(&sh.h)
+		all.Merge(sh.h)
 		sh.mu.Unlock()
 	}
-	return &all
+	return all
+}
+
+// latencyOf summarizes h (nanoseconds) in microseconds.
+func latencyOf(h *hdrhistogram.Histogram) Latency {
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	if h.TotalCount() == 0 {
+		return Latency{}
+	}
+	return Latency{
+		P50: us(h.ValueAtPercentile(50)), P99: us(h.ValueAtPercentile(99)), P999: us(h.ValueAtPercentile(99.9)),
+		Max: us(h.Max()), Mean: h.Mean() / 1e3,
+	}
 }

@@ -162,76 +162,6 @@ func TestGeneratedRequests(t *testing.T) {
 	}
 }
 
-func TestHistogramQuantiles(t *testing.T) {
-	var h Histogram
-	for v := int64(1); v <= 10000; v++ {
-		h.Record(v * 1000) // 1..10000 µs in ns
-	}
-	near := func(name string, got, want float64) {
-		t.Helper()
-		if got < want*0.99 || got > want*1.01 {
-			t.Errorf("%s = %v, want %v ± 1%%", name, got, want)
-		}
-	}
-	near("p50", float64(h.Quantile(0.5)), 5000e3)
-	near("p99", float64(h.Quantile(0.99)), 9900e3)
-	near("p99.9", float64(h.Quantile(0.999)), 9990e3)
-	near("mean", h.Mean(), 5000.5e3)
-	if h.Max() != 10000e3 || h.Quantile(1) != 10000e3 {
-		t.Errorf("max = %d, q(1) = %d, want 10000000", h.Max(), h.Quantile(1))
-	}
-	if h.Count() != 10000 {
-		t.Errorf("count = %d", h.Count())
-	}
-	// Small values are exact.
-	var s Histogram
-	for _, v := range []int64{3, 1, 2, 5, 4} {
-		s.Record(v)
-	}
-	if s.Quantile(0.5) != 3 || s.Quantile(0) != 1 || s.Quantile(0.8) != 4 {
-		t.Errorf("small: p50 %d p0 %d p80 %d", s.Quantile(0.5), s.Quantile(0), s.Quantile(0.8))
-	}
-	// Every bucket's high value maps back to that bucket, and the next value
-	// to the next bucket.
-	for b := 0; b < numBuckets-1; b++ {
-		hi := bucketHigh(b)
-		if bucketOf(hi) != b || bucketOf(hi+1) != b+1 {
-			t.Fatalf("bucket %d: high %d maps to %d, next to %d", b, hi, bucketOf(hi), bucketOf(hi+1))
-		}
-	}
-	var m Histogram
-	m.Merge(&h)
-	m.Merge(&s)
-	if m.Count() != 10005 || m.Max() != h.Max() || m.Quantile(0) != 1 {
-		t.Errorf("merge: count %d max %d min %d", m.Count(), m.Max(), m.Quantile(0))
-	}
-}
-
-// A closed-loop client that waits 1 s for one reply out of 1000 sent every
-// 1 ms misses the ~1000 requests it should have sent meanwhile: corrected
-// recording puts them back and the stall shows up at p99.
-func TestCoordinatedOmissionCorrection(t *testing.T) {
-	const interval = int64(time.Millisecond)
-	var raw, corrected Histogram
-	for i := 0; i < 1000; i++ {
-		v := int64(100 * time.Microsecond)
-		if i == 500 {
-			v = int64(time.Second)
-		}
-		raw.Record(v)
-		corrected.RecordCorrected(v, interval)
-	}
-	if p := raw.Quantile(0.99); p > int64(200*time.Microsecond) {
-		t.Fatalf("raw p99 = %v, want the stall hidden", time.Duration(p))
-	}
-	if p := corrected.Quantile(0.99); p < int64(900*time.Millisecond) {
-		t.Fatalf("corrected p99 = %v, want the stall visible", time.Duration(p))
-	}
-	if corrected.Count() != 1000+999 {
-		t.Fatalf("corrected count = %d", corrected.Count())
-	}
-}
-
 // In open-loop mode a server stall is charged to every request scheduled
 // during it, so p99 shows it (latency is from the intended send time).
 func TestOpenLoopStallShowsInP99(t *testing.T) {
@@ -614,4 +544,29 @@ func fakeHerdConn(t *testing.T, serve func(c net.Conn)) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+func TestProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	opt := DefaultOptions()
+	bar, update := progressBar(&buf, opt)
+	update(Progress{Elapsed: 500 * time.Millisecond, Warmup: true, PerSecond: 1234, Errors: 2})
+	update(Progress{Elapsed: 20 * time.Second, PerSecond: 5678})
+	if bar.IsFinished() {
+		t.Fatal("bar finished before the run did")
+	}
+	out := buf.String()
+	if !strings.Contains(out, "warmup") || !strings.Contains(out, "5678 req/s") || !strings.Contains(out, "measuring") {
+		t.Fatalf("bar output %q", out)
+	}
+	opt.Requests = 1000
+	buf.Reset()
+	_, update = progressBar(&buf, opt)
+	update(Progress{Elapsed: time.Second, Measured: 500})
+	if !strings.Contains(buf.String(), "500/1000") {
+		t.Fatalf("count bar output %q", buf.String())
+	}
+	if l := progressLine(Progress{Elapsed: time.Second, Measured: 500}, opt); !strings.Contains(l, "500/1000 replies") {
+		t.Fatalf("progress line %q", l)
+	}
 }

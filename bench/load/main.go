@@ -9,11 +9,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +41,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opt.PID, "pid", 0, "server process id: report its CPU per request and RSS from /proc")
 	fs.DurationVar(&opt.ReplyTimeout, "timeout", opt.ReplyTimeout, "longest wait for a reply")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	progress := fs.Bool("progress", false, "when stderr is not a terminal, print a progress line every 5s")
+	progress := fs.Bool("progress", false, "when stderr is not a terminal (no progress bar), print a progress line every 5s")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: herd load [flags]\n\nLoads a server on loopback and checks every reply.\n\n")
 		fs.PrintDefaults()
@@ -63,17 +62,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	var pmu sync.Mutex
-	clearLine := func() {}
+	clearBar := func() {}
 	switch {
 	case isTerminal(stderr):
+		var bar *progressbar.ProgressBar
 		opt.ProgressInterval = 250 * time.Millisecond
-		opt.Progress = func(p Progress) {
-			pmu.Lock()
-			defer pmu.Unlock()
-			fmt.Fprintf(stderr, "\r\x1b[K%s", progressLine(p, opt))
-		}
-		clearLine = func() { pmu.Lock(); fmt.Fprint(stderr, "\r\x1b[K"); pmu.Unlock() }
+		bar, opt.Progress = progressBar(stderr, opt)
+		clearBar = func() { _ = bar.Clear() }
 	case *progress:
 		opt.ProgressInterval = 5 * time.Second
 		opt.Progress = func(p Progress) { fmt.Fprintln(stderr, progressLine(p, opt)) }
@@ -82,7 +77,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := Run(ctx, opt)
-	clearLine()
+	clearBar()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -103,21 +98,52 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// progressBar returns a progress bar drawn on w and the Options.Progress
+// callback that advances it: over the run's time, or over its measured
+// requests when it has a count.
+func progressBar(w io.Writer, opt Options) (*progressbar.ProgressBar, func(Progress)) {
+	total, byCount := (opt.Warmup + opt.Duration).Milliseconds(), opt.Requests > 0
+	if byCount {
+		total = opt.Requests
+	}
+	options := []progressbar.Option{
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionUseANSICodes(true),
+		progressbar.OptionSetPredictTime(!byCount),
+		progressbar.OptionSetElapsedTime(true),
+	}
+	if byCount {
+		options = append(options, progressbar.OptionShowCount())
+	}
+	bar := progressbar.NewOptions64(max(total, 1), options...)
+	return bar, func(p Progress) {
+		bar.Describe(progressStatus(p))
+		done := p.Elapsed.Milliseconds()
+		if byCount {
+			done = p.Measured
+		}
+		// Stay short of the end: Set64 at the maximum finishes the bar, and
+		// the run may still be draining replies.
+		_ = bar.Set64(min(done, max(total, 1)-1))
+	}
+}
+
+// progressLine is the plain line -progress prints when stderr is not a
+// terminal (a log, where a redrawn bar would only add noise).
 func progressLine(p Progress, opt Options) string {
-	phase := ""
-	if p.Warmup {
-		phase = " (warmup)"
-	}
-	total := opt.Warmup + opt.Duration
 	if opt.Requests > 0 {
-		return fmt.Sprintf("%6.1fs%s  %9.0f req/s  %d replies  %d errors",
-			p.Elapsed.Seconds(), phase, p.PerSecond, p.Requests, p.Errors)
+		return fmt.Sprintf("%6.1fs  %d/%d replies  %s", p.Elapsed.Seconds(), p.Measured, opt.Requests, progressStatus(p))
 	}
-	const width = 20
-	done := min(width, int(float64(width)*p.Elapsed.Seconds()/total.Seconds()))
-	return fmt.Sprintf("[%s%s] %5.1fs/%.1fs%s  %9.0f req/s  %d errors",
-		strings.Repeat("#", done), strings.Repeat(".", width-done),
-		p.Elapsed.Seconds(), total.Seconds(), phase, p.PerSecond, p.Errors)
+	return fmt.Sprintf("%6.1fs/%.1fs  %s", p.Elapsed.Seconds(), (opt.Warmup + opt.Duration).Seconds(), progressStatus(p))
+}
+
+func progressStatus(p Progress) string {
+	phase := "measuring"
+	if p.Warmup {
+		phase = "warmup"
+	}
+	return fmt.Sprintf("%-9s %9.0f req/s %6d errors", phase, p.PerSecond, p.Errors)
 }
 
 // isTerminal reports whether w is a file open on a terminal.
@@ -148,6 +174,9 @@ func WriteTable(w io.Writer, res Result) {
 	fmt.Fprintf(tw, "latency max\t%.1f µs\n", res.Latency.Max)
 	if l := res.SendLag; l != nil {
 		fmt.Fprintf(tw, "send lag\tp50 %.1f µs, p99 %.1f µs, max %.1f µs (behind the open-loop schedule)\n", l.P50, l.P99, l.Max)
+	}
+	if res.Unsent > 0 {
+		fmt.Fprintf(tw, "unsent\t%d requests due but held back by the full pipeline at the end (in the latency figures)\n", res.Unsent)
 	}
 	fmt.Fprintf(tw, "errors\t%d (%d wrong, %d missing)\n", res.Errors, res.WrongReplies, res.MissingReplies)
 	if res.PID > 0 {

@@ -69,6 +69,7 @@ type Progress struct {
 	Elapsed   time.Duration // since the first request, warmup included
 	Warmup    bool          // still warming up
 	Requests  int64         // replies so far, warmup included
+	Measured  int64         // replies so far to measured requests
 	Errors    int64
 	PerSecond float64 // replies per second since the previous snapshot
 }

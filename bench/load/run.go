@@ -53,6 +53,10 @@ type Result struct {
 	// Go's timers wake idle threads with millisecond granularity, so up to
 	// about 1 ms of it, and so of Latency, is the client's own.
 	SendLag *Latency `json:"send_lag,omitempty"`
+	// Unsent (open loop only) counts the requests that fell due but that a
+	// full pipeline held back when the run stopped. They are not in
+	// Requests; Latency charges each the time it had waited by then.
+	Unsent int64 `json:"unsent,omitempty"`
 
 	Errors         int64    `json:"errors"`          // WrongReplies + MissingReplies
 	WrongReplies   int64    `json:"wrong_replies"`   // replies that do not answer their request
@@ -92,6 +96,7 @@ type runner struct {
 	warmup    atomic.Int64
 	wrong     atomic.Int64
 	missing   atomic.Int64
+	unsent    atomic.Int64 // open loop: scheduled requests held back at the end
 	lastReply atomic.Int64
 
 	exMu     sync.Mutex
@@ -147,11 +152,11 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		opt:       opt,
 		measureNs: int64(opt.Warmup),
 		stopCh:    make(chan struct{}),
-		hist:      newShardedHist(min(opt.Conns, 64)),
+		hist:      newShardedHist(opt.Conns),
 	}
 	if opt.Rate > 0 {
 		r.interval = float64(opt.Conns) * 1e9 / opt.Rate
-		r.lag = newShardedHist(min(opt.Conns, 64))
+		r.lag = newShardedHist(opt.Conns)
 	}
 
 	// CPU is sampled when measuring starts and after the last reply.
@@ -237,6 +242,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		l := latencyOf(r.lag.merged())
 		res.SendLag = &l
 	}
+	res.Unsent = r.unsent.Load()
 	res.WrongReplies, res.MissingReplies = r.wrong.Load(), r.missing.Load()
 	res.Errors = res.WrongReplies + res.MissingReplies
 	res.ErrorExamples = r.examples
@@ -264,14 +270,6 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	return res, nil
 }
 
-func latencyOf(h *Histogram) Latency {
-	us := func(ns int64) float64 { return float64(ns) / 1e3 }
-	return Latency{
-		P50: us(h.Quantile(0.50)), P99: us(h.Quantile(0.99)), P999: us(h.Quantile(0.999)),
-		Max: us(h.Max()), Mean: h.Mean() / 1e3,
-	}
-}
-
 func (r *runner) progress(done <-chan struct{}, finished chan<- struct{}) {
 	defer close(finished)
 	t := time.NewTicker(r.opt.ProgressInterval)
@@ -288,6 +286,7 @@ func (r *runner) progress(done <-chan struct{}, finished chan<- struct{}) {
 				Elapsed:  now.Sub(r.start),
 				Warmup:   now.Sub(r.start) < r.opt.Warmup,
 				Requests: n,
+				Measured: r.measured.Load(),
 				Errors:   r.wrong.Load() + r.missing.Load(),
 			}
 			if dt := now.Sub(prevT).Seconds(); dt > 0 {
@@ -374,6 +373,9 @@ func (c *conn) write() {
 		select {
 		case c.tokens <- struct{}{}:
 		case <-r.stopCh:
+			if open {
+				c.chargeUnsent(t)
+			}
 			return
 		case <-c.dead:
 			return
@@ -412,6 +414,24 @@ func (c *conn) write() {
 			return
 		}
 	}
+}
+
+// chargeUnsent accounts, when an open-loop run stops, for the requests the
+// schedule called for from t on that a full pipeline kept unsent. Each has
+// waited from its intended time until now (a lower bound on the latency it
+// would have seen), so they are recorded, the way HdrHistogram corrects for
+// coordinated omission, as now-t, now-t-interval, ... down to interval. In a
+// run that keeps up with its schedule, nothing is unsent: the writer stops
+// while waiting for a future send time.
+func (c *conn) chargeUnsent(t int64) {
+	r := c.r
+	now := r.now()
+	if t < r.measureNs || now <= t {
+		return
+	}
+	v, interval := now-t, max(1, int64(r.interval))
+	r.hist.recordCorrected(c.id, v, interval)
+	r.unsent.Add(max(1, v/interval))
 }
 
 // read checks one reply per token until the writer is done and every

@@ -206,6 +206,10 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 			}
 			w("```\n")
 		}
+		// Comparisons run with make benchstat, kept beside the raw output.
+		if b, err := os.ReadFile(filepath.Join(filepath.Dir(o.GoBench), "go-benchstat.md")); err == nil {
+			w("\n%s", b)
+		}
 	}
 	w("\n## What the numbers mean\n\n")
 	w(`- **Where a gnet node's CPU goes.** Profile a node under load with
