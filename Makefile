@@ -7,7 +7,7 @@ FUZZTIME  ?= 30s
 # make benchstat (bench/benchstat.sh): the Go micro-benchmarks, BENCH_COUNT
 # rounds, compared with benchstat to git ref BASE or to bench/results/old.txt.
 BENCH       ?= .
-BENCH_PKGS  ?= ./codec ./herd ./places ./engine
+BENCH_PKGS  ?= ./codec ./herd ./places/... ./engine
 BENCH_COUNT ?= 10
 BENCHTIME   ?= 500ms
 BASE        ?=

@@ -10,7 +10,7 @@ set -eu
 
 GO=${GO:-go}
 BENCH=${BENCH:-.}
-BENCH_PKGS=${BENCH_PKGS:-./codec ./herd ./places ./engine}
+BENCH_PKGS=${BENCH_PKGS:-./codec ./herd ./places/... ./engine}
 BENCH_COUNT=${BENCH_COUNT:-10}
 BENCHTIME=${BENCHTIME:-500ms}
 BASE=${BASE:-}

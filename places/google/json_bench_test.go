@@ -1,4 +1,4 @@
-package places
+package google
 
 import (
 	stdjson "encoding/json"
@@ -16,13 +16,13 @@ import (
 // bytedance/sonic (JIT on amd64; elsewhere, or on a Go it does not know, it
 // falls back to encoding/json). Run it with
 //
-//	go test -run='^$' -bench='^Benchmark(Decode|Convert|LegacyCut)$' -count=10 ./places
+//	go test -run='^$' -bench='^Benchmark(Decode|Convert|LegacyCut)$' -count=10 ./places/google
 //
 // and compare with benchstat; the figures and the decision are in
 // BENCHMARKS.md.
 
 // newPlaceText is one place of a Places API (New) searchNearby answer
-// under GoogleNewFieldMask, in the shape of googlenew_test.go's recorded
+// under FieldMask, in the shape of googlenew_test.go's recorded
 // answer (the fields the mask asks for, languageCode included).
 func newPlaceText(i int) string {
 	return fmt.Sprintf(`    {
