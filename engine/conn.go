@@ -17,8 +17,9 @@ import (
 // connState is the per-connection state. It is owned by the connection's
 // event loop: only OnOpen, OnTraffic and OnClose touch it.
 type connState struct {
-	id uint64
-	hc herd.Conn // whether this is a neighbour's link
+	id    uint64
+	hc    herd.Conn  // whether this is a neighbour's link
+	stats *loopStats // the counters of the connection's event loop
 	// pending holds replies that must wait for an earlier, still running
 	// WHATSAT. Empty in the common case: replies go straight out.
 	pending []*reply
@@ -62,7 +63,8 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 
 // OnOpen sets up a connection's state. Event loop only.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	st := &connState{id: s.nextConn.Add(1)}
+	st := &connState{id: s.nextConn.Add(1), stats: s.stats.of(c)}
+	st.stats.opened.Add(1)
 	c.SetContext(st)
 	s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "client connected", Conn: st.id, Remote: c.RemoteAddr().String()})
 	return nil, gnet.None
@@ -170,6 +172,7 @@ func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
 	s.log.Line("recv", st.id, st.hc.Peer, line)
 	p := len(out)
 	out, outcome, e := s.node.Serve(out, line, &st.cmd, &st.hc)
+	st.stats.countLine(st.cmd.Kind, out[p:])
 	if st.hc.NewPeer {
 		s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour connected", Conn: st.id, Peer: st.hc.Peer})
 	}
@@ -201,6 +204,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if errors.Is(err, io.EOF) {
 		s.finishHalfClosed(c, st)
 	}
+	st.stats.closed.Add(1)
 	st.done()
 	msg := "client disconnected"
 	if st.hc.Peer != "" {

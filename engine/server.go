@@ -47,6 +47,7 @@ type Server struct {
 
 	nextConn atomic.Uint64
 	work     *workers
+	stats    statShards // per-event-loop counters (stats.go)
 
 	ctx    context.Context // cancelled by Stop: ends workers and drainers
 	cancel context.CancelFunc

@@ -31,6 +31,7 @@ type link struct {
 	q       chan *herd.Entry
 	up      atomic.Bool
 	dropped atomic.Uint64
+	st      linkStats // state, since, ups, sent (stats.go)
 }
 
 // Neighbor is a node to link with. Address is host:port and is resolved
@@ -73,6 +74,7 @@ func (ls *Links) Connect(neighbors []Neighbor) {
 	links := make([]*link, len(neighbors))
 	for i, nb := range neighbors {
 		links[i] = &link{ls: ls, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, ls.cfg.Queue)}
+		links[i].st.set(StateConnecting)
 		ls.wg.Go(links[i].run)
 	}
 	ls.list.Store(&links)
@@ -159,6 +161,7 @@ func (l *link) run() {
 			continue
 		}
 		if err != nil {
+			l.st.set(StateDown)
 			if failures++; failures == 1 {
 				l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour unreachable, retrying", Peer: l.name, Remote: l.addr, Err: err})
 			}
@@ -195,10 +198,13 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	}
 	if err != nil {
 		l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
+		l.st.set(StateDown)
 		return false
 	}
 
 	l.up.Store(true)
+	l.st.set(StateUp)
+	defer l.st.set(StateDown)
 	defer l.up.Store(false)
 	// After the handshake the neighbour never writes on this connection: a
 	// read returns only when it goes away, which is how a restart is noticed
@@ -218,6 +224,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	if err == nil {
 		err = w.Flush()
 	}
+	l.st.sent.Add(uint64(pushed))
 	l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String(), Pushed: pushed})
 
 	for err == nil {
@@ -276,6 +283,7 @@ func (l *link) send(w *bufio.Writer, e *herd.Entry) error {
 	if l.ls.cache.Get(e.ClientID()) != e {
 		return nil
 	}
+	l.st.sent.Add(1)
 	return writeEntry(w, e)
 }
 

@@ -151,7 +151,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		}
 		defer stop()
 	}
-	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops})
+	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true})
 	if err != nil {
 		return err
 	}
@@ -166,6 +166,11 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			nbs = append(nbs, nc.Name)
 		}
 		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", m.Node.Name(), m.Addr(), JoinNames(nbs))
+	}
+	for _, m := range h.Members {
+		if a := m.AdminAddr(); a != "" {
+			fmt.Fprintf(stdout, "  %-10s page http://%s/  (metrics /metrics, health /livez /readyz, /status)\n", m.Node.Name(), a)
+		}
 	}
 	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
