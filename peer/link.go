@@ -32,6 +32,10 @@ type link struct {
 	up      atomic.Bool
 	dropped atomic.Uint64
 	st      linkStats // state, since, ups, sent (stats.go)
+	// ctx ends the link: when the links close, or when a reload removes
+	// the neighbour (reload.go).
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // Neighbor is a node to link with. Address is host:port and is resolved
@@ -54,6 +58,7 @@ type Links struct {
 	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
 	list    atomic.Pointer[[]*link]
 	stopped atomic.Bool
+	reload  sync.Mutex // serialises Update (reload.go)
 }
 
 // New returns the links of the node called name, whose view is cache, not
@@ -73,9 +78,7 @@ func New(name string, cache *herd.Cache, cfg herd.PeerConfig, logger *slog.Logge
 func (ls *Links) Connect(neighbors []Neighbor) {
 	links := make([]*link, len(neighbors))
 	for i, nb := range neighbors {
-		links[i] = &link{ls: ls, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, ls.cfg.Queue)}
-		links[i].st.set(StateConnecting)
-		ls.wg.Go(links[i].run)
+		links[i] = ls.startLink(nb)
 	}
 	ls.list.Store(&links)
 }
@@ -117,7 +120,10 @@ func (ls *Links) Status() []LinkStatus {
 // Close flushes what is queued, closes every link and waits for their
 // goroutines. Any goroutine; later calls do nothing.
 func (ls *Links) Close() {
-	if !ls.stopped.CompareAndSwap(false, true) {
+	ls.reload.Lock() // no Update starts a link behind Close's back
+	first := ls.stopped.CompareAndSwap(false, true)
+	ls.reload.Unlock()
+	if !first {
 		return
 	}
 	ls.cancel()
@@ -149,7 +155,7 @@ func (l *link) enqueue(e *herd.Entry) {
 
 // run keeps the link up until the server stops.
 func (l *link) run() {
-	ctx := l.ls.ctx
+	ctx := l.ctx
 	p := l.ls.cfg
 	backoff := p.BackoffMin
 	failures := 0

@@ -89,6 +89,10 @@ func (m *Member) Stop(ctx context.Context) error {
 // Herd is the members of one config running in this process.
 type Herd struct {
 	Members []*Member
+	// what Reload needs (reload.go)
+	cfg   *herd.Config
+	local map[string]string // real client addresses of the members
+	topo  *topology
 }
 
 // Options are what Start needs besides the config and the node names.
@@ -109,7 +113,7 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 	if o.NewServer == nil {
 		o.NewServer = Gnet
 	}
-	h := &Herd{}
+	h := &Herd{cfg: cfg}
 	fail := func(err error) (*Herd, error) {
 		return nil, errors.Join(err, h.Stop(context.Background()))
 	}
@@ -162,16 +166,9 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		local[name] = m.Addr()
 		topo.set(name, m.Addr(), "")
 	}
+	h.local, h.topo = local, topo
 	for _, m := range h.Members {
-		var nbs []peer.Neighbor
-		for _, nc := range cfg.Neighbors(m.Node.Name()) {
-			addr := nc.Address
-			if a, ok := local[nc.Name]; ok {
-				addr = a
-			}
-			nbs = append(nbs, peer.Neighbor{Name: nc.Name, Address: addr})
-		}
-		m.Links.Connect(nbs)
+		m.Links.Connect(neighbors(cfg, m.Node.Name(), local))
 	}
 	return h, nil
 }
