@@ -50,8 +50,10 @@ func TestReload(t *testing.T) {
 	c.Ask("IAMAT before +1.0+1.0 1")
 
 	next := testConfig()
-	next.Nodes[0].Neighbors = []string{"Hamilton", "Ball"} // Alford: Welsh out, Ball in
-	next.Limits.MaxLine = 100 // AT lines between nodes must still fit
+	// Alford: Welsh out, Ball in. max_line applies to peer links too: the
+	// AT lines between nodes must still fit.
+	next.Nodes[0].Neighbors = []string{"Hamilton", "Ball"}
+	next.Limits.MaxLine = 100
 	notes, err := h.Reload(next)
 	if err != nil {
 		t.Fatal(err)
