@@ -85,6 +85,13 @@ func (sh *statShards) of(c gnet.Conn) *loopStats {
 	return ls
 }
 
+// countRefused counts a connection the node turns away (a connection cap):
+// herd_connections_refused_total. Call it from the refusing connection's
+// event loop (OnOpen), before or instead of counting it as opened.
+//
+//lint:ignore U1000 the hook for the connection caps (engine robustness work)
+func (s *Server) countRefused(c gnet.Conn) { s.stats.of(c).refused.Add(1) }
+
 // countLine counts one answered line: kind is what it parsed as, and a
 // reply starting with "? " makes it invalid whatever it parsed as (a
 // WHATSAT about an unknown client). Event loop only.
