@@ -51,7 +51,8 @@ func startHerd(t testing.TB) *cluster.Herd {
 
 func get(t testing.TB, url string) (int, http.Header, string) {
 	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
+	// No keep-alive: no client goroutine outlives the request (goleak).
+	c := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +248,8 @@ func TestReadyzFollowsTheNode(t *testing.T) {
 	if err := m.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/livez"); err == nil {
+	if resp, err := (&http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Get("http://" + addr + "/livez"); err == nil {
+		resp.Body.Close()
 		t.Error("the admin port still answers after Stop")
 	}
 }
