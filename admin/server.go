@@ -60,8 +60,13 @@ type Status struct {
 	Ready       bool         `json:"ready"`
 	Clients     int          `json:"clients"`
 	Connections int64        `json:"connections"`
-	Lines       uint64       `json:"lines"` // every line answered, for a request rate
-	Links       []LinkStatus `json:"links"`
+	// Requests counts the client commands answered (IAMAT, WHATSAT and
+	// invalid lines); Lines every line, peer updates included. With Time
+	// (the node's clock, Unix seconds) two readings give a rate.
+	Requests uint64       `json:"requests"`
+	Lines    uint64       `json:"lines"`
+	Time     float64      `json:"time"`
+	Links    []LinkStatus `json:"links"`
 }
 
 // LinkStatus is one link of /status.
@@ -210,7 +215,7 @@ func (s *Server) json(ctx *fasthttp.RequestCtx, v any) {
 // Status is the node's state as /status reports it.
 func (s *Server) Status() Status {
 	n := &s.node
-	st := Status{Name: n.Name, Ready: true, Links: []LinkStatus{}}
+	st := Status{Name: n.Name, Ready: true, Links: []LinkStatus{}, Time: float64(time.Now().UnixMicro()) / 1e6}
 	if n.Listen != nil {
 		st.Listen = n.Listen()
 	}
@@ -226,6 +231,7 @@ func (s *Server) Status() Status {
 		for _, v := range es.Lines {
 			st.Lines += v
 		}
+		st.Requests = es.Lines[engine.LineIAMAT] + es.Lines[engine.LineWHATSAT] + es.Lines[engine.LineInvalid]
 	}
 	if n.Links != nil {
 		for _, l := range n.Links() {
