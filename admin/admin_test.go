@@ -152,6 +152,7 @@ func TestMetricsArePerNode(t *testing.T) {
 func TestStatusAndHerd(t *testing.T) {
 	h := startHerd(t)
 	alford := h.Member("Alford")
+	testclient.Dial(t, alford.Addr()).Ask("IAMAT kiwi +1.0+1.0 1")
 	var st admin.Status
 	testclient.Eventually(t, "Alford's links up in /status", func() bool {
 		code, hdr, body := get(t, "http://"+alford.AdminAddr()+"/status")
@@ -164,7 +165,8 @@ func TestStatusAndHerd(t *testing.T) {
 		}
 		return len(st.Links) == 2 && st.Links[0].State == "up" && st.Links[1].State == "up"
 	})
-	if st.Name != "Alford" || st.Listen != alford.Addr() || !st.Ready {
+	if st.Name != "Alford" || st.Listen != alford.Addr() || !st.Ready || st.Requests != 1 || st.Lines < 3 || st.Clients != 1 ||
+		st.Connections < 1 || time.Since(time.Unix(int64(st.Time), 0)) > time.Minute {
 		t.Errorf("status %+v", st)
 	}
 	for _, l := range st.Links {
