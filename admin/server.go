@@ -55,11 +55,11 @@ type TopologyNode struct {
 
 // Status is /status.
 type Status struct {
-	Name        string       `json:"name"`
-	Listen      string       `json:"listen"`
-	Ready       bool         `json:"ready"`
-	Clients     int          `json:"clients"`
-	Connections int64        `json:"connections"`
+	Name        string `json:"name"`
+	Listen      string `json:"listen"`
+	Ready       bool   `json:"ready"`
+	Clients     int    `json:"clients"`
+	Connections int64  `json:"connections"`
 	// Requests counts the client commands answered (IAMAT, WHATSAT and
 	// invalid lines); Lines every line, peer updates included. With Time
 	// (the node's clock, Unix seconds) two readings give a rate.
