@@ -17,8 +17,9 @@ import (
 // connState is the per-connection state. It is owned by the connection's
 // event loop: only OnOpen, OnTraffic and OnClose touch it.
 type connState struct {
-	id uint64
-	hc herd.Conn // whether this is a neighbour's link
+	id    uint64
+	hc    herd.Conn  // whether this is a neighbour's link
+	stats *loopStats // the counters of the connection's event loop
 	// pending holds replies that must wait for an earlier, still running
 	// WHATSAT. Empty in the common case: replies go straight out.
 	pending []*reply
@@ -62,7 +63,8 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 
 // OnOpen sets up a connection's state. Event loop only.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	st := &connState{id: s.nextConn.Add(1)}
+	st := &connState{id: s.nextConn.Add(1), stats: s.stats.of(c)}
+	st.stats.opened.Add(1)
 	c.SetContext(st)
 	s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "client connected", Conn: st.id, Remote: c.RemoteAddr().String()})
 	return nil, gnet.None
@@ -76,18 +78,19 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	lim := s.limits()
 	bp := scratch.Get().(*[]byte)
-	out, action := s.serve(c, st, (*bp)[:0], s.cfg.Limits.MaxPending)
+	out, action := s.serve(c, st, (*bp)[:0], lim.MaxPending)
 	if len(out) > 0 {
 		_, _ = c.Write(out)
 	}
 	*bp = out
 	scratch.Put(bp)
-	if action == gnet.None && c.OutboundBuffered() > s.cfg.Limits.MaxOutbound {
+	if action == gnet.None && c.OutboundBuffered() > lim.MaxOutbound {
 		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "closing a client that does not read its replies", Conn: st.id})
 		return gnet.Close
 	}
-	if action == gnet.None && len(st.pending) >= s.cfg.Limits.MaxPending && c.InboundBuffered() > s.cfg.Limits.MaxPausedInbound {
+	if action == gnet.None && len(st.pending) >= lim.MaxPending && c.InboundBuffered() > lim.MaxPausedInbound {
 		// Reading is paused behind running WHATSATs, and the client keeps
 		// sending: gnet would buffer it all. Bound what one client may park.
 		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "closing a client that floods requests behind its WHATSATs", Conn: st.id})
@@ -99,9 +102,10 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 // serve sends the replies that became ready and answers the complete lines
 // in c's buffer, as long as fewer than maxPending replies wait.
 func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) ([]byte, gnet.Action) {
+	lim := s.limits()
 	out = st.flushReady(out)
 	action := gnet.None
-	if s.cfg.Limits.CloseAfterReply && len(out) > 0 && len(st.pending) == 0 {
+	if lim.CloseAfterReply && len(out) > 0 && len(st.pending) == 0 {
 		return out, gnet.Close
 	}
 	buf, _ := c.Peek(-1)
@@ -110,14 +114,14 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 		st.hc.Received = s.node.Clock() // one clock read per read from the socket
 	}
 	for action == gnet.None && len(st.pending) < maxPending {
-		line, n, err := codec.NextLine(buf[used:], s.cfg.Limits.MaxLine)
+		line, n, err := codec.NextLine(buf[used:], lim.MaxLine)
 		if err == codec.ErrNeedMore {
 			break
 		}
 		if err == codec.ErrLineTooLong {
 			// PROTOCOL.md: "? " and the first limit's worth of bytes, then close.
 			head := buf[used:]
-			head = head[:min(len(head), s.cfg.Limits.MaxLine)]
+			head = head[:min(len(head), lim.MaxLine)]
 			out = st.queue(out, codec.AppendInvalid(nil, head))
 			s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "line too long, closing", Conn: st.id})
 			used = len(buf)
@@ -126,7 +130,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 		}
 		used += n
 		out = s.handle(c, st, line, out)
-		if s.cfg.Limits.CloseAfterReply && st.hc.Peer == "" {
+		if lim.CloseAfterReply && st.hc.Peer == "" {
 			// One request per connection: close once its reply is out (a
 			// WHATSAT's reply closes it when it arrives, in flushReady's turn).
 			if len(st.pending) == 0 {
@@ -170,6 +174,7 @@ func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
 	s.log.Line("recv", st.id, st.hc.Peer, line)
 	p := len(out)
 	out, outcome, e := s.node.Serve(out, line, &st.cmd, &st.hc)
+	st.stats.countLine(st.cmd.Kind, out[p:])
 	if st.hc.NewPeer {
 		s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour connected", Conn: st.id, Peer: st.hc.Peer})
 	}
@@ -201,6 +206,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if errors.Is(err, io.EOF) {
 		s.finishHalfClosed(c, st)
 	}
+	st.stats.closed.Add(1)
 	st.done()
 	msg := "client disconnected"
 	if st.hc.Peer != "" {
@@ -215,14 +221,15 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 }
 
 func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {
+	lim := s.limits()
 	bp := scratch.Get().(*[]byte)
 	out, _ := s.serve(c, st, (*bp)[:0], int(^uint(0)>>1))
 	answered := len(out) > 0 || len(st.pending) > 0
-	if buf, _ := c.Peek(-1); len(buf) > 0 && !(s.cfg.Limits.CloseAfterReply && answered) {
-		if line, err := codec.LastLine(buf, s.cfg.Limits.MaxLine); err == nil {
+	if buf, _ := c.Peek(-1); len(buf) > 0 && !(lim.CloseAfterReply && answered) {
+		if line, err := codec.LastLine(buf, lim.MaxLine); err == nil {
 			out = s.handle(c, st, line, out)
 		} else if err == codec.ErrLineTooLong {
-			out = st.queue(out, codec.AppendInvalid(nil, buf[:s.cfg.Limits.MaxLine]))
+			out = st.queue(out, codec.AppendInvalid(nil, buf[:min(len(buf), lim.MaxLine)]))
 		}
 		_, _ = c.Discard(len(buf))
 	}

@@ -47,6 +47,8 @@ type Server struct {
 
 	nextConn atomic.Uint64
 	work     *workers
+	stats    statShards                  // per-event-loop counters (stats.go)
+	lim      atomic.Pointer[herd.Limits] // the live limits (reload.go)
 
 	ctx    context.Context // cancelled by Stop: ends workers and drainers
 	cancel context.CancelFunc
@@ -78,6 +80,7 @@ func New(node *herd.Node, cfg Config) *Server {
 		booted: make(chan struct{}),
 		runErr: make(chan error, 1),
 	}
+	s.lim.Store(&cfg.Limits)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.work = newWorkers(s, node.MaxInFlight())
 	return s

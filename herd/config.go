@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -46,6 +47,10 @@ type NodeConfig struct {
 	// Neighbors are the nodes this one links with. A link listed on either
 	// side is two-way.
 	Neighbors []string `yaml:"neighbors"`
+	// Admin is the host:port of the node's admin HTTP port (metrics,
+	// health checks, status, the herd page); "" for none. Never the
+	// client port.
+	Admin string `yaml:"admin"`
 }
 
 // Limits bound what one connection may cost a node.
@@ -244,6 +249,14 @@ func (c *Config) Validate() error {
 		}
 		if err := checkHostPort(n.Address); err != nil {
 			return &ConfigError{f + ".address", err.Error()}
+		}
+		if n.Admin != "" {
+			if err := checkHostPort(n.Admin); err != nil {
+				return &ConfigError{f + ".admin", err.Error()}
+			}
+			if n.Admin == n.Listen && !strings.HasSuffix(n.Admin, ":0") {
+				return &ConfigError{f + ".admin", "must differ from listen (the admin port is never the client port)"}
+			}
 		}
 	}
 	for i, n := range c.Nodes {

@@ -31,6 +31,11 @@ type link struct {
 	q       chan *herd.Entry
 	up      atomic.Bool
 	dropped atomic.Uint64
+	st      linkStats // state, since, ups, sent (stats.go)
+	// ctx ends the link: when the links close, or when a reload removes
+	// the neighbour (reload.go).
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // Neighbor is a node to link with. Address is host:port and is resolved
@@ -53,6 +58,7 @@ type Links struct {
 	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
 	list    atomic.Pointer[[]*link]
 	stopped atomic.Bool
+	reload  sync.Mutex // serialises Update (reload.go)
 }
 
 // New returns the links of the node called name, whose view is cache, not
@@ -72,8 +78,7 @@ func New(name string, cache *herd.Cache, cfg herd.PeerConfig, logger *slog.Logge
 func (ls *Links) Connect(neighbors []Neighbor) {
 	links := make([]*link, len(neighbors))
 	for i, nb := range neighbors {
-		links[i] = &link{ls: ls, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, ls.cfg.Queue)}
-		ls.wg.Go(links[i].run)
+		links[i] = ls.startLink(nb)
 	}
 	ls.list.Store(&links)
 }
@@ -115,7 +120,10 @@ func (ls *Links) Status() []LinkStatus {
 // Close flushes what is queued, closes every link and waits for their
 // goroutines. Any goroutine; later calls do nothing.
 func (ls *Links) Close() {
-	if !ls.stopped.CompareAndSwap(false, true) {
+	ls.reload.Lock() // no Update starts a link behind Close's back
+	first := ls.stopped.CompareAndSwap(false, true)
+	ls.reload.Unlock()
+	if !first {
 		return
 	}
 	ls.cancel()
@@ -147,7 +155,7 @@ func (l *link) enqueue(e *herd.Entry) {
 
 // run keeps the link up until the server stops.
 func (l *link) run() {
-	ctx := l.ls.ctx
+	ctx := l.ctx
 	p := l.ls.cfg
 	backoff := p.BackoffMin
 	failures := 0
@@ -159,6 +167,7 @@ func (l *link) run() {
 			continue
 		}
 		if err != nil {
+			l.st.set(StateDown)
 			if failures++; failures == 1 {
 				l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour unreachable, retrying", Peer: l.name, Remote: l.addr, Err: err})
 			}
@@ -195,10 +204,13 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	}
 	if err != nil {
 		l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
+		l.st.set(StateDown)
 		return false
 	}
 
 	l.up.Store(true)
+	l.st.set(StateUp)
+	defer l.st.set(StateDown)
 	defer l.up.Store(false)
 	// After the handshake the neighbour never writes on this connection: a
 	// read returns only when it goes away, which is how a restart is noticed
@@ -218,6 +230,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	if err == nil {
 		err = w.Flush()
 	}
+	l.st.sent.Add(uint64(pushed))
 	l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String(), Pushed: pushed})
 
 	for err == nil {
@@ -276,6 +289,7 @@ func (l *link) send(w *bufio.Writer, e *herd.Entry) error {
 	if l.ls.cache.Get(e.ClientID()) != e {
 		return nil
 	}
+	l.st.sent.Add(1)
 	return writeEntry(w, e)
 }
 

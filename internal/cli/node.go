@@ -44,6 +44,7 @@ type nodeFlags struct {
 	places          string
 	placesURL       string
 	placesData      string
+	hup             <-chan os.Signal // SIGHUP: reload the config
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
@@ -111,6 +112,9 @@ func parseLevel(s string) (slog.Level, error) {
 func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.Writer) error {
 	sig, stop := StopSignals() // before anything starts, so no signal is missed
 	defer stop()
+	hup, stopHUP := ReloadSignal()
+	defer stopHUP()
+	f.hup = hup
 	level, _ := parseLevel(f.logLevel)
 	if f.logDir != "-" {
 		if err := os.MkdirAll(f.logDir, 0o755); err != nil {
@@ -148,7 +152,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		}
 		defer stop()
 	}
-	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops})
+	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true})
 	if err != nil {
 		return err
 	}
@@ -164,10 +168,15 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		}
 		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", m.Node.Name(), m.Addr(), JoinNames(nbs))
 	}
+	for _, m := range h.Members {
+		if a := m.AdminAddr(); a != "" {
+			fmt.Fprintf(stdout, "  %-10s page http://%s/  (metrics /metrics, health /livez /readyz, /status)\n", m.Node.Name(), a)
+		}
+	}
 	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
-	got := <-sig
+	got := waitReloading(f, h, sig, stdout, stderr)
 	fmt.Fprintf(stdout, "herd: %s received, shutting down\n", got)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

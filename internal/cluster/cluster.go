@@ -4,7 +4,9 @@
 // port 0 learns each node's real address, then links every node to its
 // neighbours. `herd up` runs all the nodes of a config, `herd serve` one;
 // `herd-bench` runs the goroutine-per-connection baseline through the same
-// code. Tests use it to stand up a herd on loopback.
+// code. Tests use it to stand up a herd on loopback. With Options.Admin each
+// node also gets its admin port (package admin), started before the client
+// port so /livez answers while the node starts.
 package cluster
 
 import (
@@ -12,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/peer"
@@ -50,6 +53,23 @@ type Member struct {
 	Node   *herd.Node
 	Links  *peer.Links
 	Server Server
+	// Health is the node's readiness for /readyz. A step that must finish
+	// before the node takes traffic (loading a snapshot) calls
+	// Health.Hold("snapshot") and releases it when done.
+	Health *admin.Health
+	// Metrics is the node's own metrics Set.
+	Metrics *admin.Metrics
+	// Admin is the node's admin port, nil without Options.Admin or an
+	// admin address in the config.
+	Admin *admin.Server
+}
+
+// AdminAddr is the address of the member's admin port, "" for none.
+func (m *Member) AdminAddr() string {
+	if m.Admin == nil {
+		return ""
+	}
+	return m.Admin.Addr()
 }
 
 // Addr is the address the member's server listens on.
@@ -57,14 +77,22 @@ func (m *Member) Addr() string { return m.Server.Addr() }
 
 // Stop stops the member's server, then flushes and closes its links.
 func (m *Member) Stop(ctx context.Context) error {
+	m.Health.SetDraining() // /readyz says 503 before the port closes
 	err := m.Server.Stop(ctx)
 	m.Links.Close()
+	if m.Admin != nil {
+		err = errors.Join(err, m.Admin.Stop(ctx))
+	}
 	return err
 }
 
 // Herd is the members of one config running in this process.
 type Herd struct {
 	Members []*Member
+	// what Reload needs (reload.go)
+	cfg   *herd.Config
+	local map[string]string // real client addresses of the members
+	topo  *topology
 }
 
 // Options are what Start needs besides the config and the node names.
@@ -72,6 +100,9 @@ type Options struct {
 	Setup     Setup     // nil: nodes with no places backend and no log
 	NewServer NewServer // nil: Gnet
 	Loops     int
+	// Admin starts the admin port of every node that has an admin address
+	// in the config (herd up and serve set it; most tests do not).
+	Admin bool
 }
 
 // Start starts the named nodes of cfg: every one listens first, then each
@@ -82,11 +113,12 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 	if o.NewServer == nil {
 		o.NewServer = Gnet
 	}
-	h := &Herd{}
+	h := &Herd{cfg: cfg}
 	fail := func(err error) (*Herd, error) {
 		return nil, errors.Join(err, h.Stop(context.Background()))
 	}
 	local := map[string]string{}
+	topo := &topology{cfg: cfg, listen: map[string]string{}, admin: map[string]string{}}
 	for _, name := range names {
 		nc, err := cfg.Node(name)
 		if err != nil {
@@ -109,25 +141,34 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		if opts.Flooder == nil {
 			opts.Flooder = links
 		}
+		metrics := admin.NewMetrics()
+		opts.Places = metrics.Places(opts.Places)
 		node := herd.NewNode(opts)
-		m := &Member{Node: node, Links: links, Server: o.NewServer(node, ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger})}
+		m := &Member{Node: node, Links: links, Health: &admin.Health{}, Metrics: metrics,
+			Server: o.NewServer(node, ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger})}
+		if o.Admin && nc.Admin != "" {
+			m.Admin = admin.New(m.adminNode(topo.get), logger)
+			if err := m.Admin.Start(nc.Admin); err != nil {
+				links.Close()
+				return fail(err)
+			}
+			topo.set(name, "", m.Admin.Addr())
+		}
 		if err := m.Server.Start(); err != nil {
 			links.Close()
+			if m.Admin != nil {
+				_ = m.Admin.Stop(context.Background())
+			}
 			return fail(err)
 		}
+		m.Health.SetListening()
 		h.Members = append(h.Members, m)
 		local[name] = m.Addr()
+		topo.set(name, m.Addr(), "")
 	}
+	h.local, h.topo = local, topo
 	for _, m := range h.Members {
-		var nbs []peer.Neighbor
-		for _, nc := range cfg.Neighbors(m.Node.Name()) {
-			addr := nc.Address
-			if a, ok := local[nc.Name]; ok {
-				addr = a
-			}
-			nbs = append(nbs, peer.Neighbor{Name: nc.Name, Address: addr})
-		}
-		m.Links.Connect(nbs)
+		m.Links.Connect(neighbors(cfg, m.Node.Name(), local))
 	}
 	return h, nil
 }

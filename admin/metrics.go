@@ -1,0 +1,133 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/places"
+)
+
+func init() {
+	// HELP and TYPE lines, so that Prometheus knows counters from gauges.
+	metrics.ExposeMetadata(true)
+}
+
+// Metrics is one node's metrics Set: what the node measures itself (the
+// places calls) plus what the admin server reads at scrape time (the
+// engine's per-loop counters, the cache size, the links). Each node has its
+// own, so herd up's nodes do not mix their figures.
+type Metrics struct {
+	set      *metrics.Set
+	duration *metrics.PrometheusHistogram
+	mu       sync.Mutex
+	requests map[[2]string]*metrics.Counter // {backend, status}
+}
+
+// NewMetrics returns an empty metrics Set for one node.
+func NewMetrics() *Metrics {
+	m := &Metrics{set: metrics.NewSet(), requests: map[[2]string]*metrics.Counter{}}
+	m.duration = m.set.NewPrometheusHistogramExt("herd_places_request_duration_seconds",
+		[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})
+	return m
+}
+
+func (m *Metrics) request(backend, status string) *metrics.Counter {
+	k := [2]string{backend, status}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.requests[k]
+	if !ok {
+		c = m.set.NewCounter(fmt.Sprintf("herd_places_requests_total{backend=%q,status=%q}", backend, status))
+		m.requests[k] = c
+	}
+	return c
+}
+
+// Places returns p instrumented: every call counts in
+// herd_places_requests_total{backend,status} and its duration in
+// herd_places_request_duration_seconds. WHATSAT calls run off the event
+// loops, so the map lookup and the histogram's lock are off the hot path.
+func (m *Metrics) Places(p places.Provider) places.Provider {
+	if p == nil {
+		return nil
+	}
+	m.request(p.Name(), places.StatusOK) // the series exists from the start
+	return &placesMeter{p: p, m: m}
+}
+
+type placesMeter struct {
+	p places.Provider
+	m *Metrics
+}
+
+func (pm *placesMeter) Name() string { return pm.p.Name() }
+
+func (pm *placesMeter) Nearby(ctx context.Context, q places.Query, dst []byte) ([]byte, error) {
+	start := time.Now()
+	out, err := pm.p.Nearby(ctx, q, dst)
+	pm.m.duration.UpdateDuration(start)
+	status := places.StatusOK
+	if err != nil {
+		status, _ = places.StatusOf(err)
+	}
+	pm.m.request(pm.p.Name(), status).Inc()
+	return out, err
+}
+
+// write writes the node's whole exposition: its Set, the figures read at
+// scrape time, then the process and Go runtime metrics.
+func (m *Metrics) write(w io.Writer, n *Node) {
+	m.set.WritePrometheus(w)
+	var es engine.Stats
+	if n.Engine != nil {
+		es = n.Engine()
+	}
+	family(w, "herd_connections", "gauge", "Open client and inbound peer connections.")
+	fmt.Fprintf(w, "herd_connections %d\n", es.Connections)
+	family(w, "herd_connections_accepted_total", "counter", "Connections accepted.")
+	fmt.Fprintf(w, "herd_connections_accepted_total %d\n", es.Accepted)
+	family(w, "herd_connections_refused_total", "counter", "Connections refused (over a limit).")
+	fmt.Fprintf(w, "herd_connections_refused_total %d\n", es.Refused)
+	family(w, "herd_lines_total", "counter", "Lines answered, by kind; invalid lines got \"? \".")
+	for k, name := range engine.LineKinds {
+		fmt.Fprintf(w, "herd_lines_total{kind=%q} %d\n", name, es.Lines[k])
+	}
+	if n.Clients != nil {
+		family(w, "herd_clients", "gauge", "Clients whose location the node holds.")
+		fmt.Fprintf(w, "herd_clients %d\n", n.Clients())
+	}
+	if n.Links != nil {
+		links := n.Links()
+		family(w, "herd_peer_link_up", "gauge", "1 while the outbound link to the neighbour is up.")
+		for _, l := range links {
+			up := 0
+			if l.State.String() == "up" {
+				up = 1
+			}
+			fmt.Fprintf(w, "herd_peer_link_up{peer=%q} %d\n", l.Peer, up)
+		}
+		family(w, "herd_peer_reconnects_total", "counter", "Times the link came back up after its first up.")
+		for _, l := range links {
+			fmt.Fprintf(w, "herd_peer_reconnects_total{peer=%q} %d\n", l.Peer, l.Reconnects)
+		}
+		family(w, "herd_peer_updates_sent_total", "counter", "Updates written to the neighbour, reconciliation included.")
+		for _, l := range links {
+			fmt.Fprintf(w, "herd_peer_updates_sent_total{peer=%q} %d\n", l.Peer, l.Sent)
+		}
+		family(w, "herd_peer_updates_dropped_total", "counter", "Updates dropped because the neighbour's queue was full.")
+		for _, l := range links {
+			fmt.Fprintf(w, "herd_peer_updates_dropped_total{peer=%q} %d\n", l.Peer, l.Dropped)
+		}
+	}
+	metrics.WriteProcessMetrics(w)
+}
+
+func family(w io.Writer, name, typ, help string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+}

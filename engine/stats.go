@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/herdnet/herd/codec"
+)
+
+// Line kinds counted per event loop, the label values of
+// herd_lines_total{kind}.
+const (
+	LineIAMAT = iota
+	LineWHATSAT
+	LineAT
+	LinePEER
+	LineInvalid
+	numLineKinds
+)
+
+// LineKinds are the names of the line kinds, indexed like Stats.Lines.
+var LineKinds = [numLineKinds]string{"IAMAT", "WHATSAT", "AT", "PEER", "invalid"}
+
+// Stats is a snapshot of a server's counters, summed over its event loops.
+type Stats struct {
+	// Connections is the number of open connections (clients and
+	// neighbours' inbound links).
+	Connections int64
+	// Accepted counts every connection opened so far.
+	Accepted uint64
+	// Refused counts connections the node turned away.
+	Refused uint64
+	// Lines counts the lines answered, by kind (index with LineIAMAT...).
+	Lines [numLineKinds]uint64
+}
+
+// loopStats are the counters of one event loop. Only that loop writes them
+// (uncontended atomic adds on a cache line no other loop touches); Stats
+// reads them from any goroutine. The padding keeps two loops' counters, and
+// anything allocated next to them, off each other's cache lines.
+type loopStats struct {
+	_       [128]byte
+	opened  atomic.Uint64
+	closed  atomic.Uint64
+	refused atomic.Uint64
+	lines   [numLineKinds]atomic.Uint64
+	_       [128]byte
+	loop    gnet.EventLoop
+}
+
+// statShards maps each event loop to its counters. Lookups (once per
+// connection, in OnOpen) read a copy-on-write slice; a loop seen for the
+// first time adds its shard under mu.
+type statShards struct {
+	mu   sync.Mutex
+	list atomic.Pointer[[]*loopStats]
+}
+
+// of returns the counters of c's event loop. Event loop only.
+func (sh *statShards) of(c gnet.Conn) *loopStats {
+	el := c.EventLoop()
+	if p := sh.list.Load(); p != nil {
+		for _, ls := range *p {
+			if ls.loop == el {
+				return ls
+			}
+		}
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var cur []*loopStats
+	if p := sh.list.Load(); p != nil {
+		cur = *p
+	}
+	for _, ls := range cur {
+		if ls.loop == el {
+			return ls
+		}
+	}
+	ls := &loopStats{loop: el}
+	next := append(append(make([]*loopStats, 0, len(cur)+1), cur...), ls)
+	sh.list.Store(&next)
+	return ls
+}
+
+// countRefused counts a connection the node turns away (a connection cap):
+// herd_connections_refused_total. Call it from the refusing connection's
+// event loop (OnOpen), before or instead of counting it as opened.
+//
+//lint:ignore U1000 the hook for the connection caps (engine robustness work)
+func (s *Server) countRefused(c gnet.Conn) { s.stats.of(c).refused.Add(1) }
+
+// countLine counts one answered line: kind is what it parsed as, and a
+// reply starting with "? " makes it invalid whatever it parsed as (a
+// WHATSAT about an unknown client). Event loop only.
+func (ls *loopStats) countLine(kind codec.Kind, reply []byte) {
+	k := LineInvalid
+	if len(reply) == 0 || reply[0] != '?' {
+		switch kind {
+		case codec.KindIAMAT:
+			k = LineIAMAT
+		case codec.KindWHATSAT:
+			k = LineWHATSAT
+		case codec.KindAT:
+			k = LineAT
+		case codec.KindPeer:
+			k = LinePEER
+		}
+	}
+	ls.lines[k].Add(1)
+}
+
+// Stats sums the counters of every event loop. Any goroutine; it allocates
+// nothing and takes no lock the loops take.
+func (s *Server) Stats() Stats {
+	var st Stats
+	p := s.stats.list.Load()
+	if p == nil {
+		return st
+	}
+	for _, ls := range *p {
+		opened, closed := ls.opened.Load(), ls.closed.Load()
+		st.Accepted += opened
+		st.Connections += int64(opened) - int64(closed)
+		st.Refused += ls.refused.Load()
+		for k := range st.Lines {
+			st.Lines[k] += ls.lines[k].Load()
+		}
+	}
+	return st
+}

@@ -1,0 +1,39 @@
+package engine_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/internal/testclient"
+)
+
+// TestStatsCountLinesAndConnections checks the per-loop counters summed by
+// Stats: every kind of line, and connections opened and closed, over two
+// event loops.
+func TestStatsCountLinesAndConnections(t *testing.T) {
+	m := startPlacesNode(t, offline(t), 5*time.Second)
+	s := m.Server.(*engine.Server)
+	c1 := testclient.Dial(t, m.Addr())
+	c2 := testclient.Dial(t, m.Addr())
+	c1.Ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
+	c2.Ask("IAMAT lemon +34.068930-118.445127 1479413884.5")
+	c1.Ask("LLL")
+	c2.Ask("WHATSAT nobody 10 5") // unknown client: invalid
+	c1.Send("WHATSAT kiwi 10 1\n")
+	readWhatsat(c1)
+	c2.Ask("AT Ball +0.1 lime +1.0+1.0 1479413884.5") // a client's AT gets the held line
+	c1.Ask("PEER Hamilton")                           // from now on a neighbour's link
+	c1.Send("AT Ball +0.1 kiwi +1.0+1.0 1479413885.5\n")
+
+	want := [...]uint64{engine.LineIAMAT: 2, engine.LineWHATSAT: 1, engine.LineAT: 2, engine.LinePEER: 1, engine.LineInvalid: 2}
+	testclient.Eventually(t, "every line counted", func() bool { return s.Stats().Lines == want })
+	if st := s.Stats(); st.Connections != 2 || st.Accepted != 2 || st.Refused != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	c2.Conn.Close()
+	testclient.Eventually(t, "the closed connection uncounted", func() bool { return s.Stats().Connections == 1 })
+	for k, name := range engine.LineKinds {
+		t.Logf("%s: %d", name, s.Stats().Lines[k])
+	}
+}

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/herdnet/herd/internal/cluster"
+)
+
+// ReloadSignal delivers SIGHUP, which makes up and serve re-read their
+// config, until the returned func is called.
+func ReloadSignal() (<-chan os.Signal, func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	return hup, func() { signal.Stop(hup) }
+}
+
+// waitReloading waits for a stop signal and returns it; on each SIGHUP
+// meanwhile it re-reads the config file (with the command line's
+// overrides) and applies it to the running nodes. A file that does not load
+// or validate leaves the running config as it was, and says why.
+func waitReloading(f *nodeFlags, h *cluster.Herd, sig <-chan os.Signal, stdout, stderr io.Writer) os.Signal {
+	for {
+		select {
+		case got := <-sig:
+			return got
+		case <-f.hup:
+			if f.config == "" {
+				fmt.Fprintln(stderr, "herd: SIGHUP: no --config file to reload (running the embedded default herd)")
+				continue
+			}
+			cfg, err := f.load()
+			if err != nil {
+				fmt.Fprintf(stderr, "herd: SIGHUP: keeping the old config: %v\n", err)
+				continue
+			}
+			notes, err := h.Reload(cfg)
+			if err != nil {
+				fmt.Fprintf(stderr, "herd: SIGHUP: %v\n", err)
+				continue
+			}
+			fmt.Fprintf(stdout, "herd: SIGHUP: reloaded %s\n", f.config)
+			for _, n := range notes {
+				fmt.Fprintf(stdout, "  %s\n", n)
+			}
+		}
+	}
+}

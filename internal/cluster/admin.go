@@ -1,0 +1,86 @@
+package cluster
+
+import (
+	"net"
+	"sync"
+
+	"github.com/herdnet/herd/admin"
+	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/herd"
+)
+
+// adminNode is what the member's admin port reads of it.
+func (m *Member) adminNode(herdTopology func() admin.Topology) admin.Node {
+	n := admin.Node{
+		Name:    m.Node.Name(),
+		Listen:  m.Addr,
+		Clients: m.Node.Cache().Len,
+		Links:   m.Links.Stats,
+		Herd:    herdTopology,
+		Health:  m.Health,
+		Metrics: m.Metrics,
+	}
+	if es, ok := m.Server.(interface{ Stats() engine.Stats }); ok {
+		n.Engine = es.Stats
+	}
+	return n
+}
+
+// topology is /herd: the config's nodes, with the real addresses of those
+// running in this process (port 0 becomes the port picked).
+type topology struct {
+	cfg    *herd.Config
+	mu     sync.Mutex
+	listen map[string]string // under mu
+	admin  map[string]string // under mu
+}
+
+func (t *topology) set(name, listen, adminAddr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if listen != "" {
+		t.listen[name] = listen
+	}
+	if adminAddr != "" {
+		t.admin[name] = adminAddr
+	}
+}
+
+func (t *topology) get() admin.Topology {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := admin.Topology{Nodes: make([]admin.TopologyNode, 0, len(t.cfg.Nodes))}
+	for _, nc := range t.cfg.Nodes {
+		n := admin.TopologyNode{Name: nc.Name, Listen: nc.Listen, Admin: nc.Admin, Neighbors: []string{}}
+		if a, ok := t.listen[nc.Name]; ok {
+			n.Listen = a
+		}
+		if a, ok := t.admin[nc.Name]; ok {
+			n.Admin = a
+		}
+		n.Admin = reachable(n.Admin, nc.Address)
+		for _, nb := range t.cfg.Neighbors(nc.Name) {
+			n.Neighbors = append(n.Neighbors, nb.Name)
+		}
+		out.Nodes = append(out.Nodes, n)
+	}
+	return out
+}
+
+// reachable replaces a wildcard admin host (0.0.0.0, ::) with the host
+// neighbours dial the node at, so that a browser can reach it.
+func reachable(adminAddr, address string) string {
+	host, port, err := net.SplitHostPort(adminAddr)
+	if err != nil || (host != "" && !net.ParseIP(host).IsUnspecified()) {
+		return adminAddr
+	}
+	if h, _, err := net.SplitHostPort(address); err == nil && h != "" && !isUnspecified(h) {
+		return net.JoinHostPort(h, port)
+	}
+	return adminAddr
+}
+
+func isUnspecified(h string) bool {
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsUnspecified()
+}

@@ -1,0 +1,73 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/peer"
+)
+
+// neighbors lists the neighbours of the node called name: those running
+// in this process at their real address, the others at their configured one.
+func neighbors(cfg *herd.Config, name string, local map[string]string) []peer.Neighbor {
+	var nbs []peer.Neighbor
+	for _, nc := range cfg.Neighbors(name) {
+		addr := nc.Address
+		if a, ok := local[nc.Name]; ok {
+			addr = a
+		}
+		nbs = append(nbs, peer.Neighbor{Name: nc.Name, Address: addr})
+	}
+	return nbs
+}
+
+// Reload applies a new, validated config to the running nodes (SIGHUP)
+// without dropping clients: each node's neighbour set (links to removed
+// neighbours close, links to new ones start and reconcile, the rest are
+// untouched) and the limits (see engine.Server.SetLimits). Settings that
+// need a restart (a node's listen or admin address, peers.*, places.*) keep
+// their running values; Reload lists them in its notes. A config that no
+// longer defines a node running here is refused whole, and the old config
+// stays. Call it from one goroutine at a time.
+func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
+	for _, m := range h.Members {
+		if _, err := cfg.Node(m.Node.Name()); err != nil {
+			return nil, fmt.Errorf("node %s runs here but the new config does not define it (%w); keeping the old config", m.Node.Name(), err)
+		}
+	}
+	old := h.cfg
+	for _, m := range h.Members {
+		name := m.Node.Name()
+		before, _ := old.Node(name)
+		after, _ := cfg.Node(name)
+		if before.Listen != after.Listen {
+			notes = append(notes, fmt.Sprintf("%s: listen %s -> %s needs a restart", name, before.Listen, after.Listen))
+		}
+		if before.Admin != after.Admin {
+			notes = append(notes, fmt.Sprintf("%s: admin %q -> %q needs a restart", name, before.Admin, after.Admin))
+		}
+		added, removed := m.Links.Update(neighbors(cfg, name, h.local))
+		if len(added)+len(removed) > 0 {
+			notes = append(notes, fmt.Sprintf("%s: neighbours added %v, removed %v", name, added, removed))
+		}
+		if s, ok := m.Server.(interface{ SetLimits(herd.Limits) }); ok {
+			s.SetLimits(cfg.Limits)
+		}
+	}
+	if old.Limits != cfg.Limits {
+		notes = append(notes, fmt.Sprintf("limits now %+v", cfg.Limits))
+	}
+	if old.Peers != cfg.Peers {
+		notes = append(notes, "peers settings need a restart")
+	}
+	if old.Places != cfg.Places {
+		notes = append(notes, "places settings need a restart")
+	}
+	h.topo.mu.Lock()
+	h.topo.cfg = cfg
+	h.topo.mu.Unlock()
+	h.cfg = cfg
+	slices.Sort(notes)
+	return notes, nil
+}

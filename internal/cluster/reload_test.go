@@ -1,0 +1,94 @@
+package cluster_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/peer"
+)
+
+func testConfig() *herd.Config {
+	cfg := herd.DefaultConfig()
+	for i := range cfg.Nodes {
+		cfg.Nodes[i].Listen, cfg.Nodes[i].Address, cfg.Nodes[i].Admin = "127.0.0.1:0", "127.0.0.1:0", ""
+	}
+	cfg.Peers.BackoffMin, cfg.Peers.BackoffMax = 10*time.Millisecond, 200*time.Millisecond
+	return cfg
+}
+
+func linkStates(m *cluster.Member) map[string]peer.LinkState {
+	out := map[string]peer.LinkState{}
+	for _, l := range m.Links.Stats() {
+		out[l.Peer] = l.State
+	}
+	return out
+}
+
+// TestReload changes Alford's neighbours (Welsh out, Ball in) and the line
+// limit of a running herd: a client connected before the reload keeps its
+// connection and gets the new limit, the links follow the new topology, and
+// updates flow over the new link.
+func TestReload(t *testing.T) {
+	cfg := testConfig()
+	names := []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
+	h, err := cluster.Start(cfg, names, cluster.Options{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testclient.StopAtCleanup(t, h.Stop)
+	alford := h.Member("Alford")
+	testclient.Eventually(t, "Alford's links up", func() bool {
+		s := linkStates(alford)
+		return s["Hamilton"] == peer.StateUp && s["Welsh"] == peer.StateUp
+	})
+	c := testclient.Dial(t, alford.Addr())
+	c.Ask("IAMAT before +1.0+1.0 1")
+
+	next := testConfig()
+	// Alford: Welsh out, Ball in. max_line applies to peer links too: the
+	// AT lines between nodes must still fit.
+	next.Nodes[0].Neighbors = []string{"Hamilton", "Ball"}
+	next.Limits.MaxLine = 100
+	notes, err := h.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "Alford: neighbours added [Ball], removed [Welsh]") }) {
+		t.Errorf("notes %q", notes)
+	}
+	testclient.Eventually(t, "Alford linked with Hamilton and Ball only", func() bool {
+		s := linkStates(alford)
+		return len(s) == 2 && s["Hamilton"] == peer.StateUp && s["Ball"] == peer.StateUp
+	})
+	if s := linkStates(h.Member("Welsh")); len(s) != 1 || s["Ball"] != peer.StateUp {
+		t.Errorf("Welsh's links after the reload: %v", s)
+	}
+	// The same connection, the new limit.
+	long := "IAMAT " + strings.Repeat("x", 120) + " +1.0+1.0 2"
+	if got := c.Ask(long); got != "? "+long[:100]+"\n" {
+		t.Errorf("a line over the reloaded limit: %q", got)
+	}
+	// A report at Ball reaches Alford directly over the new link.
+	b := testclient.Dial(t, h.Member("Ball").Addr())
+	line := b.Ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
+	testclient.Eventually(t, "Alford to hold kiwi", func() bool {
+		e := alford.Node.Lookup([]byte("kiwi"))
+		return e != nil && string(e.Line)+"\n" == line
+	})
+
+	// A config without a running node is refused whole.
+	bad := testConfig()
+	bad.Nodes = bad.Nodes[:4]
+	bad.Nodes[1].Neighbors = []string{"Holiday"}
+	if _, err := h.Reload(bad); err == nil || !strings.Contains(err.Error(), "Welsh") {
+		t.Errorf("reload without Welsh: %v", err)
+	}
+	if s := linkStates(alford); len(s) != 2 || s["Ball"] != peer.StateUp {
+		t.Errorf("a refused reload changed the links: %v", s)
+	}
+}
