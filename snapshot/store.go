@@ -47,13 +47,13 @@ type Store struct {
 	path string
 	log  *slog.Logger
 
-	mu    sync.Mutex         // serialises writes
-	lines iter.Seq[[]byte]   // what to write; set by Start
-	stop  chan struct{}      // closed by Close; nil before Start
-	wg    sync.WaitGroup     // the periodic goroutine
-	state atomic.Int32       // stateNew, stateStarted, stateClosed
-	done  atomic.Bool        // Restore finished
-	ready chan struct{}      // closed when Restore finished
+	mu    sync.Mutex           // serialises writes
+	lines iter.Seq[[]byte]     // what to write; set by Start
+	stop  chan struct{}        // closed by Close; nil before Start
+	wg    sync.WaitGroup       // the periodic goroutine
+	state atomic.Int32         // stateNew, stateStarted, stateClosed
+	done  atomic.Bool          // Restore finished
+	ready chan struct{}        // closed when Restore finished
 	last  atomic.Pointer[Info] // the last snapshot written
 }
 
