@@ -82,7 +82,7 @@ func Open(cfg Config) (*Store, error) {
 	stale, _ := filepath.Glob(filepath.Join(cfg.Dir, FileName+".tmp-*"))
 	for _, p := range stale {
 		if err := os.Remove(p); err == nil {
-			logger.Info("snapshot: removed an unfinished write", "file", p)
+			logger.Info("removed an unfinished snapshot write", "file", p)
 		}
 	}
 	return &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName), log: logger, ready: make(chan struct{})}, nil
@@ -121,7 +121,7 @@ func (s *Store) Restore() (*herd.Cache, Restored, error) {
 	}()
 	f, err := os.Open(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		s.log.Info("snapshot: none found, starting empty", "file", s.path)
+		s.log.Info("no snapshot, starting empty", "file", s.path)
 		return herd.NewCache(), r, nil
 	}
 	if err != nil {
@@ -138,16 +138,16 @@ func (s *Store) Restore() (*herd.Cache, Restored, error) {
 		if mverr := os.Rename(s.path, r.MovedTo); mverr != nil {
 			// Never load it; the next write replaces it.
 			r.MovedTo = ""
-			s.log.Error("snapshot: rejected, and could not be moved aside", "file", s.path, "reason", err.Error(), "err", mverr.Error())
+			s.log.Error("snapshot rejected and not moved aside", "file", s.path, "reason", err.Error(), "err", mverr.Error())
 		} else {
-			s.log.Warn("snapshot: rejected, starting empty; neighbours will refill the cache", "file", s.path, "reason", err.Error(), "moved_to", r.MovedTo)
+			s.log.Warn("snapshot rejected, starting empty; neighbours will refill the cache", "file", s.path, "reason", err.Error(), "moved_to", r.MovedTo)
 		}
 		return herd.NewCache(), r, nil
 	}
 	if err != nil {
 		return nil, r, fmt.Errorf("snapshot: reading %s: %w", s.path, err)
 	}
-	s.log.Info("snapshot: loaded", "file", s.path, "entries", r.Info.Count, "bytes", r.Info.Bytes,
+	s.log.Info("snapshot loaded", "file", s.path, "entries", r.Info.Count, "bytes", r.Info.Bytes,
 		"written", r.Info.Written.UTC().Format(time.RFC3339Nano), "took", r.Took.String())
 	return c, r, nil
 }
@@ -182,7 +182,7 @@ func (s *Store) Start(lines iter.Seq[[]byte]) {
 				return
 			case <-t.C:
 				if _, err := s.Save(); err != nil {
-					s.log.Error("snapshot: periodic write failed", "file", s.path, "err", err.Error())
+					s.log.Error("snapshot write failed", "file", s.path, "err", err.Error())
 				}
 			}
 		}
@@ -205,7 +205,7 @@ func (s *Store) Save() (Info, error) {
 		return info, fmt.Errorf("snapshot: writing %s: %w", s.path, err)
 	}
 	s.last.Store(&info)
-	s.log.Info("snapshot: written", "file", s.path, "entries", info.Count, "bytes", info.Bytes, "took", time.Since(start).String())
+	s.log.Info("snapshot written", "file", s.path, "entries", info.Count, "bytes", info.Bytes, "took", time.Since(start).String())
 	return info, nil
 }
 

@@ -147,7 +147,7 @@ func TestStoreCloseWritesRestoreReads(t *testing.T) {
 	if r.Info.Count != 1000 || r.Info.Node != "Alford" || r.Info.Bytes != last.Bytes {
 		t.Fatalf("restored info %+v, written %+v", r.Info, last)
 	}
-	if !strings.Contains(lb.String(), "snapshot: loaded") {
+	if !strings.Contains(lb.String(), "snapshot loaded") {
 		t.Fatalf("log lacks the load:\n%s", lb)
 	}
 }
