@@ -40,5 +40,6 @@
 // here defends against a deliberate forger; the data directory is trusted.
 //
 // Only cache.go knows the cache's API (Range, Offer); the rest works on AT
-// lines.
+// lines. The package sits beside engine and peer rather than inside herd
+// because it does I/O: herd stays free of files as it is of sockets.
 package snapshot

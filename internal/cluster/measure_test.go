@@ -1,3 +1,5 @@
+//go:build unix
+
 package cluster_test
 
 import (
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,6 +61,7 @@ func TestMeasureSnapshot(t *testing.T) {
 	store.Start(snapshot.Lines(cache))
 	var writes []time.Duration
 	var info snapshot.Info
+	cpu0 := cpuTime()
 	for range 5 {
 		start := time.Now()
 		if info, err = store.Save(); err != nil {
@@ -65,16 +69,18 @@ func TestMeasureSnapshot(t *testing.T) {
 		}
 		writes = append(writes, time.Since(start))
 	}
+	writeCPU := (cpuTime() - cpu0) / 5
 	store.Close()
 	slices.Sort(writes)
-	t.Logf("snapshot of %d clients: %d bytes (%.1f MiB, %.1f bytes/client); write (stream + fsync + rename + dir fsync) median %v, min %v, max %v over %d",
+	t.Logf("snapshot of %d clients: %d bytes (%.1f MiB, %.1f bytes/client); write (stream + fsync + rename + dir fsync) median %v, min %v, max %v over %d; CPU %v per write",
 		info.Count, info.Bytes, float64(info.Bytes)/(1<<20), float64(info.Bytes)/float64(info.Count), writes[len(writes)/2].Round(time.Millisecond),
-		writes[0].Round(time.Millisecond), writes[len(writes)-1].Round(time.Millisecond), len(writes))
+		writes[0].Round(time.Millisecond), writes[len(writes)-1].Round(time.Millisecond), len(writes), writeCPU.Round(time.Millisecond))
 
 	// Restart-to-ready: Start returns once the node loaded its snapshot and
 	// listens.
 	var loads, readies []time.Duration
 	restored := map[string]snapshot.Restored{}
+	cpu0 = cpuTime()
 	for range 3 {
 		start := time.Now()
 		h := startHerd(t, cfg, dataDir, restored, "Alford")
@@ -85,10 +91,12 @@ func TestMeasureSnapshot(t *testing.T) {
 		}
 		stopHerd(t, h)
 	}
+	loadCPU := (cpuTime() - cpu0) / 3
 	slices.Sort(loads)
 	slices.Sort(readies)
-	t.Logf("restart to ready with %d clients: median %v (load %v), min %v, max %v over %d", clients,
-		readies[1].Round(time.Millisecond), loads[1].Round(time.Millisecond), readies[0].Round(time.Millisecond), readies[2].Round(time.Millisecond), len(readies))
+	t.Logf("restart to ready with %d clients: median %v (load %v), min %v, max %v over %d; CPU %v per start and stop (GC included)", clients,
+		readies[1].Round(time.Millisecond), loads[1].Round(time.Millisecond), readies[0].Round(time.Millisecond), readies[2].Round(time.Millisecond), len(readies),
+		loadCPU.Round(time.Millisecond))
 
 	// Probe p99: a client doing IAMAT round trips, alternately without and
 	// with snapshots written back to back, in rounds.
@@ -157,4 +165,13 @@ func TestMeasureSnapshot(t *testing.T) {
 		t.Logf("probe IAMAT round trip %s (%d clients held, %d round trips): p50 %v, p99 %v, p99.9 %v, max %v",
 			s.name, clients, len(s.lat), q(s.lat, 0.5), q(s.lat, 0.99), q(s.lat, 0.999), q(s.lat, 1))
 	}
+}
+
+// cpuTime is the user and system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
