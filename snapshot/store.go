@@ -56,6 +56,7 @@ type Store struct {
 	done  atomic.Bool          // Restore finished
 	ready chan struct{}        // closed when Restore finished
 	last  atomic.Pointer[Info] // the last snapshot written
+	lock  *os.File             // held from Open to Close
 }
 
 const (
@@ -66,6 +67,14 @@ const (
 
 // ErrNotStarted is returned by Save before Start.
 var ErrNotStarted = errors.New("snapshot: store not started")
+
+// ErrLocked is returned by Open when another process (or another Store in
+// this one) holds the data directory.
+var ErrLocked = errors.New("snapshot: data directory in use by another node")
+
+// LockName is the file in the data directory that a Store holds locked
+// (flock) from Open to Close.
+const LockName = "lock"
 
 // Open prepares cfg.Dir (creating it) and removes the temporary files of a
 // write that a crash interrupted.
@@ -80,13 +89,17 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("snapshot: data directory: %w", err)
 	}
+	lock, err := lockDir(filepath.Join(cfg.Dir, LockName))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: data directory %s: %w", cfg.Dir, err)
+	}
 	stale, _ := filepath.Glob(filepath.Join(cfg.Dir, FileName+".tmp-*"))
 	for _, p := range stale {
 		if err := os.Remove(p); err == nil {
 			logger.Info("removed an unfinished snapshot write", "file", p)
 		}
 	}
-	return &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName), log: logger, ready: make(chan struct{})}, nil
+	return &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName), log: logger, ready: make(chan struct{}), lock: lock}, nil
 }
 
 // Path is the snapshot file.
@@ -277,18 +290,23 @@ func (s *Store) Last() (Info, bool) {
 }
 
 // Close stops the periodic writes and, if the Store was started, writes a
-// last snapshot. Call it after the node stopped taking updates (its server
-// and links are closed), so that the snapshot holds everything. Safe
-// before Start and twice; only the first call writes.
+// last snapshot, then releases the data directory. Call it after the node
+// stopped taking updates (its server and links are closed), so that the
+// snapshot holds everything. Safe before Start and twice; only the first
+// call writes.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	prev := s.state.Swap(stateClosed)
 	s.mu.Unlock()
-	if prev != stateStarted {
+	if prev == stateClosed {
 		return nil
 	}
-	close(s.stop)
-	s.wg.Wait()
-	_, err := s.Save()
+	var err error
+	if prev == stateStarted {
+		close(s.stop)
+		s.wg.Wait()
+		_, err = s.Save()
+	}
+	s.lock.Close() // releases the flock
 	return err
 }

@@ -84,7 +84,9 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		names = append(names, e.Name())
+		if e.Name() != LockName {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }
@@ -248,6 +250,22 @@ func TestStoreRejectsAndMovesAside(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStoreLocksDir(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := openStore(t, dir, "Alford", 0)
+	if _, err := Open(Config{Dir: dir, Node: "Ball"}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open of a held directory = %v, want ErrLocked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(Config{Dir: dir, Node: "Ball"})
+	if err != nil {
+		t.Fatalf("Open after Close = %v", err)
+	}
+	s2.Close()
 }
 
 func TestStoreRemovesUnfinishedWrites(t *testing.T) {

@@ -77,6 +77,13 @@ func TestSnapshotSurvivesSIGKILL(t *testing.T) {
 
 	// Alford runs alone: no neighbour could give anything back.
 	p := start()
+	// A second process on the same data directory is refused before it
+	// touches the snapshot.
+	twin := startProc(t, "Alford-twin", bin, args...)
+	if !twin.wait(waitLimit) || twin.exitCode() != 1 || !strings.Contains(twin.stderr.String(), "data directory") ||
+		!strings.Contains(twin.stderr.String(), "in use") {
+		t.Fatalf("a second node on the same data directory: want exit 1 naming the directory in use\n%s", twin.describe())
+	}
 	want := reportMany(t, "Alford", addrs["Alford"], "kiwi", 50)
 	path := filepath.Join(dataDir, snapshot.FileName)
 	deadline := time.Now().Add(waitLimit)

@@ -187,6 +187,7 @@ func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog
 	}
 	opts.Cache, r, err = store.Restore()
 	if err != nil {
+		store.Close() // not started: releases the directory, writes nothing
 		return nil, r, err
 	}
 	if o.Restored != nil {
