@@ -14,7 +14,7 @@
 // and its neighbours' full push on link up refills it.
 //
 // The format (version 1) is text, one line per record, written and read in
-// one streaming pass:
+// one streaming pass (the checksums here are illustrative):
 //
 //	HERDSNAP 1 Alford 00000000000000001000 01795698862392819166 5f1c0a9e
 //	AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450

@@ -162,7 +162,7 @@ func (s *Store) Restore() (*herd.Cache, Restored, error) {
 		return nil, r, fmt.Errorf("snapshot: reading %s: %w", s.path, err)
 	}
 	s.log.Info("snapshot loaded", "file", s.path, "entries", r.Info.Count, "bytes", r.Info.Bytes,
-		"written", r.Info.Written.UTC().Format(time.RFC3339Nano), "took", r.Took.String())
+		"written", r.Info.Written.UTC().Format(time.RFC3339Nano), "age", time.Since(r.Info.Written).Round(time.Millisecond).String(), "took", r.Took.String())
 	return c, r, nil
 }
 
