@@ -172,7 +172,9 @@ func appendTrailer(dst []byte, count int, crc uint32) []byte {
 	return append(dst, '\n')
 }
 
+// appendPadded appends v, at least 0, zero-padded to width digits.
 func appendPadded(dst []byte, v int64, width int) []byte {
+	v = max(v, 0)
 	var b [24]byte
 	s := strconv.AppendInt(b[:0], v, 10)
 	for i := len(s); i < width; i++ {
@@ -311,12 +313,24 @@ func parseHeader(line []byte) (Header, error) {
 	if string(appendHex(nil, crc32.Checksum(line[:len(line)-8], castagnoli))) != string(f[5]) {
 		return h, fmt.Errorf("%w (header checksum)", ErrChecksum)
 	}
-	count, err1 := strconv.ParseInt(string(f[3]), 10, 64)
-	nanos, err2 := strconv.ParseInt(string(f[4]), 10, 64)
-	if err1 != nil || err2 != nil || count < 0 || len(f[2]) == 0 {
+	count, ok1 := parseDigits(f[3])
+	nanos, ok2 := parseDigits(f[4])
+	if !ok1 || !ok2 || len(f[2]) == 0 {
 		return h, ErrHeader
 	}
 	return Header{Version: v, Node: string(f[2]), Count: int(count), Written: time.Unix(0, nanos)}, nil
+}
+
+// parseDigits parses a non-negative decimal of digits only (zero-padding
+// allowed) that fits an int64.
+func parseDigits(b []byte) (int64, bool) {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	return v, err == nil
 }
 
 // parseTrailer parses "END COUNT CRC" (without "\n").

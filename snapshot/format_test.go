@@ -42,6 +42,11 @@ var written = time.Unix(1795698862, 392819166)
 // writeFile writes a snapshot of lines for node into dir and returns its bytes.
 func writeFile(t *testing.T, dir, node string, lines []string) []byte {
 	t.Helper()
+	return writeFileTB(t, dir, node, lines)
+}
+
+func writeFileTB(t testing.TB, dir, node string, lines []string) []byte {
+	t.Helper()
 	f, err := os.Create(filepath.Join(dir, "w"))
 	if err != nil {
 		t.Fatal(err)
