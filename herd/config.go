@@ -32,6 +32,16 @@ type Config struct {
 	Limits Limits       `yaml:"limits"`
 	Peers  PeerConfig   `yaml:"peers"`
 	Places PlacesConfig `yaml:"places"`
+	// Persistence tunes the snapshots a node writes with --data-dir.
+	Persistence PersistenceConfig `yaml:"persistence"`
+}
+
+// PersistenceConfig tunes a node's snapshots of its cache (package snapshot).
+// They are written only when the node runs with --data-dir.
+type PersistenceConfig struct {
+	// SnapshotInterval is the time between snapshots; one is also written
+	// on a graceful stop. A SIGKILL loses what arrived since the last one.
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
 }
 
 // NodeConfig is one herd member.
@@ -124,6 +134,7 @@ func (c *Config) Defaults() {
 	setDefault(&c.Places.Backend, "geonames")
 	setDefault(&c.Places.Timeout, 5*time.Second)
 	setDefault(&c.Places.MaxInFlight, 64)
+	setDefault(&c.Persistence.SnapshotInterval, 60*time.Second)
 	for i := range c.Nodes {
 		setDefault(&c.Nodes[i].Address, c.Nodes[i].Listen)
 	}
@@ -202,7 +213,7 @@ func ParseConfig(data []byte) (*Config, error) {
 }
 
 // durationFields are the settings holding a time.Duration.
-var durationFields = []string{"peers.backoff_min", "peers.backoff_max", "peers.dial_timeout", "places.timeout"}
+var durationFields = []string{"peers.backoff_min", "peers.backoff_max", "peers.dial_timeout", "places.timeout", "persistence.snapshot_interval"}
 
 // badDuration names the duration setting that does not parse, if any (the
 // YAML decoder's own error does not say which one).
@@ -289,6 +300,8 @@ func (c *Config) Validate() error {
 		return &ConfigError{"places.timeout", "must be positive"}
 	case c.Places.MaxInFlight < 1:
 		return &ConfigError{"places.max_in_flight", "must be positive"}
+	case c.Persistence.SnapshotInterval < time.Millisecond:
+		return &ConfigError{"persistence.snapshot_interval", "must be at least 1ms"}
 	}
 	switch c.Places.Backend {
 	case "geonames", "google", "google-new":

@@ -61,7 +61,8 @@ func TestDefaultConfig(t *testing.T) {
 	if c.Limits.MaxLine != codec.DefaultMaxLine || c.Limits.MaxOutbound != 4<<20 || c.Peers.Queue != 65536 ||
 		c.Peers.BackoffMin != 50*time.Millisecond || c.Peers.BackoffMax != 2*time.Second ||
 		c.Peers.DialTimeout != 2*time.Second || c.Places.Backend != "geonames" ||
-		c.Places.Timeout != 5*time.Second || c.Places.MaxInFlight != 64 {
+		c.Places.Timeout != 5*time.Second || c.Places.MaxInFlight != 64 ||
+		c.Persistence.SnapshotInterval != time.Minute {
 		t.Errorf("defaults: %+v", c)
 	}
 	// Each call returns its own copy.
@@ -107,6 +108,7 @@ places:
   key: k
   timeout: 250ms
   max_in_flight: 3
+persistence: {snapshot_interval: 200ms}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +119,9 @@ places:
 	if c.Peers.BackoffMin != 50*time.Millisecond || c.Peers.BackoffMax != 90*time.Second ||
 		c.Peers.DialTimeout != 1500*time.Millisecond || c.Places.Timeout != 250*time.Millisecond {
 		t.Errorf("durations %+v %+v", c.Peers, c.Places)
+	}
+	if c.Persistence.SnapshotInterval != 200*time.Millisecond {
+		t.Errorf("persistence %+v", c.Persistence)
 	}
 	if c.Limits.MaxLine != 16 || !c.Limits.CloseAfterReply || c.Places.Backend != "google-new" || c.Places.MaxInFlight != 3 {
 		t.Errorf("settings %+v %+v", c.Limits, c.Places)
@@ -162,6 +167,9 @@ nodes:
 		{"dial-timeout", two + "peers:\n  dial_timeout: -1s\n", "peers.dial_timeout"},
 		{"places-timeout", two + "places:\n  timeout: -5s\n", "places.timeout"},
 		{"in-flight", two + "places:\n  max_in_flight: -2\n", "places.max_in_flight"},
+		{"snapshot-interval", two + "persistence:\n  snapshot_interval: -1s\n", "persistence.snapshot_interval"},
+		{"snapshot-interval-bad", two + "persistence: {snapshot_interval: often}\n", "persistence.snapshot_interval"},
+		{"persistence-unknown", two + "persistence: {data_dir: /tmp}\n", "data_dir"},
 		// goccy/go-yaml reports a bad duration without its position or key
 		// (see the report); at least the value is named.
 		{"bad-duration", two + "peers:\n  backoff_min: fast\n", "peers.backoff_min"},

@@ -16,6 +16,7 @@ import (
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/places/provider"
+	"github.com/herdnet/herd/snapshot"
 )
 
 // Engines are the I/O models a binary offers, by --engine name. "gnet"
@@ -45,6 +46,9 @@ type nodeFlags struct {
 	placesURL       string
 	placesData      string
 	hup             <-chan os.Signal // SIGHUP: reload the config
+	dataDir         string
+	// dirPerNode: up keeps each node's data in DATA-DIR/NAME; serve in DATA-DIR.
+	dirPerNode bool
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
@@ -61,6 +65,22 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.places, "places", "", "places backend: geonames (offline, default), google, google-new")
 	fs.StringVar(&f.placesURL, "places-url", "", "base `URL` of the Google backend (tests, proxies, air-gapped mirrors)")
 	fs.StringVar(&f.placesData, "places-data", "", "GeoNames dump `file` to load instead of the embedded cities500 index")
+	where := "the node's snapshot"
+	if f.dirPerNode {
+		where = "one subdirectory per node (DIR/NAME/) for its snapshot"
+	}
+	fs.StringVar(&f.dataDir, "data-dir", "", "`dir`ectory to keep "+where+" in: loaded at start, written every persistence.snapshot_interval and on a graceful stop; empty: no persistence")
+}
+
+// nodeDataDir returns the data directory of the node called name, or "".
+func (f *nodeFlags) nodeDataDir(name string) string {
+	if f.dataDir == "" {
+		return ""
+	}
+	if f.dirPerNode {
+		return filepath.Join(f.dataDir, name)
+	}
+	return f.dataDir
 }
 
 // load reads the config and applies flag overrides.
@@ -152,7 +172,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		}
 		defer stop()
 	}
-	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true})
+	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true, DataDir: f.nodeDataDir})
 	if err != nil {
 		return err
 	}
@@ -173,6 +193,18 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			fmt.Fprintf(stdout, "  %-10s page http://%s/  (metrics /metrics, health /livez /readyz, /status)\n", m.Node.Name(), a)
 		}
 	}
+	if f.dataDir != "" {
+		where := filepath.Join(f.nodeDataDir("NAME"), snapshot.FileName)
+		var restored []string
+		for _, m := range h.Members {
+			s := fmt.Sprintf("%s %d", m.Node.Name(), m.Restored.Info.Count)
+			if m.Restored.Rejected != nil {
+				s += " (snapshot rejected, moved aside; see the log)"
+			}
+			restored = append(restored, s)
+		}
+		fmt.Fprintf(stdout, "snapshots in %s every %v and on stop; clients restored: %s\n", where, cfg.Persistence.SnapshotInterval, strings.Join(restored, ", "))
+	}
 	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
@@ -188,7 +220,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 
 // Up is "PROG up": every node of the topology in this process.
 func Up(prog string, engines Engines, args []string, stdout, stderr io.Writer) error {
-	f := nodeFlags{engines: engines}
+	f := nodeFlags{engines: engines, dirPerNode: true}
 	fs := NewFlagSet("up", prog+" up [--config FILE] [flags]", stderr)
 	f.register(fs)
 	pos, err := ParseArgs(fs, args)

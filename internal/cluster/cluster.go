@@ -2,7 +2,9 @@
 // either I/O model: it builds each member (cache, peer links, herd.Node and
 // the client-facing server), starts every server first so that a herd on
 // port 0 learns each node's real address, then links every node to its
-// neighbours. `herd up` runs all the nodes of a config, `herd serve` one;
+// neighbours. With a data directory, each node first loads its snapshot
+// (package snapshot) into its cache, then writes one every interval and when
+// it stops. `herd up` runs all the nodes of a config, `herd serve` one;
 // `herd-bench` runs the goroutine-per-connection baseline through the same
 // code. Tests use it to stand up a herd on loopback. With Options.Admin each
 // node also gets its admin port (package admin), started before the client
@@ -18,6 +20,7 @@ import (
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/peer"
+	"github.com/herdnet/herd/snapshot"
 )
 
 // Server is a node's client-facing server, whatever its I/O model:
@@ -62,6 +65,12 @@ type Member struct {
 	// Admin is the node's admin port, nil without Options.Admin or an
 	// admin address in the config.
 	Admin *admin.Server
+	// Snapshot writes the node's snapshot every interval and on Stop; nil
+	// when the node has no data directory.
+	Snapshot *snapshot.Store
+	// Restored is what loading the snapshot found, before the node
+	// listened; zero when the node has no data directory.
+	Restored snapshot.Restored
 }
 
 // AdminAddr is the address of the member's admin port, "" for none.
@@ -75,13 +84,17 @@ func (m *Member) AdminAddr() string {
 // Addr is the address the member's server listens on.
 func (m *Member) Addr() string { return m.Server.Addr() }
 
-// Stop stops the member's server, then flushes and closes its links.
+// Stop stops the member's server, then flushes and closes its links, then
+// writes its last snapshot (the cache no longer changes by then).
 func (m *Member) Stop(ctx context.Context) error {
 	m.Health.SetDraining() // /readyz says 503 before the port closes
 	err := m.Server.Stop(ctx)
 	m.Links.Close()
 	if m.Admin != nil {
 		err = errors.Join(err, m.Admin.Stop(ctx))
+	}
+	if m.Snapshot != nil {
+		err = errors.Join(err, m.Snapshot.Close())
 	}
 	return err
 }
@@ -103,6 +116,14 @@ type Options struct {
 	// Admin starts the admin port of every node that has an admin address
 	// in the config (herd up and serve set it; most tests do not).
 	Admin bool
+	// DataDir returns the data directory of the node called name, where it
+	// keeps its snapshot; nil, or "" for a node: no snapshots.
+	DataDir func(name string) string
+	// Restored, when set, is called once a node's snapshot load finished
+	// (whatever it found: a snapshot, none, or one it rejected), before the
+	// node listens, on the goroutine that called Start. A readiness probe
+	// can count on it; every node has been restored when Start returns.
+	Restored func(name string, r snapshot.Restored)
 }
 
 // Start starts the named nodes of cfg: every one listens first, then each
@@ -134,6 +155,10 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		if opts.Name == "" {
 			opts.Name = nc.Name
 		}
+		store, restored, err := restore(cfg, nc.Name, &opts, logger, o)
+		if err != nil {
+			return fail(err)
+		}
 		if opts.Cache == nil {
 			opts.Cache = herd.NewCache()
 		}
@@ -144,12 +169,17 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		metrics := admin.NewMetrics()
 		opts.Places = metrics.Places(opts.Places)
 		node := herd.NewNode(opts)
-		m := &Member{Node: node, Links: links, Health: &admin.Health{}, Metrics: metrics,
+		m := &Member{Node: node, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
 			Server: o.NewServer(node, ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger})}
+		// The snapshot is loaded by now, so /readyz turns 200 only once the
+		// node has its view back and listens.
 		if o.Admin && nc.Admin != "" {
 			m.Admin = admin.New(m.adminNode(topo.get), logger)
 			if err := m.Admin.Start(nc.Admin); err != nil {
 				links.Close()
+				if store != nil {
+					store.Close() // not started: writes nothing
+				}
 				return fail(err)
 			}
 			topo.set(name, "", m.Admin.Addr())
@@ -159,7 +189,13 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 			if m.Admin != nil {
 				_ = m.Admin.Stop(context.Background())
 			}
+			if store != nil {
+				store.Close() // not started: writes nothing
+			}
 			return fail(err)
+		}
+		if store != nil {
+			store.Start(snapshot.Lines(opts.Cache))
 		}
 		m.Health.SetListening()
 		h.Members = append(h.Members, m)
@@ -171,6 +207,38 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		m.Links.Connect(neighbors(cfg, m.Node.Name(), local))
 	}
 	return h, nil
+}
+
+// restore opens the data directory of the node called name, if it has one,
+// and loads its snapshot into opts.Cache, which it sets.
+func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog.Logger, o Options) (*snapshot.Store, snapshot.Restored, error) {
+	var r snapshot.Restored
+	dir := ""
+	if o.DataDir != nil {
+		dir = o.DataDir(name)
+	}
+	if dir == "" {
+		return nil, r, nil
+	}
+	if opts.Cache != nil {
+		return nil, r, errors.New("cluster: a node with a data directory gets its cache from its snapshot; Setup must leave Cache nil")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	store, err := snapshot.Open(snapshot.Config{Dir: dir, Node: name, Interval: cfg.Persistence.SnapshotInterval, Logger: logger.With("node", name)})
+	if err != nil {
+		return nil, r, err
+	}
+	opts.Cache, r, err = store.Restore()
+	if err != nil {
+		store.Close() // not started: releases the directory, writes nothing
+		return nil, r, err
+	}
+	if o.Restored != nil {
+		o.Restored(name, r)
+	}
+	return store, r, nil
 }
 
 // Member returns the running node called name, or nil.

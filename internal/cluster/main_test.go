@@ -2,7 +2,9 @@ package cluster_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/herdnet/herd/herd"
 	"go.uber.org/goleak"
 )
 
@@ -13,6 +15,17 @@ func TestMain(m *testing.M) {
 		// gnet's shared worker pool and timers live for the process.
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-		goleak.IgnoreTopFunction("time.Sleep"),
 	)
+}
+
+// testConfig is the default herd on 127.0.0.1:0 without admin ports, with
+// quick reconnects and no periodic snapshot.
+func testConfig() *herd.Config {
+	cfg := herd.DefaultConfig()
+	for i := range cfg.Nodes {
+		cfg.Nodes[i].Listen, cfg.Nodes[i].Address, cfg.Nodes[i].Admin = "127.0.0.1:0", "127.0.0.1:0", ""
+	}
+	cfg.Peers.BackoffMin, cfg.Peers.BackoffMax = 10*time.Millisecond, 200*time.Millisecond
+	cfg.Persistence.SnapshotInterval = time.Hour
+	return cfg
 }

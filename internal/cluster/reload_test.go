@@ -4,22 +4,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/peer"
 )
-
-func testConfig() *herd.Config {
-	cfg := herd.DefaultConfig()
-	for i := range cfg.Nodes {
-		cfg.Nodes[i].Listen, cfg.Nodes[i].Address, cfg.Nodes[i].Admin = "127.0.0.1:0", "127.0.0.1:0", ""
-	}
-	cfg.Peers.BackoffMin, cfg.Peers.BackoffMax = 10*time.Millisecond, 200*time.Millisecond
-	return cfg
-}
 
 func linkStates(m *cluster.Member) map[string]peer.LinkState {
 	out := map[string]peer.LinkState{}
