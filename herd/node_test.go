@@ -331,31 +331,23 @@ func TestServe(t *testing.T) {
 
 	t.Run("peer-handshake", func(t *testing.T) {
 		var c herd.Conn
-		got, out, _ := serve(n, &c, "PEER Ball")
-		if got != "PEER Alford\n" || out != herd.Replied || c.Peer != "Ball" || !c.NewPeer {
-			t.Fatalf("PEER Ball = %q, conn %+v", got, c)
+		var cmd codec.Command
+		dst, out, _ := n.Serve([]byte("prev"), []byte("PEER Ball"), &cmd, &c)
+		if string(dst) != "prev" || out != herd.HandOff || string(cmd.Origin) != "Ball" {
+			t.Fatalf("PEER Ball = %q, %v; want HandOff", dst, out)
 		}
-		// The next line is not a handshake.
-		got, _, _ = serve(n, &c, "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885")
-		if got != "" || c.NewPeer || c.Peer != "Ball" {
-			t.Errorf("peer AT reply %q, conn %+v; want no reply", got, c)
+		// The secret form is refused by a node without a secret.
+		line := "PEER Ball 0123456789abcdef0123456789abcdef"
+		if got, out, _ := serve(n, &c, line); got != "? "+line+"\n" || out != herd.Replied {
+			t.Errorf("%s = %q, %v", line, got, out)
 		}
+		// A peer update applied by the links: stored, flooded but not back.
+		n.Update(nil, parse(t, "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885"), "Ball")
 		if e := n.Lookup([]byte("kiwi.cs.ucla.edu")); e == nil || string(e.Line) != "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885" {
 			t.Errorf("peer AT not stored: %v", e)
 		}
 		if f.from[len(f.from)-1] != "Ball" {
 			t.Errorf("peer AT flooded with from %q, want Ball", f.from[len(f.from)-1])
-		}
-		// A stale peer AT: still no reply, nothing flooded.
-		k := len(f.from)
-		got, _, _ = serve(n, &c, kiwiAT)
-		if got != "" || len(f.from) != k {
-			t.Errorf("stale peer AT reply %q, floods %d", got, len(f.from)-k)
-		}
-		// A second PEER keeps the first name.
-		got, _, _ = serve(n, &c, "PEER Welsh")
-		if got != "PEER Alford\n" || c.Peer != "Ball" || c.NewPeer {
-			t.Errorf("second PEER = %q, conn %+v", got, c)
 		}
 	})
 
@@ -372,9 +364,6 @@ func TestServe(t *testing.T) {
 		}
 		if f.from[len(f.from)-1] != "" {
 			t.Errorf("client AT flooded with from %q, want \"\"", f.from[len(f.from)-1])
-		}
-		if client.Peer != "" || client.NewPeer {
-			t.Errorf("client conn became %+v", client)
 		}
 	})
 

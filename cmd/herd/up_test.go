@@ -83,8 +83,8 @@ func TestUpProcess(t *testing.T) {
 	// Every node of the process answers; a report at Alford reaches Ball,
 	// two hops away, byte for byte.
 	for _, name := range ringNames {
-		if got, err := exchange(addrs[name], "PEER herd-test"); err != nil || got != "PEER "+name {
-			t.Fatalf("%s answered the handshake with %q, %v", name, got, err)
+		if got, err := probe(addrs[name], name); err != nil || !strings.HasPrefix(got, "AT "+name+" ") {
+			t.Fatalf("%s answered the probe with %q, %v", name, got, err)
 		}
 	}
 	line := iamat(t, "Alford", addrs["Alford"], "kiwi.cs.ucla.edu")

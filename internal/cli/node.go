@@ -71,6 +71,9 @@ func (f *nodeFlags) load() (*herd.Config, error) {
 	} else if cfg, err = herd.LoadConfig(f.config); err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
+	if s := os.Getenv(herd.SecretEnv); s != "" {
+		cfg.Security.Secret = s
+	}
 	if f.closeAfterReply {
 		cfg.Limits.CloseAfterReply = true
 	}
