@@ -119,6 +119,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 	}
 	nA := string(f[2])
 	if !hmac.Equal(f[3], []byte(mac(secret, "accept", self, want, nD, nA))) {
+		refuse(w, line) // so the acceptor logs the failure too
 		return ErrAuth
 	}
 	if err := writeLine(w, "AUTH", mac(secret, "dial", self, want, nD, nA)); err != nil {
@@ -177,6 +178,9 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 	}
 	if line, err = readLine(r); err != nil {
 		return name, err
+	}
+	if bytes.HasPrefix(line, []byte("? ")) {
+		return name, fmt.Errorf("%w: the neighbour refused this node's proof", ErrAuth)
 	}
 	f := bytes.Fields(line)
 	if len(f) != 2 || string(f[0]) != "AUTH" || !hmac.Equal(f[1], []byte(mac(secret, "dial", name, self, nD, nA))) {

@@ -29,7 +29,7 @@ type conn struct {
 	cmd codec.Command
 	// handedOff: the connection now belongs to the peer links.
 	handedOff bool
-	out []byte // scratch for one reply
+	out       []byte // scratch for one reply
 }
 
 // serveConn answers c's lines until it closes, fails or the server stops,

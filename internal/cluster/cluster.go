@@ -83,8 +83,9 @@ type Options struct {
 
 // Start starts the named nodes of cfg: every one listens first (its client
 // port, and its peer port when it has one), then each links to its
-// neighbours. A neighbour running in this process is dialled at its real
-// address (so ports of 0 work); others at their configured address. On
+// neighbours. A neighbour running in this process whose configured port
+// is 0 is dialled at its real address; others at their configured address
+// (which may be a proxy in front of it). On
 // error the nodes already started are stopped.
 func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 	if o.NewServer == nil {
@@ -163,7 +164,7 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		var nbs []peer.Neighbor
 		for _, nc := range cfg.Neighbors(m.Node.Name()) {
 			addr := nc.PeerAddress()
-			if a, ok := local[nc.Name]; ok {
+			if a, ok := local[nc.Name]; ok && strings.HasSuffix(addr, ":0") {
 				addr = a
 			}
 			nbs = append(nbs, peer.Neighbor{Name: nc.Name, Address: addr})
