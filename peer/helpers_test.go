@@ -174,3 +174,12 @@ func waitUntil(t testing.TB, limit time.Duration, what string, cond func() bool)
 func iamat(client string, sec int64) string {
 	return fmt.Sprintf("IAMAT %s +34.068930-118.445127 %d.000000001", client, sec)
 }
+
+func mustParse(t testing.TB, yaml string) *herd.Config {
+	t.Helper()
+	cfg, err := herd.ParseConfig([]byte(yaml))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, yaml)
+	}
+	return cfg
+}
