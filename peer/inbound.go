@@ -100,7 +100,7 @@ func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
 	if err1 != nil || err2 != nil || err3 != nil || b < minBucketBits || b > maxBucketBits {
 		return 0, errBadSync
 	}
-	d := makeDigest(ls.cfg.Cache, uint(b))
+	d := ls.answerDigest(uint(b))
 	var payload []byte
 	// Nothing to do when the sender has nothing, when we have nothing (it
 	// then sends everything), or when both hold the same.
@@ -108,6 +108,23 @@ func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
 		payload = appendU64s(make([]byte, 0, 8*len(d.sums)), d.sums)
 	}
 	return uint(b), writeBlob(w, "DIGEST", []string{strconv.FormatUint(d.count, 10)}, payload)
+}
+
+// digestReuse is how long a digest made to answer one neighbour's SYNC
+// answers others (syncs of several links often come together). Only the
+// answering side reuses: a stale answer only under-reports what this node
+// holds, so the sender sends more, never less.
+const digestReuse = time.Second
+
+// answerDigest returns a digest of the cache at most digestReuse old.
+func (ls *Links) answerDigest(b uint) *digest {
+	ls.dmu.Lock()
+	defer ls.dmu.Unlock()
+	if d := ls.last; d != nil && d.bits == b && timeNow().Sub(ls.lastAt) < digestReuse {
+		return d
+	}
+	ls.last, ls.lastAt = makeDigest(ls.cfg.Cache, b), timeNow()
+	return ls.last
 }
 
 // answerWant answers "WANT n" and its bucket numbers with HAVE and the

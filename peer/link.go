@@ -129,7 +129,9 @@ func (l *link) run() {
 		conn, err := d.DialContext(ctx, "tcp", l.addr) // resolves the name again each time
 		var upFor time.Duration
 		if err == nil {
-			upFor, err = l.serve(ctx, conn)
+			if upFor, _ = l.serve(ctx, conn); upFor > 0 {
+				failures = 0 // it was reachable: log the next outage
+			}
 		} else if failures++; failures == 1 {
 			l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour unreachable, retrying", Peer: l.name, Remote: l.addr, Err: err})
 		}
@@ -301,7 +303,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		case len(m.payload) == 0:
 			return true, nil // it has all we have
 		case len(m.payload) != 8*len(sy.d.sums):
-			return true, errBadSync
+			return true, nil // the answer to an abandoned sync: the next one repairs
 		}
 		diff := sy.d.differing(u64s(m.payload))
 		if len(diff) == 0 {
@@ -311,7 +313,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		return false, writeBlob(w, "WANT", nil, appendU32s(make([]byte, 0, 4*len(diff)), diff))
 	case "HAVE":
 		if sy.want == nil {
-			return true, errBadSync
+			return true, nil // the answer to an abandoned sync
 		}
 		has := make(map[uint64]struct{}, len(m.payload)/8)
 		for _, h := range u64s(m.payload) {
