@@ -32,6 +32,7 @@ type Node struct {
 	origins  map[string]bool // nil: any origin
 	secret   bool
 	peerPort bool
+	digest   digest
 }
 
 // NodeOptions is a node's whole configuration, taken once by NewNode.
@@ -82,6 +83,10 @@ func NewNode(opts NodeOptions) *Node {
 	if n.cache == nil {
 		n.cache = NewCache()
 	}
+	n.cache.Range(func(e *Entry) bool { // a cache loaded before the node
+		n.digest.replace(nil, e)
+		return true
+	})
 	if n.flood == nil {
 		n.flood = noFlood{}
 	}
@@ -128,8 +133,10 @@ func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
 func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byte {
 	p := len(dst)
 	dst = codec.AppendAT(dst, n.name, received, cmd)
+	old := n.cache.Get(cmd.ClientID)
 	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
 	if stored {
+		n.digest.replace(old, cur)
 		n.flood.Flood(cur, "")
 	} else {
 		dst = append(dst[:p], cur.Line...)
@@ -156,8 +163,10 @@ func (n *Node) Update(dst []byte, cmd *codec.Command, from string) []byte {
 		return append(dst, '\n')
 	}
 	dst = codec.AppendUpdate(dst, cmd)
+	old := n.cache.Get(cmd.ClientID)
 	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
 	if stored {
+		n.digest.replace(old, cur)
 		n.flood.Flood(cur, from)
 	} else {
 		dst = append(dst[:p], cur.Line...)

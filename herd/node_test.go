@@ -412,3 +412,40 @@ func TestNow(t *testing.T) {
 		t.Errorf("Now() = %+v", s)
 	}
 }
+
+// TestDigestFollowsStores: the node's running digest equals a walk of its
+// cache after new clients, newer reports, stale ones and peer updates, and
+// a node built over a loaded cache starts from it.
+func TestDigestFollowsStores(t *testing.T) {
+	walk := func(c *herd.Cache) (n, sum uint64) {
+		c.Range(func(e *herd.Entry) bool {
+			n++
+			sum += herd.LineHash(e.Line)
+			return true
+		})
+		return n, sum
+	}
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Clock: fixedClock(kiwiReceived)})
+	for i, line := range []string{
+		"IAMAT a +1.0+1.0 10", "IAMAT b +1.0+1.0 10", "IAMAT a +2.0+2.0 11", "IAMAT a +3.0+3.0 9",
+	} {
+		n.IAMAT(nil, parse(t, line))
+		if c, s := n.Digest(); true {
+			if wc, ws := walk(n.Cache()); c != wc || s != ws {
+				t.Fatalf("after line %d: digest (%d, %x), walk (%d, %x)", i, c, s, wc, ws)
+			}
+		}
+	}
+	n.Update(nil, parse(t, "AT Ball +0.1 b +5.0+5.0 12"), "Ball")
+	n.Update(nil, parse(t, "AT Ball +0.1 c +5.0+5.0 12"), "Ball")
+	c, s := n.Digest()
+	if wc, ws := walk(n.Cache()); c != 3 || c != wc || s != ws {
+		t.Fatalf("after updates: digest (%d, %x), walk (%d, %x)", c, s, wc, ws)
+	}
+	if c2, s2 := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: n.Cache()}).Digest(); c2 != c || s2 != s {
+		t.Errorf("a node over a loaded cache starts at (%d, %x), want (%d, %x)", c2, s2, c, s)
+	}
+	if herd.LineHash([]byte("AT x")) == herd.LineHash([]byte("AT y")) || herd.LineHash(nil) == herd.LineHash([]byte{0}) {
+		t.Error("LineHash collides on trivial inputs")
+	}
+}

@@ -24,8 +24,10 @@ import (
 //
 // Every entry's hash is a fixed 64-bit hash of its AT line (the same bytes on
 // every node), its bucket the hash's top bits, a bucket's sum the sum of its
-// entries' hashes, and the root the sum of them all. Equal roots and counts
-// end the exchange after one round trip of two short lines. When R is empty,
+// entries' hashes, and the root the sum of them all. The node keeps count and
+// root up to date as it stores (herd.Node.Digest), so equal roots and counts
+// end the exchange after one round trip of two short lines without walking
+// either cache; only then are bucket sums computed. When R is empty,
 // S skips WANT and sends everything. Binary payloads are little-endian.
 
 const (
@@ -42,32 +44,7 @@ func bucketBits(n int) uint {
 	return min(max(b, minBucketBits), maxBucketBits)
 }
 
-// lineHash is a fixed (unseeded, the same on every node) 64-bit hash of an
-// AT line: 8-byte rounds in the manner of xxHash64, then murmur3's finaliser.
-func lineHash(b []byte) uint64 {
-	const (
-		k1 = 0x9E3779B185EBCA87
-		k2 = 0xC2B2AE3D27D4EB4F
-		k3 = 0x165667B19E3779F9
-	)
-	h := uint64(len(b))*k3 + k1
-	for len(b) >= 8 {
-		h ^= bits.RotateLeft64(binary.LittleEndian.Uint64(b)*k2, 31) * k1
-		h = bits.RotateLeft64(h, 27)*k1 + k3
-		b = b[8:]
-	}
-	var t uint64
-	for i, c := range b {
-		t |= uint64(c) << (8 * i)
-	}
-	h ^= bits.RotateLeft64(t*k2, 31) * k1
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
-}
+func lineHash(b []byte) uint64 { return herd.LineHash(b) }
 
 // digest is a summary of a cache.
 type digest struct {

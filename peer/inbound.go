@@ -100,14 +100,15 @@ func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
 	if err1 != nil || err2 != nil || err3 != nil || b < minBucketBits || b > maxBucketBits {
 		return 0, errBadSync
 	}
-	d := ls.answerDigest(uint(b))
+	mine, myRoot := ls.root()
 	var payload []byte
 	// Nothing to do when the sender has nothing, when we have nothing (it
 	// then sends everything), or when both hold the same.
-	if count != 0 && d.count != 0 && (count != d.count || root != d.root) {
+	if count != 0 && mine != 0 && (count != mine || root != myRoot) {
+		d := ls.answerDigest(uint(b))
 		payload = appendU64s(make([]byte, 0, 8*len(d.sums)), d.sums)
 	}
-	return uint(b), writeBlob(w, "DIGEST", []string{strconv.FormatUint(d.count, 10)}, payload)
+	return uint(b), writeBlob(w, "DIGEST", []string{strconv.FormatUint(mine, 10)}, payload)
 }
 
 // digestReuse is how long a digest made to answer one neighbour's SYNC

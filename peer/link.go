@@ -161,7 +161,9 @@ type syncMsg struct {
 
 // syncRun is a sync in progress.
 type syncRun struct {
-	d       *digest
+	bits    uint
+	count   uint64  // entries this node held when it started
+	d       *digest // its bucket sums, made once the neighbour's differ
 	started time.Time
 	want    []bool // buckets asked for with WANT
 	again   bool   // updates were dropped meanwhile: sync again after
@@ -209,9 +211,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	var sy *syncRun
 	var err error
 	startSync := func() {
-		d := makeDigest(ls.cfg.Cache, bucketBits(ls.cfg.Cache.Len()))
-		sy = &syncRun{d: d, started: timeNow()}
-		err = writeLine(w, "SYNC", strconv.Itoa(int(d.bits)), strconv.FormatUint(d.count, 10), strconv.FormatUint(d.root, 16))
+		sy, err = ls.startSync(w)
 	}
 	startSync()
 	tick := time.NewTicker(ls.p.SyncInterval)
@@ -279,6 +279,24 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	return timeNow().Sub(start), err
 }
 
+// startSync sends SYNC with this node's running count and root: when the
+// neighbour's agree, that is the whole sync.
+func (ls *Links) startSync(w *bufio.Writer) (*syncRun, error) {
+	count, root := ls.root()
+	sy := &syncRun{bits: bucketBits(int(min(count, 1<<40))), count: count, started: timeNow()}
+	return sy, writeLine(w, "SYNC", strconv.Itoa(int(sy.bits)), strconv.FormatUint(count, 10), strconv.FormatUint(root, 16))
+}
+
+// root is this node's entry count and root: the node's running digest, or,
+// before Connect gave the links a node, a walk of the cache.
+func (ls *Links) root() (count, sum uint64) {
+	if ls.node != nil {
+		return ls.node.Digest()
+	}
+	d := makeDigest(ls.cfg.Cache, minBucketBits)
+	return d.count, d.root
+}
+
 // onSyncAnswer takes the neighbour's DIGEST or HAVE and does the next step
 // of the sync; done reports that the sync is over.
 func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool, err error) {
@@ -286,7 +304,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 	switch m.word {
 	case "DIGEST":
 		switch {
-		case m.count == 0 && sy.d.count > 0:
+		case m.count == 0 && sy.count > 0:
 			// The neighbour is empty (it restarted): send everything.
 			n := 0
 			c.Range(func(e *herd.Entry) bool {
@@ -302,9 +320,10 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 			return true, err
 		case len(m.payload) == 0:
 			return true, nil // it has all we have
-		case len(m.payload) != 8*len(sy.d.sums):
+		case len(m.payload) != 8<<sy.bits:
 			return true, nil // the answer to an abandoned sync: the next one repairs
 		}
+		sy.d = makeDigest(c, sy.bits)
 		diff := sy.d.differing(u64s(m.payload))
 		if len(diff) == 0 {
 			return true, nil
@@ -320,7 +339,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 			has[h] = struct{}{}
 		}
 		n := 0
-		b := sy.d.bits
+		b := sy.bits
 		c.Range(func(e *herd.Entry) bool {
 			h := lineHash(e.Line)
 			if !sy.want[h>>(64-b)] {

@@ -178,14 +178,13 @@ func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
 	ws, wr := bufio.NewWriterSize(cs, 64<<10), bufio.NewWriterSize(cr, 64<<10)
 	rs, rr := bufio.NewReaderSize(&s2r, 64<<10), bufio.NewReaderSize(&r2s, 64<<10)
 	l := newLink(s, Neighbor{Name: r.cfg.Name})
-	d := makeDigest(s.cfg.Cache, bucketBits(s.cfg.Cache.Len()))
-	sy := &syncRun{d: d}
 	must := func(err error) {
 		if err != nil {
 			tb.Fatal(err)
 		}
 	}
-	must(writeLine(ws, "SYNC", strconv.Itoa(int(d.bits)), strconv.FormatUint(d.count, 10), strconv.FormatUint(d.root, 16)))
+	sy, err := s.startSync(ws)
+	must(err)
 	var bits uint
 	receive := func() { // r reads what s wrote
 		for {
@@ -206,7 +205,8 @@ func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
 		}
 	}
 	msgs := make(chan syncMsg, 4)
-	for done := false; !done; {
+	done := false
+	for !done {
 		receive()
 		if err := readSyncAnswers(rr, msgs, nil); err != io.EOF {
 			must(err)
@@ -214,7 +214,6 @@ func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
 		if len(msgs) == 0 {
 			tb.Fatal("sync: no answer")
 		}
-		var err error
 		done, err = l.onSyncAnswer(ws, sy, <-msgs)
 		must(err)
 	}
@@ -250,8 +249,7 @@ func TestDigestSync(t *testing.T) {
 	}{{"agree", false, 0}, {"differ", true, n / 100}} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := fill(n, tc.differ)
-			s := New(Config{Name: "S", Cache: a})
-			r := New(Config{Name: "R", Cache: b})
+			s, r := withNode(New(Config{Name: "S", Cache: a})), withNode(New(Config{Name: "R", Cache: b}))
 			defer s.Close()
 			defer r.Close()
 			wire, sent := syncOnce(t, s, r)
@@ -263,7 +261,12 @@ func TestDigestSync(t *testing.T) {
 				if codec.Parse([]byte(line), &cmd) != nil {
 					t.Fatalf("bad line %q", line)
 				}
-				b.Offer(cmd.ClientID, cmd.Stamp, []byte(line))
+				r.node.Update(nil, &cmd, "S")
+			}
+			if c1, r1 := s.node.Digest(); true {
+				if c2, r2 := r.node.Digest(); c1 != c2 || r1 != r2 {
+					t.Error("running digests differ after the sync")
+				}
 			}
 			if d1, d2 := makeDigest(a, 12), makeDigest(b, 12); d1.root != d2.root || d1.count != d2.count {
 				t.Error("caches differ after the sync")
@@ -283,6 +286,13 @@ func TestDigestSync(t *testing.T) {
 	})
 }
 
+// withNode gives ls a node over its cache, whose running digest the
+// links use, as Connect does.
+func withNode(ls *Links) *Links {
+	ls.node = herd.NewNode(herd.NodeOptions{Name: ls.cfg.Name, Cache: ls.cfg.Cache})
+	return ls
+}
+
 // BenchmarkDigestSync measures one sync between two caches of a million
 // clients, both sides' CPU in one goroutine, and the bytes on the wire.
 func BenchmarkDigestSync(b *testing.B) {
@@ -293,8 +303,7 @@ func BenchmarkDigestSync(b *testing.B) {
 	}{{"agree", false}, {"differ=1pct", true}} {
 		b.Run("clients=1000000/"+tc.name, func(b *testing.B) {
 			a, c := fill(n, tc.differ)
-			s := New(Config{Name: "S", Cache: a})
-			r := New(Config{Name: "R", Cache: c})
+			s, r := withNode(New(Config{Name: "S", Cache: a})), withNode(New(Config{Name: "R", Cache: c}))
 			defer s.Close()
 			defer r.Close()
 			b.ReportAllocs()
