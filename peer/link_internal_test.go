@@ -341,3 +341,44 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestFlappingNeighbourBacksOff: a neighbour that completes the handshake
+// and drops the link at once is redialled with a growing backoff, not in a
+// tight loop (the backoff resets only after a link stayed up a while).
+func TestFlappingNeighbourBacksOff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1000)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			r, w := bufio.NewReader(c), bufio.NewWriter(c)
+			if _, err := readLine(r); err == nil {
+				_ = writeLine(w, "PEER", "B")
+			}
+			c.Close()
+		}
+	}()
+	ls := New(Config{Name: "A", Cache: herd.NewCache(), Neighbors: []string{"B"},
+		Peers: herd.PeerConfig{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
+	ls.Connect(nil, []Neighbor{{Name: "B", Address: ln.Addr().String()}})
+	time.Sleep(1500 * time.Millisecond)
+	ls.Close()
+	// 10, 20, 40, 80, 160, then 200 ms waits (jittered down to half): about
+	// 12 dials in 1.5 s; resetting after every handshake would be ~150.
+	if n := len(accepted); n > 30 {
+		t.Errorf("%d dials in 1.5 s to a neighbour that drops every link at once", n)
+	} else {
+		t.Logf("%d dials in 1.5 s", n)
+	}
+	if s := ls.Status()[0]; s.Reconnects == 0 || s.State != "down" {
+		t.Errorf("status %+v", s)
+	}
+}
