@@ -124,3 +124,29 @@ func TestWrongSecretIsolated(t *testing.T) {
 		}
 	}
 }
+
+// TestHandOffKeepsPipelinedBytes: on a node without a secret or peer port,
+// a neighbour that sends its updates right behind its PEER line (in the
+// same read) loses none of them when the engine hands the connection to
+// the peer links; the same holds for the goroutine baseline (bench/baseline).
+func TestHandOffKeepsPipelinedBytes(t *testing.T) {
+	var logs logBuf
+	h := start(t, ring(t, zeros(5), nil, "peers: {backoff_min: 10ms, backoff_max: 200ms}\n"), []string{"Alford"}, &logs)
+	c := testclient.Dial(t, h.Members[0].Addr())
+	c.Send("IAMAT before +1.0+1.0 1.0\nPEER Welsh\nAT Welsh +0.1 pipelined +1.0+1.0 5.0\nAT Hamilton +0.2 second +1.0+1.0 6.0\n")
+	if got := c.Line(); !strings.HasPrefix(got, "AT Alford ") {
+		t.Fatalf("IAMAT before the handshake answered %q", got)
+	}
+	if got := c.Line(); got != "PEER Alford\n" {
+		t.Fatalf("handshake answered %q", got)
+	}
+	waitUntil(t, 5*time.Second, "the pipelined updates", func() bool {
+		n := h.Members[0].Node
+		return n.Lookup([]byte("pipelined")) != nil && n.Lookup([]byte("second")) != nil
+	})
+	// Not a neighbour: refused by the peer links, which close the connection.
+	c2 := testclient.Dial(t, h.Members[0].Addr())
+	if got := c2.Ask("PEER Ball"); got != "? PEER Ball\n" {
+		t.Errorf("PEER from a non-neighbour answered %q", got)
+	}
+}

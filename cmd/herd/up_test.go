@@ -58,6 +58,9 @@ func waitUpTable(p *proc) error {
 func TestUpProcess(t *testing.T) {
 	p, addrs, logDir := startUp(t)
 	out := p.stdout.String()
+	if !strings.Contains(out, "warning: no herd secret") {
+		t.Errorf("herd up without a secret does not warn:\n%s", out)
+	}
 
 	if !strings.Contains(out, "5 node(s) up") || !strings.Contains(out, "places backend") ||
 		!strings.Contains(out, logDir+"/NAME.log") {

@@ -170,6 +170,9 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		}
 		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", m.Node.Name(), m.Addr(), JoinNames(nbs))
 	}
+	if cfg.Security.Secret == "" && !cfg.Security.TLS.Enabled() {
+		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see README, Securing the herd\n", herd.SecretEnv)
+	}
 	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
