@@ -40,14 +40,17 @@ func LineHash(b []byte) uint64 {
 // links compare it with a neighbour's to learn in O(1) that two caches
 // agree. It is kept with one Get before each store, so two stores racing on
 // the same client can skew it; a skewed digest only makes links compare
-// bucket by bucket (they then walk the cache), never hides a difference.
+// bucket by bucket (they then walk the cache), never hides a difference,
+// and the first walk made while no store happened corrects it (ResetDigest).
 type digest struct {
+	gen   atomic.Uint64 // counts stores
 	count atomic.Uint64
 	sum   atomic.Uint64
 }
 
 // replace accounts for cur taking old's place (old nil: a new client).
 func (d *digest) replace(old, cur *Entry) {
+	d.gen.Add(1)
 	if old == nil {
 		d.count.Add(1)
 	} else {
@@ -61,4 +64,20 @@ func (d *digest) replace(old, cur *Entry) {
 // Any goroutine.
 func (n *Node) Digest() (count, sum uint64) {
 	return n.digest.count.Load(), n.digest.sum.Load()
+}
+
+// DigestGen returns a counter that every store advances. A walk of the
+// cache that starts and ends with the same value saw no store.
+func (n *Node) DigestGen() uint64 { return n.digest.gen.Load() }
+
+// ResetDigest sets the running digest to (count, sum), the result of a walk
+// of the cache that started when DigestGen returned gen, unless a store
+// happened since. It reports whether it did. Any goroutine.
+func (n *Node) ResetDigest(gen, count, sum uint64) bool {
+	if n.digest.gen.Load() != gen {
+		return false
+	}
+	n.digest.count.Store(count)
+	n.digest.sum.Store(sum)
+	return true
 }

@@ -67,6 +67,20 @@ func makeDigest(c *herd.Cache, b uint) *digest {
 	return d
 }
 
+// walkDigest makes a digest of the cache and, when no store happened
+// during the walk, corrects the node's running count and root with it.
+func (ls *Links) walkDigest(b uint) *digest {
+	if ls.node == nil {
+		return makeDigest(ls.cfg.Cache, b)
+	}
+	gen := ls.node.DigestGen()
+	d := makeDigest(ls.cfg.Cache, b)
+	if c, r := ls.node.Digest(); c != d.count || r != d.root {
+		ls.node.ResetDigest(gen, d.count, d.root)
+	}
+	return d
+}
+
 // differing returns the buckets where d and the other side's sums differ.
 func (d *digest) differing(other []uint64) []uint32 {
 	var out []uint32

@@ -124,7 +124,7 @@ func (ls *Links) answerDigest(b uint) *digest {
 	if d := ls.last; d != nil && d.bits == b && timeNow().Sub(ls.lastAt) < digestReuse {
 		return d
 	}
-	ls.last, ls.lastAt = makeDigest(ls.cfg.Cache, b), timeNow()
+	ls.last, ls.lastAt = ls.walkDigest(b), timeNow()
 	return ls.last
 }
 

@@ -323,7 +323,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		case len(m.payload) != 8<<sy.bits:
 			return true, nil // the answer to an abandoned sync: the next one repairs
 		}
-		sy.d = makeDigest(c, sy.bits)
+		sy.d = l.ls.walkDigest(sy.bits)
 		diff := sy.d.differing(u64s(m.payload))
 		if len(diff) == 0 {
 			return true, nil

@@ -252,6 +252,9 @@ func TestDigestSync(t *testing.T) {
 			s, r := withNode(New(Config{Name: "S", Cache: a})), withNode(New(Config{Name: "R", Cache: b}))
 			defer s.Close()
 			defer r.Close()
+			if tc.differ { // skew the sender's running digest, as racing stores could
+				s.node.ResetDigest(s.node.DigestGen(), 12345, 67890)
+			}
 			wire, sent := syncOnce(t, s, r)
 			if len(sent) != tc.want {
 				t.Fatalf("sent %d lines, want %d", len(sent), tc.want)
@@ -262,6 +265,11 @@ func TestDigestSync(t *testing.T) {
 					t.Fatalf("bad line %q", line)
 				}
 				r.node.Update(nil, &cmd, "S")
+			}
+			if tc.differ { // the walks corrected a skewed running digest
+				if c, r := s.node.Digest(); c != uint64(n) || r != makeDigest(a, 10).root {
+					t.Errorf("sender's running digest (%d, %x) not corrected", c, r)
+				}
 			}
 			if c1, r1 := s.node.Digest(); true {
 				if c2, r2 := r.node.Digest(); c1 != c2 || r1 != r2 {
