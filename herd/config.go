@@ -122,7 +122,7 @@ type PeerConfig struct {
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// SyncInterval is how often neighbours compare digests of their caches
 	// and send each other what differs (also done when a link comes up, and
-	// at once after a link dropped updates).
+	// and as soon as a link that dropped updates has drained its queue).
 	SyncInterval time.Duration `yaml:"sync_interval"`
 }
 

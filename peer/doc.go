@@ -5,7 +5,7 @@
 // over fresh nonces from both sides; a digest sync that sends only what the
 // neighbour lacks; then a bounded queue of updates, where an update that a
 // newer one for the same client replaced is skipped, and a sync every
-// sync interval and whenever the queue overflowed. A broken link is
+// sync interval and as soon as the queue drains after an overflow. A broken link is
 // redialled with capped, jittered backoff, at once when the neighbour links
 // back in (it restarted). Links implements herd.Flooder, so both I/O models
 // (the gnet engine and the goroutine baseline of bench) flood identically.

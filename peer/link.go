@@ -66,6 +66,7 @@ type link struct {
 	since atomic.Int64 // unix nanoseconds of the last state change
 
 	ups, sent, dropped, syncs atomic.Uint64
+	reported                  uint64 // dropped as of the last summary; link goroutine only
 }
 
 func newLink(ls *Links, nb Neighbor) *link {
@@ -166,7 +167,6 @@ type syncRun struct {
 	d       *digest // its bucket sums, made once the neighbour's differ
 	started time.Time
 	want    []bool // buckets asked for with WANT
-	again   bool   // updates were dropped meanwhile: sync again after
 }
 
 // serve runs one connection of the link until it breaks or ctx ends. It
@@ -210,16 +210,24 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 
 	var sy *syncRun
 	var err error
+	// A sync asked for because updates were dropped starts once the queue
+	// has drained: one started while it still overflows would be stale at
+	// once.
+	wanted := false
 	startSync := func() {
 		sy, err = ls.startSync(w)
+		wanted = false
 	}
 	startSync()
 	tick := time.NewTicker(ls.p.SyncInterval)
 	defer tick.Stop()
 	summary := time.NewTicker(summaryEvery)
 	defer summary.Stop()
-	var reported uint64
 	for err == nil {
+		if wanted && sy == nil && len(l.q) == 0 {
+			startSync()
+			continue
+		}
 		select {
 		case err = <-gone:
 			if err == nil {
@@ -249,11 +257,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 				startSync() // also retires a sync the neighbour never answered
 			}
 		case <-l.syncCh:
-			if sy == nil {
-				startSync()
-			} else {
-				sy.again = true
-			}
+			wanted = true
 		case m := <-msgs:
 			if sy == nil {
 				continue
@@ -262,16 +266,12 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 			done, err = l.onSyncAnswer(w, sy, m)
 			if done {
 				l.syncs.Add(1)
-				again := sy.again
 				sy = nil
-				if again && err == nil {
-					startSync()
-				}
 			}
 		case <-summary.C:
-			if d := l.dropped.Load(); d != reported {
-				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates dropped for a slow neighbour (a sync repairs them)", Peer: l.name, Count: d - reported, Total: d})
-				reported = d
+			if d := l.dropped.Load(); d != l.reported {
+				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates dropped for a slow neighbour (a sync repairs them)", Peer: l.name, Count: d - l.reported, Total: d})
+				l.reported = d
 			}
 		}
 	}
