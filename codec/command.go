@@ -62,6 +62,7 @@ type Command struct {
 	Stamp    Stamp  // Time, parsed
 
 	Origin []byte // AT: the node that received the IAMAT; PEER: the dialing node
+	Nonce  []byte // PEER: the dialer's challenge (hex), nil in the no-secret form
 	Skew   []byte // AT: verbatim
 
 	RadiusKm float64 // WHATSAT
@@ -116,15 +117,35 @@ func Parse(line []byte, cmd *Command) error {
 		cmd.Origin, cmd.Skew, cmd.ClientID = f[1], f[2], f[3]
 		cmd.Kind = KindAT
 	case "PEER":
-		if n != 2 {
+		// "PEER name", or "PEER name nonce" when the herd has a secret.
+		if n != 2 && !(n == 3 && validNonce(f[2])) {
 			return ErrArity
 		}
-		cmd.Origin = f[1]
+		cmd.Origin, cmd.Nonce = f[1], nil
+		if n == 3 {
+			cmd.Nonce = f[2]
+		}
 		cmd.Kind = KindPeer
 	default:
 		return ErrCommand
 	}
 	return nil
+}
+
+// NonceLen is the length of a handshake nonce: 16 random bytes in hex.
+const NonceLen = 32
+
+// validNonce reports whether b is NonceLen lower-case hex digits.
+func validNonce(b []byte) bool {
+	if len(b) != NonceLen {
+		return false
+	}
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (cmd *Command) setLocTime(loc, t []byte) error {

@@ -128,6 +128,9 @@ var parseCases = []parseCase{
 	bad("arity/at-7", protoAT+" x", codec.ErrArity),
 	bad("arity/peer-1", "PEER", codec.ErrArity),
 	bad("arity/peer-3", "PEER Alford Ball", codec.ErrArity),
+	bad("peer/nonce-short", "PEER Alford 0123456789abcdef", codec.ErrArity),
+	bad("peer/nonce-upper", "PEER Alford 0123456789ABCDEF0123456789abcdef", codec.ErrArity),
+	bad("arity/peer-4", "PEER Alford 0123456789abcdef0123456789abcdef x", codec.ErrArity),
 
 	// Latitude and longitude.
 	iamat("loc/lat+90", simple("+90.0+0.0", "1"), kiwi, "+90.0+0.0", "1", 90, 0, one),
@@ -261,6 +264,7 @@ var parseCases = []parseCase{
 	// PEER handshake.
 	{name: "peer/ok", line: "PEER Alford", kind: codec.KindPeer, origin: "Alford"},
 	{name: "peer/spaces", line: "\tPEER   Hamilton \r", kind: codec.KindPeer, origin: "Hamilton"},
+	{name: "peer/nonce", line: "PEER Hamilton 0123456789abcdef0123456789abcdef", kind: codec.KindPeer, origin: "Hamilton"},
 }
 
 func TestParse(t *testing.T) {
@@ -330,6 +334,9 @@ func checkParse(t *testing.T, tc parseCase, cmd *codec.Command, err error) {
 		}
 	case codec.KindPeer:
 		eq("Origin", cmd.Origin, tc.origin)
+		if f := strings.Fields(tc.line); (len(f) == 3) != (cmd.Nonce != nil) || (len(f) == 3 && string(cmd.Nonce) != f[2]) {
+			t.Errorf("Parse(%q) Nonce = %q", tc.line, cmd.Nonce)
+		}
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"sync"
 
 	"github.com/panjf2000/gnet/v2"
@@ -18,8 +20,11 @@ import (
 // event loop: only OnOpen, OnTraffic and OnClose touch it.
 type connState struct {
 	id    uint64
-	hc    herd.Conn  // whether this is a neighbour's link
+	hc    herd.Conn  // this connection's session state
 	stats *loopStats // the counters of the connection's event loop
+	// hello is a neighbour's PEER handshake line: the connection goes to
+	// the peer links once the replies before it are out.
+	hello []byte
 	// pending holds replies that must wait for an earlier, still running
 	// WHATSAT. Empty in the common case: replies go straight out.
 	pending []*reply
@@ -130,7 +135,12 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 		}
 		used += n
 		out = s.handle(c, st, line, out)
-		if lim.CloseAfterReply && st.hc.Peer == "" {
+		if st.hello != nil {
+			action = s.handOff(c, st, buf[used:])
+			used = len(buf)
+			break
+		}
+		if lim.CloseAfterReply {
 			// One request per connection: close once its reply is out (a
 			// WHATSAT's reply closes it when it arrives, in flushReady's turn).
 			if len(st.pending) == 0 {
@@ -171,12 +181,16 @@ func (st *connState) flushReady(out []byte) []byte {
 // handle answers one line, appending the reply (if any) to out, or queueing
 // it behind a WHATSAT that is still running.
 func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
-	s.log.Line("recv", st.id, st.hc.Peer, line)
+	s.log.Line("recv", st.id, "", line)
 	p := len(out)
 	out, outcome, e := s.node.Serve(out, line, &st.cmd, &st.hc)
 	st.stats.countLine(st.cmd.Kind, out[p:])
-	if st.hc.NewPeer {
-		s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour connected", Conn: st.id, Peer: st.hc.Peer})
+	if outcome == herd.HandOff {
+		if s.cfg.HandOff == nil {
+			return st.queue(out, codec.AppendInvalid(nil, line))
+		}
+		st.hello = append(append([]byte(nil), line...), '\n')
+		return out
 	}
 	if outcome == herd.NeedsPlaces {
 		s.startWhatsat(c, st, e, &st.cmd)
@@ -185,7 +199,7 @@ func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
 	if len(out) == p {
 		return out
 	}
-	s.log.Line("send", st.id, st.hc.Peer, out[p:])
+	s.log.Line("send", st.id, "", out[p:])
 	if len(st.pending) > 0 {
 		st.pending = append(st.pending, &reply{buf: append([]byte(nil), out[p:]...), done: readyCh})
 		return out[:p]
@@ -209,15 +223,39 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	st.stats.closed.Add(1)
 	st.done()
 	msg := "client disconnected"
-	if st.hc.Peer != "" {
-		msg = "neighbour disconnected"
+	if st.hello != nil {
+		msg = "connection handed to the peer links"
 	}
-	ev := logq.Event{Level: slog.LevelInfo, Msg: msg, Conn: st.id, Peer: st.hc.Peer}
+	ev := logq.Event{Level: slog.LevelInfo, Msg: msg, Conn: st.id}
 	if err != nil && !errors.Is(err, io.EOF) {
 		ev.Err = err
 	}
 	s.log.Send(ev)
 	return gnet.None
+}
+
+// handOff gives the connection, from its handshake line on (rest is what
+// followed it in the buffer), to the peer links on a duplicate of its
+// socket, and closes it here. Replies already in out are written first by
+// the caller; a neighbour waits for the answer to its handshake before it
+// sends more, so no byte is left behind. Event loop only.
+func (s *Server) handOff(c gnet.Conn, st *connState, rest []byte) gnet.Action {
+	st.done() // WHATSATs of a connection that turned into a link are moot
+	st.pending = nil
+	fd, err := c.Dup()
+	if err != nil {
+		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "cannot hand a connection to the peer links", Conn: st.id, Err: err})
+		return gnet.Close
+	}
+	f := os.NewFile(uintptr(fd), "peer link")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "cannot hand a connection to the peer links", Conn: st.id, Err: err})
+		return gnet.Close
+	}
+	s.cfg.HandOff(nc, append(st.hello, rest...))
+	return gnet.Close
 }
 
 func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {

@@ -8,10 +8,11 @@
 // order. Nothing that blocks runs on a loop: no backend call, no lock wait,
 // no log write (logging goes through a bounded queue to its own goroutine).
 //
-// The engine is the reactor and nothing else: outbound peer links are the
-// peer package's, and running several nodes is internal/cluster's. Inbound
-// links arrive on the client port and are recognised by their handshake
-// (herd.Node.Serve).
+// The engine is the reactor and nothing else: peer links are the peer
+// package's, and running several nodes is internal/cluster's. A neighbour
+// that links in on the client port (a node without a peer port) is
+// recognised by its PEER line (herd.Node.Serve returns HandOff) and its
+// connection handed, on a duplicate of the socket, to Config.HandOff.
 //
 // Only this package and bench/echo (the benchmarks' ceiling) import gnet.
 // Every goroutine the server starts goes through one helper that refuses

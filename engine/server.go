@@ -27,6 +27,11 @@ type Config struct {
 	Loops int
 	// Logger receives the node's log; nil discards it.
 	Logger *slog.Logger
+	// HandOff takes over a connection that opened with a neighbour's PEER
+	// handshake: head is that line (with "\n") and the bytes after it. It
+	// must not block (the peer links start a goroutine). nil: such lines get
+	// "? line".
+	HandOff func(conn net.Conn, head []byte)
 }
 
 // Server is one node's client port on a gnet reactor. Create it with New,

@@ -32,6 +32,8 @@ type Config struct {
 	Limits Limits       `yaml:"limits"`
 	Peers  PeerConfig   `yaml:"peers"`
 	Places PlacesConfig `yaml:"places"`
+	// Security guards the links between nodes.
+	Security Security `yaml:"security"`
 	// Persistence tunes the snapshots a node writes with --data-dir.
 	Persistence PersistenceConfig `yaml:"persistence"`
 }
@@ -61,7 +63,48 @@ type NodeConfig struct {
 	// health checks, status, the herd page); "" for none. Never the
 	// client port.
 	Admin string `yaml:"admin"`
+	// PeerListen, when set, is a host:port for links from neighbours only:
+	// neighbours dial it (with Address's host when its host is a wildcard)
+	// and the client port refuses AT and PEER lines.
+	PeerListen string `yaml:"peer_listen"`
 }
+
+// PeerAddress is the host:port neighbours dial to link with n: its peer
+// port when it has one, else Address.
+func (n NodeConfig) PeerAddress() string {
+	if n.PeerListen == "" {
+		return n.Address
+	}
+	host, port, _ := net.SplitHostPort(n.PeerListen)
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host, _, _ = net.SplitHostPort(n.Address)
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Security is the herd's protection against forged updates.
+type Security struct {
+	// Secret is shared by every node; links prove they know it with an
+	// HMAC challenge-response (it never crosses the wire). HERD_SECRET
+	// overrides it. Empty: the assignment's open herd, where any client may
+	// send AT lines.
+	Secret string `yaml:"secret"`
+	// TLS, when its files are set, puts mutual TLS on every peer port (every
+	// node then needs peer_listen).
+	TLS TLSFiles `yaml:"tls"`
+}
+
+// TLSFiles are PEM files: this node's certificate and key, and the CA that
+// signs every node's certificate. A certificate names its node in a SAN DNS
+// name or its CN.
+type TLSFiles struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	CA   string `yaml:"ca"`
+}
+
+// Enabled reports whether any TLS file is set.
+func (t TLSFiles) Enabled() bool { return t.Cert != "" || t.Key != "" || t.CA != "" }
 
 // Limits bound what one connection may cost a node.
 type Limits struct {
@@ -84,15 +127,19 @@ type Limits struct {
 // PeerConfig tunes the links between nodes.
 type PeerConfig struct {
 	// Queue bounds the updates waiting for one neighbour; when it is full the
-	// oldest waiting updates are dropped and counted (the link's
-	// reconciliation on reconnect sends the whole cache anyway).
+	// oldest waiting updates are dropped and counted, and the link asks for a
+	// digest sync, which repairs them.
 	Queue int `yaml:"queue"`
 	// BackoffMin and BackoffMax bound the jittered, doubling wait between
 	// attempts to reach a neighbour that is down.
 	BackoffMin time.Duration `yaml:"backoff_min"`
 	BackoffMax time.Duration `yaml:"backoff_max"`
-	// DialTimeout bounds one connection attempt.
+	// DialTimeout bounds one connection attempt, its TLS and its handshake.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// SyncInterval is how often neighbours compare digests of their caches
+	// and send each other what differs (also done when a link comes up, and
+	// and as soon as a link that dropped updates has drained its queue).
+	SyncInterval time.Duration `yaml:"sync_interval"`
 }
 
 // PlacesConfig chooses the backend that answers WHATSAT.
@@ -155,6 +202,7 @@ func (p PeerConfig) WithDefaults() PeerConfig {
 	setDefault(&p.BackoffMin, 50*time.Millisecond)
 	setDefault(&p.BackoffMax, 2*time.Second)
 	setDefault(&p.DialTimeout, 2*time.Second)
+	setDefault(&p.SyncInterval, 30*time.Second)
 	return p
 }
 
@@ -213,7 +261,7 @@ func ParseConfig(data []byte) (*Config, error) {
 }
 
 // durationFields are the settings holding a time.Duration.
-var durationFields = []string{"peers.backoff_min", "peers.backoff_max", "peers.dial_timeout", "places.timeout", "persistence.snapshot_interval"}
+var durationFields = []string{"peers.backoff_min", "peers.backoff_max", "peers.dial_timeout", "peers.sync_interval", "places.timeout", "persistence.snapshot_interval"}
 
 // badDuration names the duration setting that does not parse, if any (the
 // YAML decoder's own error does not say which one).
@@ -269,6 +317,16 @@ func (c *Config) Validate() error {
 				return &ConfigError{f + ".admin", "must differ from listen (the admin port is never the client port)"}
 			}
 		}
+		if n.PeerListen != "" {
+			if err := checkHostPort(n.PeerListen); err != nil {
+				return &ConfigError{f + ".peer_listen", err.Error()}
+			}
+		} else if c.Security.TLS.Enabled() {
+			return &ConfigError{f + ".peer_listen", "missing: security.tls needs a peer port on every node"}
+		}
+	}
+	if t := c.Security.TLS; t.Enabled() && (t.Cert == "" || t.Key == "" || t.CA == "") {
+		return &ConfigError{"security.tls", "needs cert, key and ca"}
 	}
 	for i, n := range c.Nodes {
 		for j, nb := range n.Neighbors {
@@ -296,6 +354,8 @@ func (c *Config) Validate() error {
 		return &ConfigError{"peers.backoff_max", "must be at least peers.backoff_min, both positive"}
 	case c.Peers.DialTimeout <= 0:
 		return &ConfigError{"peers.dial_timeout", "must be positive"}
+	case c.Peers.SyncInterval <= 0:
+		return &ConfigError{"peers.sync_interval", "must be positive"}
 	case c.Places.Timeout <= 0:
 		return &ConfigError{"places.timeout", "must be positive"}
 	case c.Places.MaxInFlight < 1:
@@ -329,6 +389,19 @@ func checkHostPort(s string) error {
 		return fmt.Errorf("%q has no valid port", s)
 	}
 	return nil
+}
+
+// SecretEnv names the environment variable that overrides
+// security.secret (the CLI reads it).
+const SecretEnv = "HERD_SECRET"
+
+// Names returns the names of the herd's nodes, in config order.
+func (c *Config) Names() []string {
+	names := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		names[i] = n.Name
+	}
+	return names
 }
 
 // ErrUnknownNode is returned by Node for a name the config does not define.

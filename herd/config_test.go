@@ -22,6 +22,28 @@ func neighborNames(c *herd.Config, name string) []string {
 	return out
 }
 
+func TestPeerAddress(t *testing.T) {
+	c, err := herd.ParseConfig([]byte("nodes:\n" +
+		"  - {name: A, listen: 0.0.0.0:1, address: a.example:1, peer_listen: 0.0.0.0:2}\n" +
+		"  - {name: B, listen: 127.0.0.1:3, peer_listen: 10.0.0.2:4}\n" +
+		"  - {name: C, listen: 127.0.0.1:5}\n" +
+		"security: {secret: s}\npeers: {sync_interval: 5s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"a.example:2", "10.0.0.2:4", "127.0.0.1:5"} {
+		if got := c.Nodes[i].PeerAddress(); got != want {
+			t.Errorf("%s: PeerAddress %q, want %q", c.Nodes[i].Name, got, want)
+		}
+	}
+	if c.Security.Secret != "s" || c.Peers.SyncInterval != 5*time.Second || !slices.Equal(c.Names(), []string{"A", "B", "C"}) {
+		t.Errorf("config %+v", c)
+	}
+	if d := herd.DefaultConfig(); d.Peers.SyncInterval != 30*time.Second || d.Security.Secret != "" {
+		t.Errorf("defaults: %+v", d)
+	}
+}
+
 func TestDefaultConfig(t *testing.T) {
 	c := herd.DefaultConfig()
 	var names []string
@@ -166,6 +188,10 @@ nodes:
 		{"backoff", two + "peers:\n  backoff_min: 1s\n  backoff_max: 500ms\n", "peers.backoff_max"},
 		{"dial-timeout", two + "peers:\n  dial_timeout: -1s\n", "peers.dial_timeout"},
 		{"places-timeout", two + "places:\n  timeout: -5s\n", "places.timeout"},
+		{"sync-interval", two + "peers:\n  sync_interval: -1s\n", "peers.sync_interval"},
+		{"bad-peer-listen", "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n    peer_listen: nohost\n", "nodes[0].peer_listen"},
+		{"tls-without-peer-port", two + "security:\n  tls: {cert: c.pem, key: k.pem, ca: ca.pem}\n", "nodes[0].peer_listen"},
+		{"tls-incomplete", "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n    peer_listen: 127.0.0.1:2\nsecurity:\n  tls: {cert: c.pem}\n", "security.tls"},
 		{"in-flight", two + "places:\n  max_in_flight: -2\n", "places.max_in_flight"},
 		{"snapshot-interval", two + "persistence:\n  snapshot_interval: -1s\n", "persistence.snapshot_interval"},
 		{"snapshot-interval-bad", two + "persistence: {snapshot_interval: often}\n", "persistence.snapshot_interval"},

@@ -4,8 +4,11 @@
 // equal times broken by comparing lines as bytes); reads are lock-free and
 // updates of known clients are compare-and-swaps. Node answers IAMAT,
 // applies AT updates from neighbours and clients and decides what to flood,
-// through the Flooder interface the engine implements with peer links.
-// Whatsat composes WHATSAT answers from a places.Provider. Config is the
+// through the Flooder interface the peer links implement; it refuses AT
+// lines whose origin is no node of the herd, and, with a herd secret or a
+// peer port, AT and PEER lines from clients. It keeps a running digest of
+// its cache (count and sum of LineHash) that peer links compare with their
+// neighbours'. Whatsat composes WHATSAT answers from a places.Provider. Config is the
 // herd's YAML topology and settings; the default five-node herd of
 // PROTOCOL.md is embedded.
 //

@@ -28,6 +28,11 @@ type Node struct {
 	places        places.Provider
 	placesTimeout time.Duration
 	maxInFlight   int
+
+	origins  map[string]bool // nil: any origin
+	secret   bool
+	peerPort bool
+	digest   digest
 }
 
 // NodeOptions is a node's whole configuration, taken once by NewNode.
@@ -49,6 +54,17 @@ type NodeOptions struct {
 	PlacesTimeout time.Duration
 	// MaxInFlight bounds the backend calls running at once (default 64).
 	MaxInFlight int
+
+	// Origins are the names of the herd's nodes: an AT line whose origin is
+	// none of them is refused. Empty: any origin.
+	Origins []string
+	// Secret says the herd has a secret: client connections may not send
+	// AT lines, and a PEER handshake must carry a nonce (the peer links check
+	// the rest; the node never sees the secret).
+	Secret bool
+	// PeerPort says neighbours link on a port of their own: the client port
+	// refuses AT and PEER lines whatever the secret.
+	PeerPort bool
 }
 
 // NewNode returns the node that opts describe.
@@ -56,10 +72,21 @@ func NewNode(opts NodeOptions) *Node {
 	n := &Node{
 		name: opts.Name, cache: opts.Cache, flood: opts.Flooder, now: opts.Clock,
 		places: opts.Places, placesTimeout: opts.PlacesTimeout, maxInFlight: opts.MaxInFlight,
+		secret: opts.Secret, peerPort: opts.PeerPort,
+	}
+	if len(opts.Origins) > 0 {
+		n.origins = make(map[string]bool, len(opts.Origins))
+		for _, o := range opts.Origins {
+			n.origins[o] = true
+		}
 	}
 	if n.cache == nil {
 		n.cache = NewCache()
 	}
+	n.cache.Range(func(e *Entry) bool { // a cache loaded before the node
+		n.digest.replace(nil, e)
+		return true
+	})
 	if n.flood == nil {
 		n.flood = noFlood{}
 	}
@@ -106,8 +133,10 @@ func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
 func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byte {
 	p := len(dst)
 	dst = codec.AppendAT(dst, n.name, received, cmd)
+	old := n.cache.Get(cmd.ClientID)
 	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
 	if stored {
+		n.digest.replace(old, cur)
 		n.flood.Flood(cur, "")
 	} else {
 		dst = append(dst[:p], cur.Line...)
@@ -115,16 +144,29 @@ func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byt
 	return append(dst, '\n')
 }
 
+// KnownOrigin reports whether an AT line from origin may be stored: origin
+// is a node of the herd (any origin when the node was given none).
+func (n *Node) KnownOrigin(origin []byte) bool {
+	return n.origins == nil || n.origins[string(origin)]
+}
+
 // Update applies a parsed AT line that arrived from the neighbour named from
 // (or from a client, with from ""). A newer update is stored and flooded to
 // every neighbour but from. It appends the line held afterwards (with "\n")
-// to dst, which the engine sends back to clients and drops for peers.
-// Non-blocking; allocates only to store.
+// to dst, which the engine sends back to clients and drops for peers. An
+// update whose origin is no node of the herd changes nothing: "? " and its
+// canonical line are appended. Non-blocking; allocates only to store.
 func (n *Node) Update(dst []byte, cmd *codec.Command, from string) []byte {
 	p := len(dst)
+	if !n.KnownOrigin(cmd.Origin) {
+		dst = codec.AppendUpdate(append(dst, "? "...), cmd)
+		return append(dst, '\n')
+	}
 	dst = codec.AppendUpdate(dst, cmd)
+	old := n.cache.Get(cmd.ClientID)
 	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
 	if stored {
+		n.digest.replace(old, cur)
 		n.flood.Flood(cur, from)
 	} else {
 		dst = append(dst[:p], cur.Line...)

@@ -331,31 +331,23 @@ func TestServe(t *testing.T) {
 
 	t.Run("peer-handshake", func(t *testing.T) {
 		var c herd.Conn
-		got, out, _ := serve(n, &c, "PEER Ball")
-		if got != "PEER Alford\n" || out != herd.Replied || c.Peer != "Ball" || !c.NewPeer {
-			t.Fatalf("PEER Ball = %q, conn %+v", got, c)
+		var cmd codec.Command
+		dst, out, _ := n.Serve([]byte("prev"), []byte("PEER Ball"), &cmd, &c)
+		if string(dst) != "prev" || out != herd.HandOff || string(cmd.Origin) != "Ball" {
+			t.Fatalf("PEER Ball = %q, %v; want HandOff", dst, out)
 		}
-		// The next line is not a handshake.
-		got, _, _ = serve(n, &c, "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885")
-		if got != "" || c.NewPeer || c.Peer != "Ball" {
-			t.Errorf("peer AT reply %q, conn %+v; want no reply", got, c)
+		// The secret form is refused by a node without a secret.
+		line := "PEER Ball 0123456789abcdef0123456789abcdef"
+		if got, out, _ := serve(n, &c, line); got != "? "+line+"\n" || out != herd.Replied {
+			t.Errorf("%s = %q, %v", line, got, out)
 		}
+		// A peer update applied by the links: stored, flooded but not back.
+		n.Update(nil, parse(t, "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885"), "Ball")
 		if e := n.Lookup([]byte("kiwi.cs.ucla.edu")); e == nil || string(e.Line) != "AT Ball +0.5 kiwi.cs.ucla.edu +1.0+1.0 1479413885" {
 			t.Errorf("peer AT not stored: %v", e)
 		}
 		if f.from[len(f.from)-1] != "Ball" {
 			t.Errorf("peer AT flooded with from %q, want Ball", f.from[len(f.from)-1])
-		}
-		// A stale peer AT: still no reply, nothing flooded.
-		k := len(f.from)
-		got, _, _ = serve(n, &c, kiwiAT)
-		if got != "" || len(f.from) != k {
-			t.Errorf("stale peer AT reply %q, floods %d", got, len(f.from)-k)
-		}
-		// A second PEER keeps the first name.
-		got, _, _ = serve(n, &c, "PEER Welsh")
-		if got != "PEER Alford\n" || c.Peer != "Ball" || c.NewPeer {
-			t.Errorf("second PEER = %q, conn %+v", got, c)
 		}
 	})
 
@@ -372,9 +364,6 @@ func TestServe(t *testing.T) {
 		}
 		if f.from[len(f.from)-1] != "" {
 			t.Errorf("client AT flooded with from %q, want \"\"", f.from[len(f.from)-1])
-		}
-		if client.Peer != "" || client.NewPeer {
-			t.Errorf("client conn became %+v", client)
 		}
 	})
 
@@ -421,5 +410,42 @@ func TestNow(t *testing.T) {
 	s := herd.Now()
 	if s.Sec < 1_700_000_000 || s.Nsec < 0 || s.Nsec >= 1e9 {
 		t.Errorf("Now() = %+v", s)
+	}
+}
+
+// TestDigestFollowsStores: the node's running digest equals a walk of its
+// cache after new clients, newer reports, stale ones and peer updates, and
+// a node built over a loaded cache starts from it.
+func TestDigestFollowsStores(t *testing.T) {
+	walk := func(c *herd.Cache) (n, sum uint64) {
+		c.Range(func(e *herd.Entry) bool {
+			n++
+			sum += herd.LineHash(e.Line)
+			return true
+		})
+		return n, sum
+	}
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Clock: fixedClock(kiwiReceived)})
+	for i, line := range []string{
+		"IAMAT a +1.0+1.0 10", "IAMAT b +1.0+1.0 10", "IAMAT a +2.0+2.0 11", "IAMAT a +3.0+3.0 9",
+	} {
+		n.IAMAT(nil, parse(t, line))
+		if c, s := n.Digest(); true {
+			if wc, ws := walk(n.Cache()); c != wc || s != ws {
+				t.Fatalf("after line %d: digest (%d, %x), walk (%d, %x)", i, c, s, wc, ws)
+			}
+		}
+	}
+	n.Update(nil, parse(t, "AT Ball +0.1 b +5.0+5.0 12"), "Ball")
+	n.Update(nil, parse(t, "AT Ball +0.1 c +5.0+5.0 12"), "Ball")
+	c, s := n.Digest()
+	if wc, ws := walk(n.Cache()); c != 3 || c != wc || s != ws {
+		t.Fatalf("after updates: digest (%d, %x), walk (%d, %x)", c, s, wc, ws)
+	}
+	if c2, s2 := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: n.Cache()}).Digest(); c2 != c || s2 != s {
+		t.Errorf("a node over a loaded cache starts at (%d, %x), want (%d, %x)", c2, s2, c, s)
+	}
+	if herd.LineHash([]byte("AT x")) == herd.LineHash([]byte("AT y")) || herd.LineHash(nil) == herd.LineHash([]byte{0}) {
+		t.Error("LineHash collides on trivial inputs")
 	}
 }

@@ -11,15 +11,14 @@ const (
 	// NeedsPlaces: a WHATSAT about a known client; cmd and the returned
 	// entry describe it and the caller runs Whatsat off the event loop.
 	NeedsPlaces
+	// HandOff: the line is a neighbour's PEER handshake (cmd holds it).
+	// Nothing is appended; the caller hands the connection, this line
+	// first, to the peer links, which answer it, and stops serving it.
+	HandOff
 )
 
-// Conn is what Serve needs to know about a connection: whether it is a
-// neighbour's link (set by the PEER handshake).
+// Conn is what Serve needs to know about a client connection.
 type Conn struct {
-	// Peer is the neighbour's name once it sent "PEER name"; "" for clients.
-	Peer string
-	// NewPeer is set by Serve when this line was the handshake.
-	NewPeer bool
 	// Received is when the line's bytes arrived, the origin time of an
 	// IAMAT's skew. An engine that reads many lines at once sets it once per
 	// read; zero means "read the clock for each line".
@@ -30,12 +29,15 @@ type Conn struct {
 // that every I/O model shares one command logic. It parses into cmd, and
 // appends the reply to dst: an AT line for IAMAT, "? line" for anything
 // invalid (including a WHATSAT about an unknown client, or any WHATSAT when
-// the node has no places backend), the handshake answer for PEER, the held
-// line for a client's AT and nothing for a peer's. For a WHATSAT it can
-// answer only off the loop it returns NeedsPlaces and the client's entry.
-// Non-blocking; allocates only to store a newer location.
+// the node has no places backend), and the held line for a client's AT.
+// A client's AT is refused ("? line") when the herd has a secret or a peer
+// port, or when its origin is no node of the herd. A PEER handshake returns
+// HandOff, unless the herd has a peer port, or the handshake's form does not
+// match the secret setting (a nonce exactly when there is a secret): then it
+// is "? line". For a WHATSAT it can answer only off the loop it returns
+// NeedsPlaces and the client's entry. Non-blocking; allocates only to store
+// a newer location.
 func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Outcome, *Entry) {
-	c.NewPeer = false
 	if err := codec.Parse(line, cmd); err != nil {
 		return codec.AppendInvalid(dst, line), Replied, nil
 	}
@@ -47,24 +49,20 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 		}
 		return n.iamat(dst, cmd, now), Replied, nil
 	case codec.KindAT:
-		p := len(dst)
-		dst = n.Update(dst, cmd, c.Peer)
-		if c.Peer != "" {
-			dst = dst[:p]
+		if n.secret || n.peerPort || !n.KnownOrigin(cmd.Origin) {
+			break
 		}
-		return dst, Replied, nil
+		return n.Update(dst, cmd, ""), Replied, nil
 	case codec.KindWHATSAT:
 		if e := n.cache.Get(cmd.ClientID); e != nil && n.places != nil {
 			return dst, NeedsPlaces, e
 		}
 		return codec.AppendInvalid(dst, line), Replied, nil
 	case codec.KindPeer:
-		// Answer with our own name, so the dialer knows it reached the node
-		// it meant to, on a connection a live loop serves.
-		if c.Peer == "" {
-			c.Peer, c.NewPeer = string(cmd.Origin), true
+		if n.peerPort || n.secret != (cmd.Nonce != nil) {
+			break
 		}
-		return codec.AppendPeer(dst, n.name), Replied, nil
+		return dst, HandOff, nil
 	}
 	return codec.AppendInvalid(dst, line), Replied, nil
 }

@@ -1,12 +1,16 @@
 // Package peer links a node with its neighbours. Each neighbour gets one
-// outbound TCP connection run by its own goroutines (a node has a handful of
-// links, so goroutines, not reactor code): a "PEER name" handshake both ways,
-// a full push of the cache when the link comes up (reconciliation), then a
-// bounded queue of updates, where an update that a newer one for the same
-// client replaced is skipped. A broken link is redialled with capped,
-// jittered backoff. Links implements herd.Flooder, so both I/O models (the
-// gnet engine and the goroutine baseline of bench) flood identically.
+// outbound connection, which carries this node's updates to it, run by its
+// own goroutines (a node has a handful of links, so goroutines, not reactor
+// code): a handshake that, with a herd secret, is an HMAC challenge-response
+// over fresh nonces from both sides; a digest sync that sends only what the
+// neighbour lacks; then a bounded queue of updates, where an update that a
+// newer one for the same client replaced is skipped, and a sync every
+// sync interval and as soon as the queue drains after an overflow. A broken link is
+// redialled with capped, jittered backoff, at once when the neighbour links
+// back in (it restarted). Links implements herd.Flooder, so both I/O models
+// (the gnet engine and the goroutine baseline of bench) flood identically.
 //
-// Inbound links arrive on the node's client port and are recognised there
-// by their handshake.
+// Inbound links arrive on the node's peer port (Listen; mutual TLS when
+// configured), or on the client port, whose engine recognises the PEER
+// handshake and hands the connection over (Accept).
 package peer

@@ -2,138 +2,107 @@ package peer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"sync"
+	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/logq"
 )
 
-// link is the outbound half of the connection with one neighbour: this node
-// dials it, says who it is, pushes its whole cache (so a neighbour that
-// restarted empty or missed updates during a cut converges), then streams
-// updates from a bounded queue. The neighbour's own link to us carries the
-// other direction. A link never blocks an event loop: Flood only does a
-// non-blocking channel send.
+const (
+	// stableAfter is how long a link must stay up before its backoff
+	// resets: a neighbour that accepts and drops at once is not redialled
+	// (and synced with) in a tight loop.
+	stableAfter = 5 * time.Second
+	// summaryEvery is how often a link logs the updates it dropped, if any.
+	summaryEvery = 10 * time.Second
+	// writeTimeout bounds one write to a neighbour that stopped reading.
+	writeTimeout = 5 * time.Second
+)
+
+var timeNow = time.Now
+
+type linkState int32
+
+const (
+	stateDown linkState = iota
+	stateConnecting
+	stateUp
+)
+
+func (s linkState) String() string {
+	switch s {
+	case stateUp:
+		return "up"
+	case stateConnecting:
+		return "connecting"
+	}
+	return "down"
+}
+
+// link is the outbound half of the connection with one neighbour: this
+// node dials it, proves who it is, reconciles with a digest sync, then
+// streams updates from a bounded queue and syncs again every sync interval
+// and whenever it had to drop updates. The neighbour's own link to us
+// carries the other direction. Flood only does a non-blocking channel send.
 type link struct {
-	ls      *Links
-	name    string
-	addr    string
-	q       chan *herd.Entry
-	up      atomic.Bool
-	dropped atomic.Uint64
-	st      linkStats // state, since, ups, sent (stats.go)
+	ls     *Links
+	name   string
+	addr   string
+	q      chan *herd.Entry
+	wakeCh chan struct{} // redial now (the neighbour just linked in)
+	syncCh chan struct{} // sync now (updates were dropped)
+
+	up    atomic.Bool
+	state atomic.Int32
+	since atomic.Int64 // unix nanoseconds of the last state change
+
+	ups, sent, dropped, syncs atomic.Uint64
+	reported                  uint64 // dropped as of the last summary; link goroutine only
+
 	// ctx ends the link: when the links close, or when a reload removes
 	// the neighbour (reload.go).
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-// Neighbor is a node to link with. Address is host:port and is resolved
-// again on every reconnect.
-type Neighbor struct {
-	Name    string
-	Address string
-}
-
-// Links is a node's set of outbound peer links. It implements herd.Flooder.
-// Both I/O models (the gnet engine and the goroutine-per-connection
-// baseline) use it, so they flood identically.
-type Links struct {
-	name    string
-	cache   *herd.Cache
-	cfg     herd.PeerConfig
-	log     *logq.Queue
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
-	list    atomic.Pointer[[]*link]
-	stopped atomic.Bool
-	reload  sync.Mutex // serialises Update (reload.go)
-}
-
-// New returns the links of the node called name, whose view is cache, not
-// yet connected; unset settings in cfg take their defaults. logger receives
-// link up/down notices (nil discards them). Close releases them.
-func New(name string, cache *herd.Cache, cfg herd.PeerConfig, logger *slog.Logger) *Links {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+func newLink(ls *Links, nb Neighbor) *link {
+	l := &link{
+		ls: ls, name: nb.Name, addr: nb.Address,
+		q:      make(chan *herd.Entry, ls.p.Queue),
+		wakeCh: make(chan struct{}, 1),
+		syncCh: make(chan struct{}, 1),
 	}
-	ls := &Links{name: name, cache: cache, cfg: cfg.WithDefaults(), log: logq.New(logger.With("node", name))}
-	ls.ctx, ls.cancel = context.WithCancel(context.Background())
-	go ls.log.Run()
-	return ls
+	l.ctx, l.cancel = context.WithCancel(ls.ctx)
+	l.setState(stateDown)
+	return l
 }
 
-// Connect starts one outbound link per neighbour. Call it once.
-func (ls *Links) Connect(neighbors []Neighbor) {
-	links := make([]*link, len(neighbors))
-	for i, nb := range neighbors {
-		links[i] = ls.startLink(nb)
+func (l *link) setState(s linkState) {
+	l.state.Store(int32(s))
+	l.since.Store(timeNow().UnixNano())
+	l.up.Store(s == stateUp)
+}
+
+func (l *link) wantSync() {
+	select {
+	case l.syncCh <- struct{}{}:
+	default:
 	}
-	ls.list.Store(&links)
-}
-
-func (ls *Links) links() []*link {
-	if p := ls.list.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// Flood implements herd.Flooder: it queues e on every link but from's.
-// Non-blocking; safe on any goroutine.
-func (ls *Links) Flood(e *herd.Entry, from string) {
-	for _, l := range ls.links() {
-		if l.name != from {
-			l.enqueue(e)
-		}
-	}
-}
-
-// LinkStatus describes one outbound peer link.
-type LinkStatus struct {
-	Name    string
-	Up      bool
-	Dropped uint64 // updates dropped because the queue was full
-}
-
-// Status reports the state of every link. Any goroutine.
-func (ls *Links) Status() []LinkStatus {
-	links := ls.links()
-	out := make([]LinkStatus, len(links))
-	for i, l := range links {
-		out[i] = LinkStatus{Name: l.name, Up: l.up.Load(), Dropped: l.dropped.Load()}
-	}
-	return out
-}
-
-// Close flushes what is queued, closes every link and waits for their
-// goroutines. Any goroutine; later calls do nothing.
-func (ls *Links) Close() {
-	ls.reload.Lock() // no Update starts a link behind Close's back
-	first := ls.stopped.CompareAndSwap(false, true)
-	ls.reload.Unlock()
-	if !first {
-		return
-	}
-	ls.cancel()
-	ls.wg.Wait()
-	ls.log.Close()
 }
 
 // enqueue queues e for the neighbour. While the link is down it does
-// nothing: the push on reconnect carries the whole cache. When the queue is
-// full the oldest update goes (counted). Non-blocking; any goroutine.
+// nothing: the sync when it comes up carries what it missed. When the
+// queue is full the oldest update goes (counted) and the link asks for a
+// sync, which repairs the loss. Non-blocking; any goroutine.
 func (l *link) enqueue(e *herd.Entry) {
 	if !l.up.Load() {
 		return
@@ -147,96 +116,129 @@ func (l *link) enqueue(e *herd.Entry) {
 		select {
 		case <-l.q:
 			l.dropped.Add(1)
+			l.wantSync()
 		default:
 		}
 	}
 	l.dropped.Add(1)
+	l.wantSync()
 }
 
-// run keeps the link up until the server stops.
+// run keeps the link up until the links close.
 func (l *link) run() {
 	ctx := l.ctx
-	p := l.ls.cfg
+	p := l.ls.p
 	backoff := p.BackoffMin
 	failures := 0
 	for ctx.Err() == nil {
+		l.setState(stateConnecting)
 		d := net.Dialer{Timeout: p.DialTimeout}
 		conn, err := d.DialContext(ctx, "tcp", l.addr) // resolves the name again each time
-		if err == nil && l.serve(ctx, conn) {
-			failures, backoff = 0, p.BackoffMin
-			continue
-		}
-		if err != nil {
-			l.st.set(StateDown)
-			if failures++; failures == 1 {
-				l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour unreachable, retrying", Peer: l.name, Remote: l.addr, Err: err})
+		var upFor time.Duration
+		if err == nil {
+			if upFor, _ = l.serve(ctx, conn); upFor > 0 {
+				failures = 0 // it was reachable: log the next outage
 			}
+		} else if failures++; failures == 1 {
+			l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour unreachable, retrying", Peer: l.name, Remote: l.addr, Err: err})
 		}
-		// Full jitter over [backoff/2, backoff], doubling up to the cap.
+		l.setState(stateDown)
+		if upFor >= stableAfter {
+			failures, backoff = 0, p.BackoffMin
+			continue // it was up a good while: redial at once
+		}
+		// Full jitter over [backoff/2, backoff], doubling up to the cap;
+		// a neighbour that links in meanwhile cuts the wait short.
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(backoff*2, p.BackoffMax)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
+		case <-l.wakeCh:
 		}
 	}
 }
 
+// syncMsg is an answer of the neighbour to this link's sync.
+type syncMsg struct {
+	word    string // "DIGEST" or "HAVE"
+	count   uint64 // DIGEST: entries the neighbour holds
+	payload []byte
+}
+
+// syncRun is a sync in progress.
+type syncRun struct {
+	bits    uint
+	count   uint64  // entries this node held when it started
+	d       *digest // its bucket sums, made once the neighbour's differ
+	started time.Time
+	want    []bool // buckets asked for with WANT
+}
+
 // serve runs one connection of the link until it breaks or ctx ends. It
-// reports whether the handshake succeeded.
-func (l *link) serve(ctx context.Context, conn net.Conn) bool {
+// reports how long the link was up (0 when the handshake failed).
+func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) {
 	defer conn.Close()
-	// Updates queued for a previous connection are in the cache: the push
-	// below sends them.
+	// Updates queued for a previous connection are in the cache: the sync
+	// below carries them.
 	for len(l.q) > 0 {
 		<-l.q
 	}
-
-	// Handshake: each side names itself. A neighbour that does not answer
-	// in time (say, one shutting down, whose kernel accepted the connection
-	// but whose loops are gone), or answers with another name, is retried.
-	r := bufio.NewReaderSize(conn, 256)
+	ls := l.ls
+	_ = conn.SetDeadline(timeNow().Add(ls.p.DialTimeout))
+	if ls.cfg.TLS != nil {
+		conn = ls.cfg.TLS.client(conn, l.name)
+	}
+	r := bufio.NewReaderSize(conn, 64<<10)
 	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
-	_, _ = w.Write(codec.AppendPeer(nil, l.ls.name))
-	err := w.Flush()
-	if err == nil {
-		err = l.expectHello(conn, r)
+	if err := ls.dialHandshake(r, w, l.name); err != nil {
+		lvl := slog.LevelWarn
+		if errors.Is(err, ErrAuth) || errors.Is(err, ErrRefused) || errors.Is(err, ErrCertName) {
+			lvl = slog.LevelError
+		}
+		ls.log.Send(logq.Event{Level: lvl, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
+		return 0, err
 	}
-	if err != nil {
-		l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
-		l.st.set(StateDown)
-		return false
+	_ = conn.SetDeadline(time.Time{})
+	start := timeNow()
+	l.setState(stateUp)
+	l.ups.Add(1)
+	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String()})
+
+	// The neighbour writes on this connection only to answer syncs; a read
+	// that fails is how a restart is noticed without waiting for the next
+	// update.
+	msgs := make(chan syncMsg)
+	gone := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop) })
+
+	var sy *syncRun
+	var err error
+	// A sync asked for because updates were dropped starts once the queue
+	// has drained: one started while it still overflows would be stale at
+	// once.
+	wanted := false
+	startSync := func() {
+		sy, err = ls.startSync(w)
+		wanted = false
 	}
-
-	l.up.Store(true)
-	l.st.set(StateUp)
-	defer l.st.set(StateDown)
-	defer l.up.Store(false)
-	// After the handshake the neighbour never writes on this connection: a
-	// read returns only when it goes away, which is how a restart is noticed
-	// without waiting for the next update.
-	gone := make(chan struct{})
-	l.ls.wg.Go(func() {
-		_, _ = io.Copy(io.Discard, r)
-		close(gone)
-	})
-
-	pushed := 0
-	l.ls.cache.Range(func(e *herd.Entry) bool {
-		err = writeEntry(w, e)
-		pushed++
-		return err == nil
-	})
-	if err == nil {
-		err = w.Flush()
-	}
-	l.st.sent.Add(uint64(pushed))
-	l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String(), Pushed: pushed})
-
+	startSync()
+	tick := time.NewTicker(ls.p.SyncInterval)
+	defer tick.Stop()
+	summary := time.NewTicker(summaryEvery)
+	defer summary.Stop()
 	for err == nil {
+		if wanted && sy == nil && len(l.q) == 0 {
+			startSync()
+			continue
+		}
 		select {
-		case <-gone:
-			err = io.EOF
+		case err = <-gone:
+			if err == nil {
+				err = io.EOF
+			}
 		case <-ctx.Done():
 			// Shutting down: flush what is queued, then close.
 			for err == nil && len(l.q) > 0 {
@@ -245,8 +247,8 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 			if err == nil {
 				err = w.Flush()
 			}
-			l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link closed", Peer: l.name})
-			return true
+			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link closed", Peer: l.name})
+			return timeNow().Sub(start), nil
 		case e := <-l.q:
 			err = l.send(w, e)
 			// Batch whatever else is waiting into the same write.
@@ -256,29 +258,150 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 			if err == nil {
 				err = w.Flush()
 			}
+		case <-tick.C:
+			if sy == nil || timeNow().Sub(sy.started) > ls.p.SyncInterval {
+				startSync() // also retires a sync the neighbour never answered
+			}
+		case <-l.syncCh:
+			wanted = true
+		case m := <-msgs:
+			if sy == nil {
+				continue
+			}
+			var done bool
+			done, err = l.onSyncAnswer(w, sy, m)
+			if done {
+				l.syncs.Add(1)
+				sy = nil
+			}
+		case <-summary.C:
+			if d := l.dropped.Load(); d != l.reported {
+				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates dropped for a slow neighbour (a sync repairs them)", Peer: l.name, Count: d - l.reported, Total: d})
+				l.reported = d
+			}
 		}
 	}
-	l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link down", Peer: l.name, Err: err})
-	return true
+	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link down", Peer: l.name, Err: err})
+	return timeNow().Sub(start), err
 }
 
-// errWrongPeer means the node at a neighbour's address has another name.
-var errWrongPeer = errors.New("peer: the node at this address answered with another name")
+// startSync sends SYNC with this node's running count and root: when the
+// neighbour's agree, that is the whole sync.
+func (ls *Links) startSync(w *bufio.Writer) (*syncRun, error) {
+	count, root := ls.root()
+	sy := &syncRun{bits: bucketBits(int(min(count, 1<<40))), count: count, started: timeNow()}
+	return sy, writeLine(w, "SYNC", strconv.Itoa(int(sy.bits)), strconv.FormatUint(count, 10), strconv.FormatUint(root, 16))
+}
 
-// expectHello reads the neighbour's handshake answer, "PEER its-name".
-func (l *link) expectHello(conn net.Conn, r *bufio.Reader) error {
-	_ = conn.SetReadDeadline(time.Now().Add(l.ls.cfg.DialTimeout))
-	defer conn.SetReadDeadline(time.Time{})
-	raw, err := r.ReadSlice('\n')
-	if err != nil {
-		return err
+// root is this node's entry count and root: the node's running digest, or,
+// before Connect gave the links a node, a walk of the cache.
+func (ls *Links) root() (count, sum uint64) {
+	if ls.node != nil {
+		return ls.node.Digest()
 	}
-	var cmd codec.Command
-	line, _, _ := codec.NextLine(raw, len(raw))
-	if codec.Parse(line, &cmd) != nil || cmd.Kind != codec.KindPeer || string(cmd.Origin) != l.name {
-		return fmt.Errorf("%w: want %q, got %q", errWrongPeer, l.name, line)
+	d := makeDigest(ls.cfg.Cache, minBucketBits)
+	return d.count, d.root
+}
+
+// onSyncAnswer takes the neighbour's DIGEST or HAVE and does the next step
+// of the sync; done reports that the sync is over.
+func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool, err error) {
+	c := l.ls.cfg.Cache
+	switch m.word {
+	case "DIGEST":
+		switch {
+		case m.count == 0 && sy.count > 0:
+			// The neighbour is empty (it restarted): send everything.
+			n := 0
+			c.Range(func(e *herd.Entry) bool {
+				err = writeEntry(w, e)
+				n++
+				return err == nil
+			})
+			l.sent.Add(uint64(n))
+			if err == nil {
+				err = w.Flush()
+			}
+			l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "sync: neighbour empty, pushed the cache", Peer: l.name, Pushed: n})
+			return true, err
+		case len(m.payload) == 0:
+			return true, nil // it has all we have
+		case len(m.payload) != 8<<sy.bits:
+			return true, nil // the answer to an abandoned sync: the next one repairs
+		}
+		sy.d = l.ls.walkDigest(sy.bits)
+		diff := sy.d.differing(u64s(m.payload))
+		if len(diff) == 0 {
+			return true, nil
+		}
+		sy.want = bucketSet(sy.d.bits, diff)
+		return false, writeBlob(w, "WANT", nil, appendU32s(make([]byte, 0, 4*len(diff)), diff))
+	case "HAVE":
+		if sy.want == nil {
+			return true, nil // the answer to an abandoned sync
+		}
+		has := make(map[uint64]struct{}, len(m.payload)/8)
+		for _, h := range u64s(m.payload) {
+			has[h] = struct{}{}
+		}
+		n := 0
+		b := sy.bits
+		c.Range(func(e *herd.Entry) bool {
+			h := lineHash(e.Line)
+			if !sy.want[h>>(64-b)] {
+				return true
+			}
+			if _, ok := has[h]; ok {
+				return true
+			}
+			err = writeEntry(w, e)
+			n++
+			return err == nil
+		})
+		l.sent.Add(uint64(n))
+		if err == nil {
+			err = w.Flush()
+		}
+		if n > 0 {
+			l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "sync: sent what the neighbour lacked", Peer: l.name, Pushed: n})
+		}
+		return true, err
 	}
-	return nil
+	return true, errBadSync
+}
+
+// readSyncAnswers reads the neighbour's DIGEST and HAVE messages and hands
+// them to the link until the connection fails or stop is closed.
+func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}) error {
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			return err
+		}
+		f := bytes.Fields(line)
+		var m syncMsg
+		switch {
+		case len(f) == 3 && string(f[0]) == "DIGEST":
+			if m.count, err = strconv.ParseUint(string(f[1]), 10, 64); err != nil {
+				return errBadSync
+			}
+			m.word = "DIGEST"
+			m.payload, err = readBlob(r, f[2], 8<<maxBucketBits, 8)
+		case len(f) == 2 && string(f[0]) == "HAVE":
+			m.word = "HAVE"
+			m.payload, err = readBlob(r, f[1], maxHave, 8)
+		default:
+			continue // nothing else is expected; ignore
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case msgs <- m:
+		case <-stop:
+			return nil
+		}
+	}
 }
 
 // send writes a queued update unless a newer one for the same client has
@@ -286,10 +409,10 @@ func (l *link) expectHello(conn net.Conn, r *bufio.Reader) error {
 // (or came from this neighbour), so the older is dropped, as memberlist's
 // Broadcast.Invalidates does. Link goroutine only.
 func (l *link) send(w *bufio.Writer, e *herd.Entry) error {
-	if l.ls.cache.Get(e.ClientID()) != e {
+	if l.ls.cfg.Cache.Get(e.ClientID()) != e {
 		return nil
 	}
-	l.st.sent.Add(1)
+	l.sent.Add(1)
 	return writeEntry(w, e)
 }
 
@@ -298,13 +421,4 @@ func writeEntry(w *bufio.Writer, e *herd.Entry) error {
 		return err
 	}
 	return w.WriteByte('\n')
-}
-
-// deadlineWriter bounds every write so a neighbour that stops reading
-// breaks the link instead of stalling it forever.
-type deadlineWriter struct{ c net.Conn }
-
-func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	return d.c.Write(p)
 }

@@ -1,44 +1,47 @@
 package peer
 
 import (
-	"context"
 	"log/slog"
 	"slices"
+	"strings"
 
-	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/logq"
 )
 
-// startLink creates the link to nb and starts its goroutine.
-func (ls *Links) startLink(nb Neighbor) *link {
-	l := &link{ls: ls, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, ls.cfg.Queue)}
-	l.ctx, l.cancel = context.WithCancel(ls.ctx)
-	l.st.set(StateConnecting)
-	ls.wg.Go(l.run)
-	return l
-}
-
 // Update changes the set of neighbours while the node runs (SIGHUP reload):
 // links to neighbours that are gone are flushed and closed, links to new
-// ones start (and reconcile the whole cache on connecting), and links whose
-// neighbour keeps its name and address are left alone, so clients and
-// updates in flight are not disturbed. Calls are serialised with each other;
-// any goroutine. It does nothing once the links are closed.
+// ones start (and reconcile with a digest sync on connecting), and links
+// whose neighbour keeps its name and address are left alone, so clients and
+// updates in flight are not disturbed. Inbound links are accepted from the
+// new set of names from now on. Calls are serialised with each other and
+// with Close; any goroutine. It does nothing before Connect or once the
+// links are closed.
 func (ls *Links) Update(neighbors []Neighbor) (added, removed []string) {
 	ls.reload.Lock()
 	defer ls.reload.Unlock()
-	if ls.stopped.Load() {
+	ls.mu.Lock()
+	stopped := ls.stopped
+	ls.mu.Unlock()
+	if stopped || ls.node == nil {
 		return nil, nil
 	}
+	names := make([]string, len(neighbors))
+	for i, nb := range neighbors {
+		names[i] = nb.Name
+	}
+	ls.allowed.Store(&names)
 	old := ls.links()
 	next := make([]*link, 0, len(neighbors))
+	var started []*link
 	for _, nb := range neighbors {
 		i := slices.IndexFunc(old, func(l *link) bool { return l.name == nb.Name && l.addr == nb.Address })
 		if i >= 0 {
 			next = append(next, old[i])
 			continue
 		}
-		next = append(next, ls.startLink(nb))
+		l := newLink(ls, nb)
+		next = append(next, l)
+		started = append(started, l)
 		added = append(added, nb.Name)
 	}
 	for _, l := range old {
@@ -48,6 +51,9 @@ func (ls *Links) Update(neighbors []Neighbor) (added, removed []string) {
 		}
 	}
 	ls.list.Store(&next)
+	for _, l := range started {
+		ls.goFunc(l.run)
+	}
 	if len(added)+len(removed) > 0 {
 		ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbours reloaded: added " + join(added) + "; removed " + join(removed)})
 	}
@@ -58,9 +64,5 @@ func join(names []string) string {
 	if len(names) == 0 {
 		return "none"
 	}
-	out := names[0]
-	for _, n := range names[1:] {
-		out += ", " + n
-	}
-	return out
+	return strings.Join(names, ", ")
 }

@@ -63,7 +63,7 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 		return herd.NodeOptions{}, testLogger(), nil
 	}
 	newServer := func(node *herd.Node, sc cluster.ServerConfig) cluster.Server {
-		return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger})
+		return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger, HandOff: sc.HandOff})
 	}
 	h, err := cluster.Start(cfg, []string{"Hamilton", "Holiday", "Ball"}, cluster.Options{Setup: setup, NewServer: newServer})
 	if err != nil {

@@ -27,12 +27,15 @@ type conn struct {
 	w   *bufio.Writer
 	hc  herd.Conn
 	cmd codec.Command
-	out []byte // scratch for one reply
+	// handedOff: the connection now belongs to the peer links.
+	handedOff bool
+	out       []byte // scratch for one reply
 }
 
-// serveConn answers c's lines until it closes, fails or the server stops.
+// serveConn answers c's lines until it closes, fails or the server stops,
+// or hands it to the peer links (then it reports true and c stays open).
 // It runs on the connection's own goroutine.
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) serveConn(c net.Conn) (handedOff bool) {
 	lim := s.cfg.Limits
 	cn := &conn{
 		s:  s,
@@ -49,14 +52,14 @@ func (s *Server) serveConn(c net.Conn) {
 	err := cn.run()
 	msg := "client disconnected"
 	attrs := []slog.Attr{slog.Uint64("conn", cn.id)}
-	if cn.hc.Peer != "" {
-		msg = "neighbour disconnected"
-		attrs = append(attrs, slog.String("peer", cn.hc.Peer))
+	if cn.handedOff {
+		msg = "connection handed to the peer links"
 	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		attrs = append(attrs, slog.String("err", err.Error()))
 	}
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
+	return cn.handedOff
 }
 
 // run is the connection's read-answer loop. It returns io.EOF when the
@@ -75,6 +78,11 @@ func (cn *conn) run() error {
 		switch err {
 		case nil:
 			done, err := cn.handle(line)
+			if err == nil && cn.handedOff {
+				hello := append([]byte(nil), line...)
+				_, _ = cn.r.Discard(n)
+				return cn.handOff(hello)
+			}
 			if _, derr := cn.r.Discard(n); derr != nil && err == nil {
 				err = derr
 			}
@@ -131,9 +139,12 @@ func (cn *conn) handle(line []byte) (done bool, err error) {
 		cn.logLine("recv", line)
 	}
 	out, outcome, e := s.node.Serve(cn.out[:0], line, &cn.cmd, &cn.hc)
-	if cn.hc.NewPeer {
-		s.log.LogAttrs(context.Background(), slog.LevelInfo, "neighbour connected",
-			slog.Uint64("conn", cn.id), slog.String("peer", cn.hc.Peer))
+	if outcome == herd.HandOff {
+		if s.cfg.HandOff != nil {
+			cn.handedOff = true
+			return false, nil
+		}
+		out = codec.AppendInvalid(out, line)
 	}
 	if outcome == herd.NeedsPlaces {
 		out = cn.whatsat(out, e)
@@ -144,7 +155,19 @@ func (cn *conn) handle(line []byte) (done bool, err error) {
 			return false, err
 		}
 	}
-	return s.cfg.Limits.CloseAfterReply && cn.hc.Peer == "", nil
+	return s.cfg.Limits.CloseAfterReply, nil
+}
+
+// handOff flushes the replies so far and gives the connection, from its
+// handshake line on, to the peer links. It returns nil.
+func (cn *conn) handOff(hello []byte) error {
+	if err := cn.flush(); err != nil {
+		return err
+	}
+	head := append(append([]byte(nil), hello...), '\n')
+	rest, _ := cn.r.Peek(cn.r.Buffered())
+	cn.s.cfg.HandOff(cn.c, append(head, rest...))
+	return nil
 }
 
 // whatsat answers a WHATSAT about e synchronously, holding one of the
@@ -190,9 +213,6 @@ func (cn *conn) flush() error {
 
 func (cn *conn) logLine(msg string, data []byte) {
 	attrs := []slog.Attr{slog.Uint64("conn", cn.id)}
-	if cn.hc.Peer != "" {
-		attrs = append(attrs, slog.String("peer", cn.hc.Peer))
-	}
 	attrs = append(attrs, slog.String("line", string(data[:min(len(data), logq.MaxData)])))
 	if len(data) > logq.MaxData {
 		attrs = append(attrs, slog.Int("len", len(data)))

@@ -18,6 +18,10 @@ type Config struct {
 	Listen string // host:port; port 0 picks a free port (Addr reports it)
 	Limits herd.Limits
 	Logger *slog.Logger // nil discards the log
+	// HandOff takes over a connection that opened with a neighbour's PEER
+	// handshake (head: that line and the bytes read after it); nil: such
+	// lines get "? line".
+	HandOff func(conn net.Conn, head []byte)
 }
 
 // Server is one goroutine-per-connection node. Create it with New, then
@@ -112,8 +116,7 @@ func (s *Server) accept() {
 			return
 		}
 		s.wg.Go(func() {
-			defer s.untrack(c)
-			s.serveConn(c)
+			s.untrack(c, !s.serveConn(c))
 		})
 	}
 }
@@ -129,11 +132,14 @@ func (s *Server) track(c net.Conn) bool {
 	return true
 }
 
-func (s *Server) untrack(c net.Conn) {
+// untrack forgets c, closing it unless the peer links took it over.
+func (s *Server) untrack(c net.Conn, close bool) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-	c.Close()
+	if close {
+		c.Close()
+	}
 }
 
 // Stop shuts the node down: it stops accepting, closes every connection,

@@ -39,7 +39,7 @@ Run "herd-bench COMMAND -h" for a command's flags.
 var engines = cli.Engines{"gnet": cluster.Gnet, "goroutine": goroutine}
 
 func goroutine(node *herd.Node, sc cluster.ServerConfig) cluster.Server {
-	return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger})
+	return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger, HandOff: sc.HandOff})
 }
 
 func main() {

@@ -231,7 +231,14 @@ func exchange(addr, line string) (string, error) {
 	return strings.TrimSuffix(s, "\n"), nil
 }
 
-// waitNode waits until the node called name answers the peer handshake on
+// probe sends the node expected at addr, called name, an IAMAT about a
+// client of its own (herd-test-NAME, at time 0): a node answers with an AT
+// line that names it.
+func probe(addr, name string) (string, error) {
+	return exchange(addr, "IAMAT herd-test-"+name+" +0.0+0.0 0")
+}
+
+// waitNode waits until the node called name answers a probe on
 // addr, or p exits. A process that exits because its port is in use yields
 // errPortTaken.
 func waitNode(p *proc, name, addr string) error {
@@ -244,13 +251,13 @@ func waitNode(p *proc, name, addr string) error {
 			}
 			return fmt.Errorf("%s exited with %d before it answered\n%s", name, p.exitCode(), p.describe())
 		}
-		got, err := exchange(addr, "PEER herd-test")
-		if err == nil && got == "PEER "+name {
+		got, err := probe(addr, name)
+		if err == nil && strings.HasPrefix(got, "AT "+name+" ") {
 			return nil
 		}
 		if err == nil {
 			// Something answers on the port, but not our node.
-			last = fmt.Errorf("handshake on %s answered %q, want %q", addr, got, "PEER "+name)
+			last = fmt.Errorf("probe on %s answered %q, want an AT line from %s", addr, got, name)
 		} else {
 			last = err
 		}

@@ -58,6 +58,9 @@ func waitUpTable(p *proc) error {
 func TestUpProcess(t *testing.T) {
 	p, addrs, logDir := startUp(t)
 	out := p.stdout.String()
+	if !strings.Contains(out, "warning: no herd secret") {
+		t.Errorf("herd up without a secret does not warn:\n%s", out)
+	}
 
 	if !strings.Contains(out, "5 node(s) up") || !strings.Contains(out, "places backend") ||
 		!strings.Contains(out, logDir+"/NAME.log") {
@@ -83,8 +86,8 @@ func TestUpProcess(t *testing.T) {
 	// Every node of the process answers; a report at Alford reaches Ball,
 	// two hops away, byte for byte.
 	for _, name := range ringNames {
-		if got, err := exchange(addrs[name], "PEER herd-test"); err != nil || got != "PEER "+name {
-			t.Fatalf("%s answered the handshake with %q, %v", name, got, err)
+		if got, err := probe(addrs[name], name); err != nil || !strings.HasPrefix(got, "AT "+name+" ") {
+			t.Fatalf("%s answered the probe with %q, %v", name, got, err)
 		}
 	}
 	line := iamat(t, "Alford", addrs["Alford"], "kiwi.cs.ucla.edu")

@@ -92,6 +92,9 @@ func (f *nodeFlags) load() (*herd.Config, error) {
 	} else if cfg, err = herd.LoadConfig(f.config); err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
+	if s := os.Getenv(herd.SecretEnv); s != "" {
+		cfg.Security.Secret = s
+	}
 	if f.closeAfterReply {
 		cfg.Limits.CloseAfterReply = true
 	}
@@ -204,6 +207,9 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			restored = append(restored, s)
 		}
 		fmt.Fprintf(stdout, "snapshots in %s every %v and on stop; clients restored: %s\n", where, cfg.Persistence.SnapshotInterval, strings.Join(restored, ", "))
+	}
+	if cfg.Security.Secret == "" && !cfg.Security.TLS.Enabled() {
+		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see README, Securing the herd\n", herd.SecretEnv)
 	}
 	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)

@@ -14,7 +14,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/engine"
@@ -37,6 +40,9 @@ type ServerConfig struct {
 	Limits herd.Limits
 	Loops  int // event loops of the gnet engine; 0: one per core
 	Logger *slog.Logger
+	// HandOff takes over a connection that opened with a neighbour's PEER
+	// handshake (the node's peer links); nil: such lines get "? line".
+	HandOff func(conn net.Conn, head []byte)
 }
 
 // NewServer builds the server of a node.
@@ -44,11 +50,12 @@ type NewServer func(node *herd.Node, cfg ServerConfig) Server
 
 // Gnet is the NewServer of the gnet engine.
 func Gnet(node *herd.Node, cfg ServerConfig) Server {
-	return engine.New(node, engine.Config{Listen: cfg.Listen, Limits: cfg.Limits, Loops: cfg.Loops, Logger: cfg.Logger})
+	return engine.New(node, engine.Config{Listen: cfg.Listen, Limits: cfg.Limits, Loops: cfg.Loops, Logger: cfg.Logger, HandOff: cfg.HandOff})
 }
 
 // Setup returns the options and logger of the node nc describes. Name,
-// Cache and Flooder are filled in by Start when left unset.
+// Cache and Flooder are filled in by Start when left unset, and so are the
+// security settings (Origins, Secret, PeerPort) from the config.
 type Setup func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error)
 
 // Member is one node running in this process.
@@ -126,10 +133,12 @@ type Options struct {
 	Restored func(name string, r snapshot.Restored)
 }
 
-// Start starts the named nodes of cfg: every one listens first, then each
-// links to its neighbours. A neighbour running in this process is dialled at
-// its real address (so listen ports of 0 work); others at their configured
-// address. On error the nodes already started are stopped.
+// Start starts the named nodes of cfg: every one listens first (its client
+// port, and its peer port when it has one), then each links to its
+// neighbours. A neighbour running in this process whose configured port
+// is 0 is dialled at its real address; others at their configured address
+// (which may be a proxy in front of it). On
+// error the nodes already started are stopped.
 func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 	if o.NewServer == nil {
 		o.NewServer = Gnet
@@ -162,29 +171,39 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		if opts.Cache == nil {
 			opts.Cache = herd.NewCache()
 		}
-		links := peer.New(opts.Name, opts.Cache, cfg.Peers, logger)
+		pc, err := peerConfig(cfg, nc, logger)
+		if err != nil {
+			return fail(err)
+		}
+		pc.Cache = opts.Cache
+		links := peer.New(pc)
 		if opts.Flooder == nil {
 			opts.Flooder = links
 		}
+		if opts.Origins == nil {
+			opts.Origins = cfg.Names()
+		}
+		opts.Secret = opts.Secret || cfg.Security.Secret != ""
+		opts.PeerPort = opts.PeerPort || nc.PeerListen != ""
 		metrics := admin.NewMetrics()
 		opts.Places = metrics.Places(opts.Places)
 		node := herd.NewNode(opts)
-		m := &Member{Node: node, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
-			Server: o.NewServer(node, ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger})}
-		// The snapshot is loaded by now, so /readyz turns 200 only once the
-		// node has its view back and listens.
-		if o.Admin && nc.Admin != "" {
-			m.Admin = admin.New(m.adminNode(topo.get), logger)
-			if err := m.Admin.Start(nc.Admin); err != nil {
-				links.Close()
-				if store != nil {
-					store.Close() // not started: writes nothing
-				}
-				return fail(err)
+		if !opts.Secret {
+			msg := "no herd secret (security.secret or HERD_SECRET): any client may send AT lines and forge locations"
+			if opts.PeerPort {
+				msg = "no herd secret (security.secret or HERD_SECRET): anyone who reaches the peer port may inject updates"
 			}
-			topo.set(name, "", m.Admin.Addr())
+			if cfg.Security.TLS.Enabled() {
+				msg = ""
+			}
+			if msg != "" && logger != nil {
+				logger.Warn(msg, "node", opts.Name)
+			}
 		}
-		if err := m.Server.Start(); err != nil {
+		sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept}
+		m := &Member{Node: node, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
+			Server: o.NewServer(node, sc)}
+		closeAll := func() {
 			links.Close()
 			if m.Admin != nil {
 				_ = m.Admin.Stop(context.Background())
@@ -192,6 +211,27 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 			if store != nil {
 				store.Close() // not started: writes nothing
 			}
+		}
+		// The snapshot is loaded by now, so /readyz turns 200 only once the
+		// node has its view back and listens.
+		if o.Admin && nc.Admin != "" {
+			m.Admin = admin.New(m.adminNode(topo.get), logger)
+			if err := m.Admin.Start(nc.Admin); err != nil {
+				m.Admin = nil
+				closeAll()
+				return fail(err)
+			}
+			topo.set(name, "", m.Admin.Addr())
+		}
+		peerAddr := ""
+		if nc.PeerListen != "" {
+			if peerAddr, err = links.Listen(nc.PeerListen); err != nil {
+				closeAll()
+				return fail(fmt.Errorf("%s: peer port: %w", name, err))
+			}
+		}
+		if err := m.Server.Start(); err != nil {
+			closeAll()
 			return fail(err)
 		}
 		if store != nil {
@@ -201,10 +241,13 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		h.Members = append(h.Members, m)
 		local[name] = m.Addr()
 		topo.set(name, m.Addr(), "")
+		if peerAddr != "" {
+			local[name] = peerAddr
+		}
 	}
 	h.local, h.topo = local, topo
 	for _, m := range h.Members {
-		m.Links.Connect(neighbors(cfg, m.Node.Name(), local))
+		m.Links.Connect(m.Node, neighbors(cfg, m.Node.Name(), local))
 	}
 	return h, nil
 }
@@ -239,6 +282,25 @@ func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog
 		o.Restored(name, r)
 	}
 	return store, r, nil
+}
+
+// peerConfig is the peer-link configuration of node nc: its neighbours,
+// the herd secret, and its TLS identity (a "{name}" in the file names of
+// security.tls is replaced by the node's name).
+func peerConfig(cfg *herd.Config, nc herd.NodeConfig, logger *slog.Logger) (peer.Config, error) {
+	pc := peer.Config{Name: nc.Name, Peers: cfg.Peers, Secret: []byte(cfg.Security.Secret), Logger: logger}
+	for _, nb := range cfg.Neighbors(nc.Name) {
+		pc.Neighbors = append(pc.Neighbors, nb.Name)
+	}
+	if t := cfg.Security.TLS; t.Enabled() {
+		expand := func(s string) string { return strings.ReplaceAll(s, "{name}", nc.Name) }
+		id, err := peer.LoadTLS(expand(t.Cert), expand(t.Key), expand(t.CA))
+		if err != nil {
+			return pc, fmt.Errorf("%s: %w", nc.Name, err)
+		}
+		pc.TLS = id
+	}
+	return pc, nil
 }
 
 // Member returns the running node called name, or nil.

@@ -3,18 +3,22 @@ package cluster
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/peer"
 )
 
-// neighbors lists the neighbours of the node called name: those running
-// in this process at their real address, the others at their configured one.
+// neighbors lists the neighbours of the node called name, at the address
+// its links dial (the peer port when it has one).
 func neighbors(cfg *herd.Config, name string, local map[string]string) []peer.Neighbor {
 	var nbs []peer.Neighbor
 	for _, nc := range cfg.Neighbors(name) {
-		addr := nc.Address
-		if a, ok := local[nc.Name]; ok {
+		// A neighbour in this process whose configured port is 0 is dialled
+		// at its real address; others at their configured one (which may
+		// be a proxy in front of it).
+		addr := nc.PeerAddress()
+		if a, ok := local[nc.Name]; ok && strings.HasSuffix(addr, ":0") {
 			addr = a
 		}
 		nbs = append(nbs, peer.Neighbor{Name: nc.Name, Address: addr})

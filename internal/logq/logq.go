@@ -29,6 +29,9 @@ type Event struct {
 	Err    error
 	Len    int // length of the whole line when Data was cut
 	Pushed int // entries pushed when a link came up
+	// Count and Total are a counter's increase since the last summary
+	// and its total (updates dropped, entries sent by a sync).
+	Count, Total uint64
 }
 
 // MaxData is the longest prefix of Event.Data written to the log; a longer
@@ -110,6 +113,9 @@ func (q *Queue) Run() {
 		}
 		if ev.Pushed != 0 {
 			attrs = append(attrs, slog.Int("pushed", ev.Pushed))
+		}
+		if ev.Count != 0 || ev.Total != 0 {
+			attrs = append(attrs, slog.Uint64("count", ev.Count), slog.Uint64("total", ev.Total))
 		}
 		if ev.Err != nil {
 			attrs = append(attrs, slog.String("err", ev.Err.Error()))

@@ -1,0 +1,144 @@
+package peer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/internal/logq"
+)
+
+// serveInbound runs a link a neighbour opened to this node: the handshake
+// (with the secret's proof, and over TLS on the peer port), then the
+// neighbour's updates, applied through the node, and its sync requests,
+// answered with this node's digest. Its goroutine owns conn.
+func (ls *Links) serveInbound(conn net.Conn, head []byte) {
+	select {
+	case <-ls.ready:
+	case <-ls.ctx.Done():
+		return
+	}
+	var src io.Reader = conn
+	if len(head) > 0 {
+		src = io.MultiReader(bytes.NewReader(head), conn)
+	}
+	r := bufio.NewReaderSize(src, 64<<10)
+	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
+	remote := conn.RemoteAddr().String()
+	_ = conn.SetReadDeadline(timeNow().Add(ls.p.DialTimeout))
+	name, err := ls.acceptHandshake(r, w, certNames(conn))
+	if err != nil {
+		lvl := slog.LevelWarn
+		if errors.Is(err, ErrAuth) || errors.Is(err, ErrCertName) {
+			lvl = slog.LevelError
+		}
+		ls.log.Send(logq.Event{Level: lvl, Msg: "inbound link refused", Peer: name, Remote: remote, Err: err})
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour linked in", Peer: name, Remote: remote})
+	ls.wake(name)
+
+	node := ls.node
+	var cmd codec.Command
+	var dst []byte
+	var bits uint = minBucketBits
+	var refused uint64
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			if refused > 0 {
+				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates refused: origin is no node of the herd", Peer: name, Total: refused})
+			}
+			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour link closed", Peer: name, Err: quiet(err)})
+			return
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("AT ")):
+			if codec.Parse(line, &cmd) != nil || cmd.Kind != codec.KindAT {
+				continue
+			}
+			if dst = node.Update(dst[:0], &cmd, name); bytes.HasPrefix(dst, []byte("? ")) {
+				if refused++; refused == 1 {
+					ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "update refused: origin is no node of the herd", Peer: name, Data: append([]byte(nil), line...)})
+				}
+			}
+		case bytes.HasPrefix(line, []byte("SYNC ")):
+			bits, err = ls.answerSync(w, line)
+		case bytes.HasPrefix(line, []byte("WANT ")):
+			err = ls.answerWant(r, w, line, bits)
+		}
+		if err != nil {
+			ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour link closed", Peer: name, Err: err})
+			return
+		}
+	}
+}
+
+func quiet(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// answerSync answers "SYNC bits count root" with this node's DIGEST.
+func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
+	f := bytes.Fields(line)
+	if len(f) != 4 {
+		return 0, errBadSync
+	}
+	b, err1 := strconv.Atoi(string(f[1]))
+	count, err2 := strconv.ParseUint(string(f[2]), 10, 64)
+	root, err3 := strconv.ParseUint(string(f[3]), 16, 64)
+	if err1 != nil || err2 != nil || err3 != nil || b < minBucketBits || b > maxBucketBits {
+		return 0, errBadSync
+	}
+	mine, myRoot := ls.root()
+	var payload []byte
+	// Nothing to do when the sender has nothing, when we have nothing (it
+	// then sends everything), or when both hold the same.
+	if count != 0 && mine != 0 && (count != mine || root != myRoot) {
+		d := ls.answerDigest(uint(b))
+		payload = appendU64s(make([]byte, 0, 8*len(d.sums)), d.sums)
+	}
+	return uint(b), writeBlob(w, "DIGEST", []string{strconv.FormatUint(mine, 10)}, payload)
+}
+
+// digestReuse is how long a digest made to answer one neighbour's SYNC
+// answers others (syncs of several links often come together). Only the
+// answering side reuses: a stale answer only under-reports what this node
+// holds, so the sender sends more, never less.
+const digestReuse = time.Second
+
+// answerDigest returns a digest of the cache at most digestReuse old.
+func (ls *Links) answerDigest(b uint) *digest {
+	ls.dmu.Lock()
+	defer ls.dmu.Unlock()
+	if d := ls.last; d != nil && d.bits == b && timeNow().Sub(ls.lastAt) < digestReuse {
+		return d
+	}
+	ls.last, ls.lastAt = ls.walkDigest(b), timeNow()
+	return ls.last
+}
+
+// answerWant answers "WANT n" and its bucket numbers with HAVE and the
+// hashes of this node's entries in those buckets.
+func (ls *Links) answerWant(r *bufio.Reader, w *bufio.Writer, line []byte, b uint) error {
+	f := bytes.Fields(line)
+	if len(f) != 2 {
+		return errBadSync
+	}
+	payload, err := readBlob(r, f[1], 4<<maxBucketBits, 4)
+	if err != nil {
+		return err
+	}
+	hs := hashesIn(ls.cfg.Cache, b, bucketSet(b, u32s(payload)))
+	return writeBlob(w, "HAVE", nil, appendU64s(make([]byte, 0, 8*len(hs)), hs))
+}

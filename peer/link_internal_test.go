@@ -1,0 +1,392 @@
+package peer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/herd"
+)
+
+// handshake runs a dialer and an acceptor over a pipe; rec records what
+// the dialer wrote.
+func handshake(d, a *Links, rec io.Writer) (name string, errD, errA error) {
+	c1, c2 := net.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		defer c1.Close()
+		done <- d.dialHandshake(bufio.NewReader(c1), bufio.NewWriter(io.MultiWriter(c1, rec)), a.cfg.Name)
+	}()
+	name, errA = a.acceptHandshake(bufio.NewReader(c2), bufio.NewWriter(c2), nil)
+	if errA != nil {
+		c2.Close()
+	}
+	errD = <-done
+	c2.Close()
+	return name, errD, errA
+}
+
+func testLinks(t testing.TB, name, secret string, nbs ...string) *Links {
+	ls := New(Config{Name: name, Cache: herd.NewCache(), Secret: []byte(secret), Neighbors: nbs})
+	t.Cleanup(ls.Close)
+	return ls
+}
+
+// TestHandshakeReplayFails: a recorded handshake of the dialer, replayed
+// to the acceptor, fails against the acceptor's fresh nonce.
+func TestHandshakeReplayFails(t *testing.T) {
+	welsh := testLinks(t, "Welsh", "secret", "Alford")
+	alford := testLinks(t, "Alford", "secret", "Welsh")
+	var rec bytes.Buffer
+	name, errD, errA := handshake(welsh, alford, &rec)
+	if errD != nil || errA != nil || name != "Welsh" {
+		t.Fatalf("honest handshake: %q, %v, %v", name, errD, errA)
+	}
+	if bytes.Contains(rec.Bytes(), []byte("secret")) {
+		t.Fatalf("the secret crossed the wire: %q", rec.Bytes())
+	}
+	c1, c2 := net.Pipe()
+	go func() {
+		_, _ = c1.Write(rec.Bytes())
+		_, _ = io.Copy(io.Discard, c1)
+	}()
+	_, err := alford.acceptHandshake(bufio.NewReader(c2), bufio.NewWriter(c2), nil)
+	c2.Close()
+	c1.Close()
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("replayed handshake: %v, want ErrAuth", err)
+	}
+
+	// Wrong secret, either side; no secret against a secret; a stranger.
+	for _, tc := range []struct {
+		d, a *Links
+	}{
+		{testLinks(t, "Welsh", "other", "Alford"), alford},
+		{welsh, testLinks(t, "Alford", "other", "Welsh")},
+		{testLinks(t, "Welsh", "", "Alford"), alford},
+		{welsh, testLinks(t, "Alford", "", "Welsh")},
+	} {
+		if _, errD, errA := handshake(tc.d, tc.a, io.Discard); errD == nil || errA == nil {
+			t.Errorf("%q/%q secrets: dialer %v, acceptor %v; want both to fail", tc.d.cfg.Secret, tc.a.cfg.Secret, errD, errA)
+		}
+	}
+	if _, errD, errA := handshake(testLinks(t, "Mallory", "secret", "Alford"), alford, io.Discard); errD == nil || errA == nil {
+		t.Errorf("a stranger: dialer %v, acceptor %v", errD, errA)
+	}
+	if _, errD, errA := handshake(testLinks(t, "Welsh", "", "Alford"), testLinks(t, "Alford", "", "Welsh"), io.Discard); errD != nil || errA != nil {
+		t.Errorf("open handshake: %v, %v", errD, errA)
+	}
+}
+
+func entryLine(client string, sec int64) []byte {
+	return fmt.Appendf(nil, "AT Alford +0.000000001 %s +34.068930-118.445127 %d.000000001", client, sec)
+}
+
+func offer(c *herd.Cache, client string, sec int64) *herd.Entry {
+	e, _ := c.Offer([]byte(client), codec.Stamp{Sec: sec, Nsec: 1}, entryLine(client, sec))
+	return e
+}
+
+// TestStalledNeighbour: a neighbour that stops reading stalls the link;
+// the queue overflows, the oldest updates are dropped and counted, a sync is
+// asked for, and a queued update that a newer one for the same client
+// replaced is not sent.
+func TestStalledNeighbour(t *testing.T) {
+	cache := herd.NewCache()
+	ls := New(Config{Name: "A", Cache: cache, Peers: herd.PeerConfig{Queue: 4}})
+	l := newLink(ls, Neighbor{Name: "B"})
+	ls.list.Store(&[]*link{l})
+	mine, theirs := net.Pipe()
+	defer theirs.Close()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_, _ = l.serve(ls.ctx, mine)
+	}()
+	r, w := bufio.NewReader(theirs), bufio.NewWriter(theirs)
+	if line, err := readLine(r); err != nil || string(line) != "PEER A" {
+		t.Fatalf("handshake %q, %v", line, err)
+	}
+	if err := writeLine(w, "PEER", "B"); err != nil {
+		t.Fatal(err)
+	}
+	for !l.up.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	// The link now blocks writing its SYNC: nobody reads.
+	for i := range 10 {
+		ls.Flood(offer(cache, "c"+strconv.Itoa(i), 1), "")
+	}
+	newer := offer(cache, "c9", 2)
+	ls.Flood(newer, "")
+	if got := l.dropped.Load(); got != 7 {
+		t.Errorf("dropped %d, want 7 (queue of 4, 11 updates)", got)
+	}
+	if len(l.syncCh) != 1 {
+		t.Error("overflow did not ask for a sync")
+	}
+	// Unstall: read everything, answering syncs with "nothing to do".
+	var got []string
+	for len(got) < 3 {
+		line, err := readLine(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.HasPrefix(line, []byte("SYNC ")) {
+			if err := writeLine(w, "DIGEST", "11", "0"); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got = append(got, string(line))
+	}
+	want := []string{string(entryLine("c7", 1)), string(entryLine("c8", 1)), string(newer.Line)}
+	if !slices.Equal(got, want) {
+		t.Errorf("sent %q,\nwant %q (c9's older update skipped)", got, want)
+	}
+	go func() { _, _ = io.Copy(io.Discard, theirs) }()
+	ls.Close()
+	<-served
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += len(p)
+	return c.w.Write(p)
+}
+
+// syncOnce runs one digest sync from sender s to receiver r in memory,
+// through the same code the links run, and returns the bytes that crossed
+// the wire both ways and the AT lines s sent.
+func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
+	var s2r, r2s bytes.Buffer
+	cs, cr := &countWriter{w: &s2r}, &countWriter{w: &r2s}
+	ws, wr := bufio.NewWriterSize(cs, 64<<10), bufio.NewWriterSize(cr, 64<<10)
+	rs, rr := bufio.NewReaderSize(&s2r, 64<<10), bufio.NewReaderSize(&r2s, 64<<10)
+	l := newLink(s, Neighbor{Name: r.cfg.Name})
+	must := func(err error) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	sy, err := s.startSync(ws)
+	must(err)
+	var bits uint
+	receive := func() { // r reads what s wrote
+		for {
+			line, err := readLine(rs)
+			if err == io.EOF {
+				return
+			}
+			must(err)
+			switch {
+			case bytes.HasPrefix(line, []byte("SYNC ")):
+				bits, err = r.answerSync(wr, line)
+			case bytes.HasPrefix(line, []byte("WANT ")):
+				err = r.answerWant(rs, wr, line, bits)
+			default:
+				sent = append(sent, string(line))
+			}
+			must(err)
+		}
+	}
+	msgs := make(chan syncMsg, 4)
+	done := false
+	for !done {
+		receive()
+		if err := readSyncAnswers(rr, msgs, nil); err != io.EOF {
+			must(err)
+		}
+		if len(msgs) == 0 {
+			tb.Fatal("sync: no answer")
+		}
+		done, err = l.onSyncAnswer(ws, sy, <-msgs)
+		must(err)
+	}
+	receive()
+	return cs.n + cr.n, sent
+}
+
+// fill builds a cache of n clients, and a copy where every 100th client
+// (1%) is missing or older when differ.
+func fill(n int, differ bool) (*herd.Cache, *herd.Cache) {
+	a, b := herd.NewCache(), herd.NewCache()
+	for i := range n {
+		id := "client-" + strconv.Itoa(i)
+		offer(a, id, 1_700_000_002)
+		switch {
+		case !differ || i%100 != 0:
+			offer(b, id, 1_700_000_002)
+		case i%200 == 0:
+			offer(b, id, 1_700_000_001) // older
+		} // else missing
+	}
+	return a, b
+}
+
+// TestDigestSync: one sync sends exactly what the receiver lacks, and
+// nothing when the caches agree; an empty receiver gets everything.
+func TestDigestSync(t *testing.T) {
+	const n = 20000
+	for _, tc := range []struct {
+		name   string
+		differ bool
+		want   int
+	}{{"agree", false, 0}, {"differ", true, n / 100}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := fill(n, tc.differ)
+			s, r := withNode(New(Config{Name: "S", Cache: a})), withNode(New(Config{Name: "R", Cache: b}))
+			defer s.Close()
+			defer r.Close()
+			if tc.differ { // skew the sender's running digest, as racing stores could
+				s.node.ResetDigest(s.node.DigestGen(), 12345, 67890)
+			}
+			wire, sent := syncOnce(t, s, r)
+			if len(sent) != tc.want {
+				t.Fatalf("sent %d lines, want %d", len(sent), tc.want)
+			}
+			for _, line := range sent {
+				var cmd codec.Command
+				if codec.Parse([]byte(line), &cmd) != nil {
+					t.Fatalf("bad line %q", line)
+				}
+				r.node.Update(nil, &cmd, "S")
+			}
+			if tc.differ { // the walks corrected a skewed running digest
+				if c, r := s.node.Digest(); c != uint64(n) || r != makeDigest(a, 10).root {
+					t.Errorf("sender's running digest (%d, %x) not corrected", c, r)
+				}
+			}
+			if c1, r1 := s.node.Digest(); true {
+				if c2, r2 := r.node.Digest(); c1 != c2 || r1 != r2 {
+					t.Error("running digests differ after the sync")
+				}
+			}
+			if d1, d2 := makeDigest(a, 12), makeDigest(b, 12); d1.root != d2.root || d1.count != d2.count {
+				t.Error("caches differ after the sync")
+			}
+			t.Logf("%d clients, %s: %d bytes on the wire, %d lines", n, tc.name, wire, len(sent))
+		})
+	}
+	t.Run("empty", func(t *testing.T) {
+		a, _ := fill(1000, false)
+		s := New(Config{Name: "S", Cache: a})
+		r := New(Config{Name: "R", Cache: herd.NewCache()})
+		defer s.Close()
+		defer r.Close()
+		if _, sent := syncOnce(t, s, r); len(sent) != 1000 {
+			t.Fatalf("sent %d to an empty receiver, want 1000", len(sent))
+		}
+	})
+}
+
+// withNode gives ls a node over its cache, whose running digest the
+// links use, as Connect does.
+func withNode(ls *Links) *Links {
+	ls.node = herd.NewNode(herd.NodeOptions{Name: ls.cfg.Name, Cache: ls.cfg.Cache})
+	return ls
+}
+
+// BenchmarkDigestSync measures one sync between two caches of a million
+// clients, both sides' CPU in one goroutine, and the bytes on the wire.
+func BenchmarkDigestSync(b *testing.B) {
+	const n = 1_000_000
+	for _, tc := range []struct {
+		name   string
+		differ bool
+	}{{"agree", false}, {"differ=1pct", true}} {
+		b.Run("clients=1000000/"+tc.name, func(b *testing.B) {
+			a, c := fill(n, tc.differ)
+			s, r := withNode(New(Config{Name: "S", Cache: a})), withNode(New(Config{Name: "R", Cache: c}))
+			defer s.Close()
+			defer r.Close()
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wire, lines int
+			cpu0 := cpuTime()
+			for b.Loop() {
+				r.dmu.Lock()
+				r.last = nil // every answer computes its digest
+				r.dmu.Unlock()
+				var sent []string
+				wire, sent = syncOnce(b, s, r)
+				lines = len(sent)
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(wire), "wire-bytes/op")
+			b.ReportMetric(float64(lines), "lines/op")
+			b.SetBytes(int64(wire))
+		})
+	}
+	b.Run("digest/clients=1000000", func(b *testing.B) {
+		a, _ := fill(n, false)
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		for b.Loop() {
+			makeDigest(a, bucketBits(n))
+		}
+		b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+	})
+}
+
+// cpuTime is the CPU time (user and system) of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestFlappingNeighbourBacksOff: a neighbour that completes the handshake
+// and drops the link at once is redialled with a growing backoff, not in a
+// tight loop (the backoff resets only after a link stayed up a while).
+func TestFlappingNeighbourBacksOff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1000)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			r, w := bufio.NewReader(c), bufio.NewWriter(c)
+			if _, err := readLine(r); err == nil {
+				_ = writeLine(w, "PEER", "B")
+			}
+			c.Close()
+		}
+	}()
+	ls := New(Config{Name: "A", Cache: herd.NewCache(), Neighbors: []string{"B"},
+		Peers: herd.PeerConfig{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
+	ls.Connect(nil, []Neighbor{{Name: "B", Address: ln.Addr().String()}})
+	time.Sleep(1500 * time.Millisecond)
+	ls.Close()
+	// 10, 20, 40, 80, 160, then 200 ms waits (jittered down to half): about
+	// 12 dials in 1.5 s; resetting after every handshake would be ~150.
+	if n := len(accepted); n > 30 {
+		t.Errorf("%d dials in 1.5 s to a neighbour that drops every link at once", n)
+	} else {
+		t.Logf("%d dials in 1.5 s", n)
+	}
+	if s := ls.Status()[0]; s.Reconnects == 0 || s.State != "down" {
+		t.Errorf("status %+v", s)
+	}
+}

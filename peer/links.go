@@ -1,0 +1,307 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/internal/logq"
+)
+
+// Config is a node's peer-link settings, taken once by New.
+type Config struct {
+	// Name is this node's name.
+	Name string
+	// Cache is the node's view, reconciled with each neighbour's.
+	Cache *herd.Cache
+	// Peers tunes the links; unset fields take their defaults.
+	Peers herd.PeerConfig
+	// Neighbors are the nodes that may link with this one. Inbound links
+	// from any other name are refused.
+	Neighbors []string
+	// Secret is the herd secret: every link proves it knows it with an HMAC
+	// challenge-response over fresh nonces. Empty: the open "PEER name"
+	// handshake.
+	Secret []byte
+	// TLS, when set, runs every link over mutual TLS (the peer port).
+	TLS *TLS
+	// Logger receives link notices; nil discards them.
+	Logger *slog.Logger
+}
+
+// Neighbor is a node to link with. Address is host:port and is resolved
+// again on every reconnect.
+type Neighbor struct {
+	Name    string
+	Address string
+}
+
+// Links is a node's set of peer links: one outbound link per neighbour,
+// which carries this node's updates to it, and the inbound links that
+// neighbours opened, which carry theirs here (arriving on the peer port, or
+// on the client port and handed over by the engine). It implements
+// herd.Flooder, so both I/O models flood identically. Every method is safe
+// on any goroutine.
+type Links struct {
+	cfg  Config
+	p    herd.PeerConfig
+	log  *logq.Queue
+	node *herd.Node // set by Connect, before ready is closed
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	ready  chan struct{} // closed by Connect: inbound links wait for it
+	list   atomic.Pointer[[]*link]
+	// allowed replaces cfg.Neighbors once a reload changed the neighbours:
+	// the names inbound links may have.
+	allowed atomic.Pointer[[]string]
+	reload  sync.Mutex // serialises Update (reload.go) with Close
+
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup // every goroutine started by goFunc; Close waits for them
+	conns   map[net.Conn]struct{}
+	lns     []net.Listener
+
+	dmu    sync.Mutex // guards the digest that answers syncs
+	last   *digest
+	lastAt time.Time
+}
+
+// New returns the links of a node, not yet connected. Close releases them.
+func New(cfg Config) *Links {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ls := &Links{
+		cfg:   cfg,
+		p:     cfg.Peers.WithDefaults(),
+		log:   logq.New(cfg.Logger.With("node", cfg.Name)),
+		ready: make(chan struct{}),
+		conns: map[net.Conn]struct{}{},
+	}
+	ls.ctx, ls.cancel = context.WithCancel(context.Background())
+	go ls.log.Run()
+	return ls
+}
+
+// goFunc runs f on a goroutine Close waits for; it refuses (false) once
+// Close began.
+func (ls *Links) goFunc(f func()) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.stopped {
+		return false
+	}
+	ls.wg.Go(f)
+	return true
+}
+
+// Listen serves the peer port on addr (port 0 picks one) and returns the
+// address it listens on. With TLS configured, every connection is mutual
+// TLS. Call it before Connect; connections wait for Connect.
+func (ls *Links) Listen(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	ls.mu.Lock()
+	ls.lns = append(ls.lns, ln)
+	ls.mu.Unlock()
+	if !ls.goFunc(func() { ls.accept(ln) }) {
+		ln.Close()
+		return "", errors.New("peer: links closed")
+	}
+	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "peer port open", Remote: ln.Addr().String()})
+	return ln.Addr().String(), nil
+}
+
+func (ls *Links) accept(ln net.Listener) {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ls.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+			case <-ls.ctx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		ls.Accept(c, nil)
+	}
+}
+
+// Accept takes over an inbound connection whose first bytes are head (the
+// engine hands over a client-port connection that opened with a PEER line
+// this way; the peer port passes nil). It never blocks.
+func (ls *Links) Accept(conn net.Conn, head []byte) {
+	if ls.cfg.TLS != nil {
+		if len(head) > 0 { // TLS links only come through the peer port
+			_, _ = conn.Write([]byte("? PEER: this node links over TLS on its peer port\n"))
+			conn.Close()
+			return
+		}
+		conn = ls.cfg.TLS.server(conn)
+	}
+	if !ls.track(conn) {
+		conn.Close()
+		return
+	}
+	if !ls.goFunc(func() {
+		defer ls.untrack(conn)
+		ls.serveInbound(conn, head)
+	}) {
+		ls.untrack(conn)
+	}
+}
+
+func (ls *Links) track(c net.Conn) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.stopped {
+		return false
+	}
+	ls.conns[c] = struct{}{}
+	return true
+}
+
+func (ls *Links) untrack(c net.Conn) {
+	ls.mu.Lock()
+	delete(ls.conns, c)
+	ls.mu.Unlock()
+	c.Close()
+}
+
+// Connect starts one outbound link per neighbour and lets inbound links in;
+// node applies the updates neighbours send. Call it once.
+func (ls *Links) Connect(node *herd.Node, neighbors []Neighbor) {
+	ls.node = node
+	links := make([]*link, len(neighbors))
+	for i, nb := range neighbors {
+		links[i] = newLink(ls, nb)
+	}
+	ls.list.Store(&links)
+	close(ls.ready)
+	for _, l := range links {
+		ls.goFunc(l.run)
+	}
+}
+
+func (ls *Links) links() []*link {
+	if p := ls.list.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (ls *Links) link(name string) *link {
+	for _, l := range ls.links() {
+		if l.name == name {
+			return l
+		}
+	}
+	return nil
+}
+
+func (ls *Links) isNeighbor(name string) bool {
+	if p := ls.allowed.Load(); p != nil {
+		return slices.Contains(*p, name)
+	}
+	return slices.Contains(ls.cfg.Neighbors, name)
+}
+
+// Flood implements herd.Flooder: it queues e on every link but from's.
+// Non-blocking; safe on any goroutine.
+func (ls *Links) Flood(e *herd.Entry, from string) {
+	for _, l := range ls.links() {
+		if l.name != from {
+			l.enqueue(e)
+		}
+	}
+}
+
+// LinkStatus describes one outbound peer link (the direction that carries
+// this node's updates to the neighbour).
+type LinkStatus struct {
+	Name       string
+	State      string    // "up", "connecting" or "down"
+	Up         bool      // State == "up"
+	Since      time.Time // when State last changed
+	Reconnects uint64    // times the link came up again after its first time
+	Sent       uint64    // updates written to the neighbour (syncs included)
+	Dropped    uint64    // updates dropped because the queue was full
+	Syncs      uint64    // digest syncs completed
+}
+
+// Status reports the state of every link. Any goroutine.
+func (ls *Links) Status() []LinkStatus {
+	links := ls.links()
+	out := make([]LinkStatus, len(links))
+	for i, l := range links {
+		st := linkState(l.state.Load())
+		out[i] = LinkStatus{
+			Name: l.name, State: st.String(), Up: st == stateUp,
+			Since:   time.Unix(0, l.since.Load()),
+			Sent:    l.sent.Load(),
+			Dropped: l.dropped.Load(),
+			Syncs:   l.syncs.Load(),
+		}
+		if n := l.ups.Load(); n > 0 {
+			out[i].Reconnects = n - 1
+		}
+	}
+	return out
+}
+
+// Close flushes what is queued on each outbound link, closes every link
+// and the peer port, and waits for their goroutines. Later calls do nothing.
+func (ls *Links) Close() {
+	ls.reload.Lock() // no Update starts a link behind Close's back
+	defer ls.reload.Unlock()
+	ls.mu.Lock()
+	if ls.stopped {
+		ls.mu.Unlock()
+		return
+	}
+	ls.stopped = true
+	for _, ln := range ls.lns {
+		ln.Close()
+	}
+	for c := range ls.conns {
+		c.Close()
+	}
+	ls.mu.Unlock()
+	ls.cancel()
+	ls.wg.Wait()
+	ls.log.Close()
+}
+
+// wake is called when the neighbour name proved itself on an inbound link:
+// it has just (re)started or reconnected, so the outbound link to it redials
+// now instead of waiting out its backoff, or, if it believes it is up,
+// syncs at once (which also reveals a connection the neighbour dropped).
+func (ls *Links) wake(name string) {
+	l := ls.link(name)
+	if l == nil {
+		return
+	}
+	select {
+	case l.wakeCh <- struct{}{}:
+	default:
+	}
+	if l.up.Load() {
+		l.wantSync()
+	}
+}
