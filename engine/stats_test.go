@@ -22,13 +22,16 @@ func TestStatsCountLinesAndConnections(t *testing.T) {
 	c2.Ask("WHATSAT nobody 10 5") // unknown client: invalid
 	c1.Send("WHATSAT kiwi 10 1\n")
 	readWhatsat(c1)
-	c2.Ask("AT Ball +0.1 lime +1.0+1.0 1479413884.5") // a client's AT gets the held line
-	c1.Ask("PEER Hamilton")                           // from now on a neighbour's link
-	c1.Send("AT Ball +0.1 kiwi +1.0+1.0 1479413885.5\n")
+	c2.Ask("AT Ball +0.1 lime +1.0+1.0 1479413884.5") // a client's AT (open herd) gets the held line
+	// A connection that opens with PEER is counted, then handed to the
+	// peer links: it no longer counts as one of the engine's connections.
+	c3 := testclient.Dial(t, m.Addr())
+	c3.Send("PEER Hamilton\n")
 
-	want := [...]uint64{engine.LineIAMAT: 2, engine.LineWHATSAT: 1, engine.LineAT: 2, engine.LinePEER: 1, engine.LineInvalid: 2}
+	want := [...]uint64{engine.LineIAMAT: 2, engine.LineWHATSAT: 1, engine.LineAT: 1, engine.LinePEER: 1, engine.LineInvalid: 2}
 	testclient.Eventually(t, "every line counted", func() bool { return s.Stats().Lines == want })
-	if st := s.Stats(); st.Connections != 2 || st.Accepted != 2 || st.Refused != 0 {
+	testclient.Eventually(t, "the handed-off connection uncounted", func() bool { return s.Stats().Connections == 2 })
+	if st := s.Stats(); st.Connections != 2 || st.Accepted != 3 || st.Refused != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	c2.Conn.Close()

@@ -48,6 +48,9 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 		if before.Listen != after.Listen {
 			notes = append(notes, fmt.Sprintf("%s: listen %s -> %s needs a restart", name, before.Listen, after.Listen))
 		}
+		if before.PeerListen != after.PeerListen {
+			notes = append(notes, fmt.Sprintf("%s: peer_listen %q -> %q needs a restart", name, before.PeerListen, after.PeerListen))
+		}
 		if before.Admin != after.Admin {
 			notes = append(notes, fmt.Sprintf("%s: admin %q -> %q needs a restart", name, before.Admin, after.Admin))
 		}
@@ -64,6 +67,12 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 	}
 	if old.Peers != cfg.Peers {
 		notes = append(notes, "peers settings need a restart")
+	}
+	if old.Security != cfg.Security {
+		notes = append(notes, "security settings need a restart")
+	}
+	if !slices.Equal(old.Names(), cfg.Names()) {
+		notes = append(notes, "the set of nodes changed: restart the nodes so they accept AT lines from the new origins")
 	}
 	if old.Places != cfg.Places {
 		notes = append(notes, "places settings need a restart")
