@@ -162,6 +162,15 @@ nodes:
 		{"dial-timeout", two + "peers:\n  dial_timeout: -1s\n", "peers.dial_timeout"},
 		{"places-timeout", two + "places:\n  timeout: -5s\n", "places.timeout"},
 		{"in-flight", two + "places:\n  max_in_flight: -2\n", "places.max_in_flight"},
+		{"duplicate-listen", two + "  - name: C\n    listen: 127.0.0.1:2\n", "nodes[2].listen"},
+		{"listen-wildcard-clash", two + "  - name: C\n    listen: 0.0.0.0:1\n", "nodes[2].listen"},
+		{"max-conns", two + "limits:\n  max_conns: -1\n", "limits.max_conns"},
+		{"line-timeout", two + "limits:\n  line_timeout: -1s\n", "limits.line_timeout"},
+		{"write-timeout", two + "limits:\n  write_timeout: -1s\n", "limits.write_timeout"},
+		{"shutdown-timeout", two + "limits:\n  shutdown_timeout: -1s\n", "limits.shutdown_timeout"},
+		{"max-output-total", two + "limits:\n  max_output_total: 5000\n", "limits.max_output_total"},
+		{"max-future", two + "limits:\n  max_future: -1h\n", "limits.max_future"},
+		{"bad-limits-duration", two + "limits:\n  idle_timeout: soon\n", "limits.idle_timeout"},
 		// goccy/go-yaml reports a bad duration without its position or key
 		// (see the report); at least the value is named.
 		{"bad-duration", two + "peers:\n  backoff_min: fast\n", "peers.backoff_min"},
@@ -221,5 +230,13 @@ func TestLoadConfig(t *testing.T) {
 	var ce *herd.ConfigError
 	if err == nil || !strings.Contains(err.Error(), bad) || !errors.As(err, &ce) || ce.Field != "nodes[0].listen" {
 		t.Errorf("LoadConfig(bad) = %v", err)
+	}
+}
+
+func TestListenClashes(t *testing.T) {
+	ok := "nodes:\n  - name: A\n    listen: 127.0.0.1:0\n  - name: B\n    listen: 127.0.0.1:0\n" +
+		"  - name: C\n    listen: 127.0.0.1:5\n  - name: D\n    listen: 127.0.0.2:5\n"
+	if _, err := herd.ParseConfig([]byte(ok)); err != nil {
+		t.Fatalf("port 0 twice and one port on two hosts must be allowed: %v", err)
 	}
 }

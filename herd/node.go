@@ -28,6 +28,7 @@ type Node struct {
 	places        places.Provider
 	placesTimeout time.Duration
 	maxInFlight   int
+	maxFuture     codec.Stamp // how far ahead of the clock an IAMAT may be
 }
 
 // NodeOptions is a node's whole configuration, taken once by NewNode.
@@ -49,6 +50,11 @@ type NodeOptions struct {
 	PlacesTimeout time.Duration
 	// MaxInFlight bounds the backend calls running at once (default 64).
 	MaxInFlight int
+	// MaxFuture is how far ahead of the node's clock an IAMAT's time may
+	// be; the node refuses a later one ("? line"), so that one absurd
+	// timestamp cannot freeze a client's location for ever. Default 24h.
+	// Updates from peers (AT lines) are never checked.
+	MaxFuture time.Duration
 }
 
 // NewNode returns the node that opts describe.
@@ -72,6 +78,10 @@ func NewNode(opts NodeOptions) *Node {
 	if n.maxInFlight <= 0 {
 		n.maxInFlight = 64
 	}
+	if opts.MaxFuture <= 0 {
+		opts.MaxFuture = 24 * time.Hour
+	}
+	n.maxFuture = codec.Stamp{Sec: int64(opts.MaxFuture / time.Second), Nsec: int32(opts.MaxFuture % time.Second)}
 	return n
 }
 
@@ -101,6 +111,16 @@ func (n *Node) Cache() *Cache { return n.cache }
 // for byte, and goes nowhere. Non-blocking; allocates only to store.
 func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
 	return n.iamat(dst, cmd, n.now())
+}
+
+// tooFar reports whether an IAMAT stamped t, received at now, lies further
+// ahead of the clock than the node accepts.
+func (n *Node) tooFar(t, now codec.Stamp) bool {
+	limit := codec.Stamp{Sec: now.Sec + n.maxFuture.Sec, Nsec: now.Nsec + n.maxFuture.Nsec}
+	if limit.Nsec >= 1e9 {
+		limit.Sec, limit.Nsec = limit.Sec+1, limit.Nsec-1e9
+	}
+	return t.Compare(limit) > 0
 }
 
 func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byte {

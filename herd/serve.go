@@ -1,6 +1,10 @@
 package herd
 
-import "github.com/herdnet/herd/codec"
+import (
+	"errors"
+
+	"github.com/herdnet/herd/codec"
+)
 
 // Outcome says what Serve did with a line.
 type Outcome uint8
@@ -24,7 +28,21 @@ type Conn struct {
 	// IAMAT's skew. An engine that reads many lines at once sets it once per
 	// read; zero means "read the clock for each line".
 	Received codec.Stamp
+	// Reason is set by Serve when it answered "? line": why the line was
+	// refused (a codec parse error, ErrUnknownClient, ErrFuture, ...), for
+	// the engine's debug log. nil after a line that was accepted.
+	Reason error
 }
+
+// Why Serve refused a line that parsed.
+var (
+	// ErrFuture: an IAMAT further ahead of the node's clock than MaxFuture.
+	ErrFuture = errors.New("herd: IAMAT time too far in the future")
+	// ErrUnknownClient: a WHATSAT about a client the node does not know.
+	ErrUnknownClient = errors.New("herd: WHATSAT about an unknown client")
+	// ErrNoPlaces: a WHATSAT on a node without a places backend.
+	ErrNoPlaces = errors.New("herd: no places backend")
+)
 
 // Serve answers one line (as framed by codec.NextLine) for any engine, so
 // that every I/O model shares one command logic. It parses into cmd, and
@@ -35,8 +53,9 @@ type Conn struct {
 // answer only off the loop it returns NeedsPlaces and the client's entry.
 // Non-blocking; allocates only to store a newer location.
 func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Outcome, *Entry) {
-	c.NewPeer = false
+	c.NewPeer, c.Reason = false, nil
 	if err := codec.Parse(line, cmd); err != nil {
+		c.Reason = err
 		return codec.AppendInvalid(dst, line), Replied, nil
 	}
 	switch cmd.Kind {
@@ -44,6 +63,10 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 		now := c.Received
 		if now == (codec.Stamp{}) {
 			now = n.now()
+		}
+		if n.tooFar(cmd.Stamp, now) {
+			c.Reason = ErrFuture
+			return codec.AppendInvalid(dst, line), Replied, nil
 		}
 		return n.iamat(dst, cmd, now), Replied, nil
 	case codec.KindAT:
@@ -54,7 +77,13 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 		}
 		return dst, Replied, nil
 	case codec.KindWHATSAT:
-		if e := n.cache.Get(cmd.ClientID); e != nil && n.places != nil {
+		e := n.cache.Get(cmd.ClientID)
+		switch {
+		case e == nil:
+			c.Reason = ErrUnknownClient
+		case n.places == nil:
+			c.Reason = ErrNoPlaces
+		default:
 			return dst, NeedsPlaces, e
 		}
 		return codec.AppendInvalid(dst, line), Replied, nil
@@ -66,5 +95,6 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 		}
 		return codec.AppendPeer(dst, n.name), Replied, nil
 	}
+	c.Reason = codec.ErrCommand
 	return codec.AppendInvalid(dst, line), Replied, nil
 }

@@ -105,6 +105,9 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		if opts.Cache == nil {
 			opts.Cache = herd.NewCache()
 		}
+		if opts.MaxFuture == 0 {
+			opts.MaxFuture = cfg.Limits.MaxFuture
+		}
 		links := peer.New(opts.Name, opts.Cache, cfg.Peers, logger)
 		if opts.Flooder == nil {
 			opts.Flooder = links
