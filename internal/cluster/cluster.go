@@ -31,6 +31,7 @@ type ServerConfig struct {
 	Limits herd.Limits
 	Loops  int // event loops of the gnet engine; 0: one per core
 	Logger *slog.Logger
+	Share  int // servers in this process, sharing its fd limit
 }
 
 // NewServer builds the server of a node.
@@ -38,7 +39,7 @@ type NewServer func(node *herd.Node, cfg ServerConfig) Server
 
 // Gnet is the NewServer of the gnet engine.
 func Gnet(node *herd.Node, cfg ServerConfig) Server {
-	return engine.New(node, engine.Config{Listen: cfg.Listen, Limits: cfg.Limits, Loops: cfg.Loops, Logger: cfg.Logger})
+	return engine.New(node, engine.Config{Listen: cfg.Listen, Limits: cfg.Limits, Loops: cfg.Loops, Logger: cfg.Logger, FDShare: cfg.Share})
 }
 
 // Setup returns the options and logger of the node nc describes. Name,
@@ -113,7 +114,7 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 			opts.Flooder = links
 		}
 		node := herd.NewNode(opts)
-		m := &Member{Node: node, Links: links, Server: o.NewServer(node, ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger})}
+		m := &Member{Node: node, Links: links, Server: o.NewServer(node, ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger, Share: len(names)})}
 		if err := m.Server.Start(); err != nil {
 			links.Close()
 			return fail(err)
@@ -143,6 +144,32 @@ func (h *Herd) Member(name string) *Member {
 		}
 	}
 	return nil
+}
+
+// Failed returns a channel that yields the error of the first member whose
+// server stopped on its own (a gnet reactor that gave up); it never yields
+// for servers that cannot say (the baseline) or after Stop.
+func (h *Herd) Failed() <-chan error {
+	ch := make(chan error, 1)
+	for _, m := range h.Members {
+		d, ok := m.Server.(interface {
+			Done() <-chan struct{}
+			Err() error
+		})
+		if !ok {
+			continue
+		}
+		go func() {
+			<-d.Done()
+			if err := d.Err(); err != nil {
+				select {
+				case ch <- err:
+				default:
+				}
+			}
+		}()
+	}
+	return ch
 }
 
 // Stop stops every node, in parallel.
