@@ -76,6 +76,7 @@ type Server struct {
 	gnetErr      atomic.Pointer[string] // gnet's last error message
 	done         chan struct{}          // closed when the reactor stopped
 	doneErr      error                  // why, if not Stop; set before done closes
+	onBoot       func(gnet.Engine)      // tests only
 
 	ctx    context.Context // cancelled by Stop: ends workers and drainers
 	cancel context.CancelFunc
@@ -222,6 +223,15 @@ func (s *Server) Err() error {
 	}
 }
 
+// Clients is the number of connections counting against max_conns. Any
+// goroutine.
+func (s *Server) Clients() int64 { return s.clients.Load() }
+
+// Owed is the output bytes gnet holds for all the node's connections, as of
+// each connection's last event (the ticker refreshes those that owe
+// anything several times a second). Any goroutine.
+func (s *Server) Owed() int64 { return s.owed.Load() }
+
 // MaxConns is the client connection cap in force (limits.max_conns, or the
 // automatic one, never above what the fd limit allows). Valid after Start.
 func (s *Server) MaxConns() int { return s.maxConns }
@@ -236,6 +246,9 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 			s.addr = sockaddrString(sa, s.cfg.Listen)
 		}
 		unix.Close(fd)
+	}
+	if s.onBoot != nil {
+		s.onBoot(eng)
 	}
 	close(s.booted)
 	return gnet.None
