@@ -12,7 +12,7 @@ help:
 	@echo "make unit         every test without -race (faster)"
 	@echo "make race         every test with -race"
 	@echo "make lint         gofmt, go vet, staticcheck"
-	@echo "make fuzz         run each codec fuzz target for FUZZTIME ($(FUZZTIME))"
+	@echo "make fuzz         run each fuzz target (codec, whole node) for FUZZTIME ($(FUZZTIME))"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
 	@echo "make bench-quick  a small matrix in under two minutes"
 	@echo "make tidy         fail if go.mod/go.sum are not tidy"
@@ -42,6 +42,7 @@ lint:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./codec
 	$(GO) test -run='^$$' -fuzz='^FuzzNextLine$$' -fuzztime=$(FUZZTIME) ./codec
+	$(GO) test -run='^$$' -fuzz='^FuzzNode$$' -fuzztime=$(FUZZTIME) ./engine
 
 tidy:
 	$(GO) mod tidy
