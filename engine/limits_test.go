@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -473,5 +474,61 @@ func TestFarFutureIAMATRefused(t *testing.T) {
 	now := time.Now().Unix()
 	if got := c.Ask(fmt.Sprintf("IAMAT kiwi +1.0+1.0 %d", now)); !strings.HasPrefix(got, "AT Holiday ") {
 		t.Fatalf("a current IAMAT after the refused ones: %q", got)
+	}
+}
+
+// syncBuf is a log sink safe for the log writer and the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestInfoLogSummarisesRefusals: at info, per-connection events are not
+// logged; refusals and rejected lines show up once per interval as counts.
+func TestInfoLogSummarisesRefusals(t *testing.T) {
+	t.Parallel()
+	var buf syncBuf
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	node := herd.NewNode(herd.NodeOptions{Name: "Holiday"})
+	s := engine.New(node, engine.Config{Listen: "127.0.0.1:0", Loops: 1, Logger: logger, SummaryInterval: 100 * time.Millisecond,
+		Limits: herd.Limits{MaxConns: 1}})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testclient.StopAtCleanup(t, s.Stop)
+	pr := newProbe(t, s.Addr())
+	pr.check(t)
+	pr.c.Ask("LLL")
+	for range 3 {
+		c := testclient.Dial(t, s.Addr())
+		c.Send("IAMAT x +1.0+1.0 1\n")
+		closedByNode(c.Conn, 5*time.Second)
+	}
+	// The counts may be spread over several intervals: add them up.
+	sum := func(key string) (n float64) {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "summary of refusals and drops" {
+				v, _ := rec[key].(float64)
+				n += v
+			}
+		}
+		return n
+	}
+	testclient.Eventually(t, "a summary", func() bool { return sum("refused_conns") == 3 && sum("rejected_lines") == 1 })
+	if l := buf.String(); strings.Contains(l, "client connected") || strings.Contains(l, `"msg":"recv"`) {
+		t.Fatalf("per-connection or per-line events at info:\n%s", l)
 	}
 }

@@ -235,3 +235,68 @@ func TestMultiProcessFDLimit(t *testing.T) {
 	ask(3)
 	waitLogMsg(t, logDir, "Alford", "limits.max_conns lowered to stay under the fd limit")
 }
+
+// TestMultiProcessLogRotation: at debug level (every line logged), a node's
+// log file is rotated at --log-max-size and only --log-max-backups old
+// files are kept, so logs never fill the disk.
+func TestMultiProcessLogRotation(t *testing.T) {
+	t.Parallel()
+	bin := herdBinary(t)
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "logs")
+	port := freePorts(t, 1)[0]
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := filepath.Join(dir, "herd.yaml")
+	if err := os.WriteFile(cfg, []byte("nodes:\n  - name: Alford\n    listen: "+addr+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, "Alford", bin, "serve", "Alford", "--config", cfg, "--log-dir", logDir, "--log-level", "debug",
+		"--log-max-size", "1", "--log-max-backups", "2")
+	if err := waitNode(p, "Alford", addr); err != nil {
+		t.Fatal(err)
+	}
+	// About 4 MB of debug log: 10,000 IAMATs, each logged received and sent.
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(waitLimit))
+	r := bufio.NewReader(c)
+	for round := range 20 {
+		var b strings.Builder
+		for k := range 500 {
+			fmt.Fprintf(&b, "IAMAT rotating-client-with-a-long-name-%d +34.068930-118.445127 %d.%09d\n", k, 1_700_000_000+round, k)
+		}
+		if _, err := io.WriteString(c, b.String()); err != nil {
+			t.Fatal(err)
+		}
+		for range 500 {
+			if _, err := r.ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // let the log writer keep up (it drops rather than block)
+	}
+	deadline := time.Now().Add(waitLimit)
+	for {
+		files, _ := filepath.Glob(filepath.Join(logDir, "Alford*.log"))
+		var total int64
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				total += st.Size()
+				if st.Size() > 1<<20+4096 {
+					t.Fatalf("%s is %d bytes, over --log-max-size", f, st.Size())
+				}
+			}
+		}
+		if len(files) == 3 { // the live file and two backups
+			t.Logf("%d files, %d bytes in all", len(files), total)
+			break
+		}
+		if time.Now().After(deadline) { // old backups are removed in the background
+			t.Fatalf("log files %v (%d bytes): want the live one and 2 backups", files, total)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
