@@ -386,6 +386,9 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	st.closed = true
 	st.done()
 	s.conns.remove(st)
+	if st.owed.Load() >= bigDebt {
+		s.freeOSMemory.Store(true) // its buffers are garbage now
+	}
 	s.setOwed(st, 0)
 	if st.counted {
 		s.clients.Add(-1)

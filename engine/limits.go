@@ -29,6 +29,12 @@ const probationGrace = time.Second
 // closes it anyway.
 const lingerGrace = time.Second
 
+// bigDebt is the output owed by a closing connection past which the ticker
+// hands freed memory back to the system (FreeOSMemory, at most every 5 s):
+// without it a node keeps the RSS a crowd of non-readers pushed up until
+// the runtime's scavenger gets round to it.
+const bigDebt = 256 << 10
+
 // kick reasons: why the ticker wants a connection closed.
 const (
 	kickIdle uint32 = iota + 1
@@ -142,7 +148,6 @@ type ticker struct {
 	logDropped  uint64
 	owing       []owing // reused: connections that owe output
 	freedAt     int64   // when FreeOSMemory last ran
-	shedAt      int64   // when shedOutput last closed connections
 }
 
 type owing struct {
@@ -212,12 +217,16 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	if over := owed - int64(s.cfg.Limits.MaxOutputTotal); over > 0 && !draining {
 		s.shedOutput(over)
 	}
-	if s.freeOSMemory.Load() && now-tk.freedAt > int64(10*time.Second) && tk.shedAt != 0 && now-tk.shedAt > int64(s.tickEvery) {
-		// The closed connections' buffers are garbage now: hand the memory
-		// back to the system at once rather than at the next GC cycles.
-		s.freeOSMemory.Store(false)
-		tk.freedAt, tk.shedAt = now, 0
-		s.goFunc(debug.FreeOSMemory)
+	if now-tk.freedAt > int64(5*time.Second) && s.freeOSMemory.CompareAndSwap(true, false) {
+		// Connections that owed a lot are gone: their buffers are garbage.
+		// Hand the memory back to the system now, not at the next GC cycles.
+		tk.freedAt = now
+		s.goFunc(func() {
+			// Twice: gnet's buffers sit in sync.Pools, which one GC only
+			// moves to their victim cache; the second frees them.
+			debug.FreeOSMemory()
+			debug.FreeOSMemory()
+		})
 	}
 	if now-tk.lastSummary >= int64(s.cfg.SummaryInterval) {
 		tk.lastSummary = now
@@ -252,8 +261,6 @@ func (s *Server) shedOutput(over int64) {
 	}
 	s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "max_output_total reached: closing the clients that owe the most",
 		Attrs: []slog.Attr{slog.Int64("owed", over+int64(s.cfg.Limits.MaxOutputTotal)), slog.Int64("freeing", freed)}})
-	s.freeOSMemory.Store(true)
-	tk.shedAt = s.clock.Load()
 }
 
 // summary logs, at info, what was refused or cut off since the last
