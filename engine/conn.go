@@ -41,6 +41,7 @@ type connState struct {
 	owed         atomic.Int64  // output bytes gnet holds for the client, as of the loop's last look
 	peer         atomic.Bool   // a neighbour's link: exempt from idle_timeout
 	probation    atomic.Bool   // accepted over max_conns: must show a PEER handshake at once
+	drain        atomic.Bool   // closing gracefully: no more lines read, what is owed goes out first
 	kick         atomic.Uint32 // set by the ticker: close for this reason
 
 	// Loop only.
@@ -146,7 +147,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if why := st.kick.Load(); why != 0 {
 		return s.kicked(st, why)
 	}
-	if s.draining.Load() {
+	if s.draining.Load() || st.drain.Load() {
 		return s.drainConn(c, st)
 	}
 	bp := scratch.Get().(*[]byte)
@@ -154,23 +155,27 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	s.write(c, st, out)
 	*bp = out
 	scratch.Put(bp)
-	if action != gnet.None || st.closed {
+	switch {
+	case action != gnet.None || st.closed:
 		return action
-	}
-	if s.writeStalled(c, st) {
+	case st.drain.Load(): // an over-long line, or close-after-reply
+		return s.drainConn(c, st)
+	case s.writeStalled(c, st):
 		return gnet.Close
-	}
-	if c.OutboundBuffered() > s.cfg.Limits.MaxOutbound {
+	case c.OutboundBuffered() > s.cfg.Limits.MaxOutbound:
+		// No more lines from a client that reads slower than it asks: it
+		// gets what it is owed (within write_timeout), then is closed.
 		s.stats.maxOutbound.Add(1)
 		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a client that does not read its replies", Conn: st.id})
-		return gnet.Close
-	}
-	if len(st.pending) >= s.cfg.Limits.MaxPending && c.InboundBuffered() > s.cfg.Limits.MaxPausedInbound {
+		st.drain.Store(true)
+		return s.drainConn(c, st)
+	case len(st.pending) >= s.cfg.Limits.MaxPending && c.InboundBuffered() > s.cfg.Limits.MaxPausedInbound:
 		// Reading is paused behind running WHATSATs, and the client keeps
 		// sending: gnet would buffer it all. Bound what one client may park.
 		s.stats.flood.Add(1)
 		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a client that floods requests behind its WHATSATs", Conn: st.id})
-		return gnet.Close
+		st.drain.Store(true)
+		return s.drainConn(c, st)
 	}
 	return gnet.None
 }
@@ -218,8 +223,13 @@ func (s *Server) setOwed(st *connState, n int64) {
 // writeStalled reports whether the connection's output made no progress
 // for write_timeout. Loop only.
 func (s *Server) writeStalled(c gnet.Conn, st *connState) bool {
+	return s.stalled(st, st.owed.Load())
+}
+
+// stalled reports whether owed, what the connection still owes, made no
+// progress for write_timeout. Loop only.
+func (s *Server) stalled(st *connState, owed int64) bool {
 	now := s.clock.Load()
-	owed := st.owed.Load()
 	if sent := st.queued - owed; owed == 0 || sent != st.sentMark {
 		st.sentMark, st.stallSince = sent, now
 		return false
@@ -235,7 +245,9 @@ func (s *Server) writeStalled(c gnet.Conn, st *connState) bool {
 // serve sends the replies that became ready and answers the complete lines
 // in c's buffer, as long as fewer than maxPending replies wait. It goes on
 // while replies at the head of the queue are ready (an overloaded WHATSAT
-// is answered at once), so nothing ready waits for another event.
+// is answered at once), so nothing ready waits for another event. After an
+// over-long line, or the one line of close-after-reply, it marks the
+// connection to drain: what it is owed goes out, then it is closed.
 func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) ([]byte, gnet.Action) {
 	buf, _ := c.Peek(-1)
 	used, lines, needMore := 0, 0, false
@@ -245,11 +257,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 	action := gnet.None
 	for {
 		out = st.flushReady(out)
-		if s.cfg.Limits.CloseAfterReply && len(out) > 0 && len(st.pending) == 0 {
-			action = gnet.Close
-			break
-		}
-		for action == gnet.None && len(st.pending) < maxPending {
+		for action == gnet.None && !st.drain.Load() && len(st.pending) < maxPending {
 			line, n, err := codec.NextLine(buf[used:], s.cfg.Limits.MaxLine)
 			if err == codec.ErrNeedMore {
 				needMore = len(buf) > used
@@ -263,7 +271,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 				s.stats.lineTooLong.Add(1)
 				s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "line too long, closing", Conn: st.id})
 				used = len(buf)
-				action = gnet.Close
+				st.drain.Store(true)
 				break
 			}
 			used += n
@@ -278,10 +286,8 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 			out = s.handle(c, st, line, out)
 			if s.cfg.Limits.CloseAfterReply && st.hc.Peer == "" {
 				// One request per connection: close once its reply is out (a
-				// WHATSAT's reply closes it when it arrives, in flushReady's turn).
-				if len(st.pending) == 0 {
-					action = gnet.Close
-				}
+				// WHATSAT's once it arrives).
+				st.drain.Store(true)
 				break
 			}
 		}
@@ -297,7 +303,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 	if lines > 0 {
 		st.lastLine.Store(now)
 	}
-	switch partial := needMore && action == gnet.None; {
+	switch partial := needMore && action == gnet.None && !st.drain.Load(); {
 	case !partial:
 		st.partialSince.Store(0)
 	case lines > 0 || st.partialSince.Load() == 0:
@@ -414,7 +420,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {
 	bp := scratch.Get().(*[]byte)
 	out := (*bp)[:0]
-	if s.draining.Load() || st.kick.Load() != 0 || st.probation.Load() {
+	if s.draining.Load() || st.drain.Load() || st.kick.Load() != 0 || st.probation.Load() {
 		// Draining: no new lines are read, but what was owed goes out.
 		out = st.flushReady(out)
 		_, _ = c.Discard(-1)

@@ -17,12 +17,20 @@ import (
 //     answered, and those of WHATSATs still running, in order; a reply is
 //     always handed to gnet whole, so no line is ever torn.
 //  3. Once nothing is owed and gnet's buffer is empty, the write side is
-//     shut down (the client reads EOF after the last reply), and the node
+//     shut down (the client reads EOF after the last reply). Once the
+//     kernel's send queue is empty too (the client has it all), the node
 //     waits up to lingerGrace for the client to close its side before it
-//     closes the connection itself.
+//     closes the connection itself. (Closing earlier would risk a reset,
+//     which throws away what the kernel still holds for the client.)
 //
 // The ticker wakes every connection on each tick while draining, so the
 // steps advance without traffic. New connections are closed at once.
+//
+// A single connection drains the same way when it must go but is owed
+// replies: after an over-long line, the reply of close-after-reply, or when
+// it reads slower than it asks (max_outbound, max_paused_inbound). Output
+// that makes no progress for write_timeout (counting what the kernel still
+// holds) ends a drain with a plain close.
 
 // drainConn advances one connection's drain. Event loop only.
 func (s *Server) drainConn(c gnet.Conn, st *connState) gnet.Action {
@@ -35,7 +43,15 @@ func (s *Server) drainConn(c gnet.Conn, st *connState) gnet.Action {
 	s.write(c, st, out)
 	*bp = out
 	scratch.Put(bp)
-	if st.closed || len(st.pending) > 0 || c.OutboundBuffered() > 0 {
+	if st.closed {
+		return gnet.None
+	}
+	gnetOwed := int64(c.OutboundBuffered())
+	inKernel := sendQueued(c.Fd())
+	if s.stalled(st, gnetOwed+inKernel) {
+		return gnet.Close
+	}
+	if len(st.pending) > 0 || gnetOwed > 0 {
 		return gnet.None
 	}
 	now := time.Now().UnixNano()
@@ -44,6 +60,10 @@ func (s *Server) drainConn(c gnet.Conn, st *connState) gnet.Action {
 		if err := unix.Shutdown(c.Fd(), unix.SHUT_WR); err != nil {
 			return gnet.Close
 		}
+		return gnet.None
+	}
+	if inKernel > 0 {
+		st.wrShut = now // the linger starts once the client has it all
 		return gnet.None
 	}
 	if now-st.wrShut < int64(lingerGrace) {

@@ -192,8 +192,8 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 			_ = c.Wake(nil) // the loop delivers, shuts down, closes
 			return
 		}
-		if st.kick.Load() != 0 {
-			_ = c.Wake(nil)
+		if st.kick.Load() != 0 || st.drain.Load() {
+			_ = c.Wake(nil) // to close, or to advance its drain
 			return
 		}
 		switch {

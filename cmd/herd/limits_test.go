@@ -61,7 +61,13 @@ func startPair(t *testing.T, extra, wrap string) (map[string]*proc, map[string]s
 // (Ball never holds a newer line for a client than the last reply it got).
 func TestMultiProcessSIGTERMUnderLoad(t *testing.T) {
 	t.Parallel()
-	procs, addrs, _ := startPair(t, "", "")
+	procs, addrs, logDir := startPair(t, "", "")
+	defer func() {
+		if t.Failed() { // what the node says it closed, and why
+			b, _ := os.ReadFile(filepath.Join(logDir, "Alford.log"))
+			t.Logf("Alford.log:\n%s\n%s", b, procs["Alford"].describe())
+		}
+	}()
 	const clients = 30
 	type result struct {
 		replies int
