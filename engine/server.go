@@ -309,6 +309,7 @@ func (s *Server) Stop(ctx context.Context) error {
 			}
 		}
 	}
+	s.summary() // the last interval's refusals (the ticker has ended)
 	// Replies still being written to half-closed clients.
 	waitCtx(ctx, &s.drainWG)
 	s.cancel()
