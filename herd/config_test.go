@@ -240,3 +240,15 @@ func TestListenClashes(t *testing.T) {
 		t.Fatalf("port 0 twice and one port on two hosts must be allowed: %v", err)
 	}
 }
+
+func TestLimitsDefaultsAndIdleOff(t *testing.T) {
+	c, err := herd.ParseConfig([]byte("nodes:\n  - name: A\n    listen: 127.0.0.1:1\nlimits:\n  idle_timeout: -1s\n  max_conns: 500\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if l.IdleTimeout >= 0 || l.MaxConns != 500 || l.LineTimeout != 30*time.Second || l.WriteTimeout != 30*time.Second ||
+		l.ShutdownTimeout != 10*time.Second || l.MaxOutputTotal != 256<<20 || l.MaxFuture != 24*time.Hour {
+		t.Fatalf("limits %+v", l)
+	}
+}
