@@ -241,12 +241,10 @@ func TestMaxOutputTotal(t *testing.T) {
 	s := m.Server.(*engine.Server)
 	testclient.Eventually(t, "the node to close most non-readers", func() bool { return s.Clients() <= 1+int64(len(cs))/2 })
 	pr.check(t)
-	time.Sleep(500 * time.Millisecond)
-	if owed := s.Owed(); owed > total {
-		t.Fatalf("%d bytes owed, over the bound %d", owed, total)
-	} else {
-		t.Logf("%d of %d non-readers left, %d bytes owed", s.Clients()-1, len(cs), owed)
-	}
+	// Between two ticks what is owed may pass the bound; the next tick
+	// brings it back under.
+	testclient.Eventually(t, "what is owed to fit the bound", func() bool { return s.Owed() <= total })
+	t.Logf("%d of %d non-readers left, %d bytes owed", s.Clients()-1, len(cs), s.Owed())
 }
 
 // gatedPlaces blocks every call until release is closed; started gets a
