@@ -356,7 +356,7 @@ func TestStopUnderPipelinedLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := h.Members[0].Node
-	const clients = 20
+	const clients = 8
 	results := make([]pipeResult, clients)
 	var wg, first sync.WaitGroup
 	for i := range clients {
