@@ -252,7 +252,7 @@ func TestWhatsatClientGoneWhileWaiting(t *testing.T) {
 
 func TestFloodBehindWhatsatsIsBounded(t *testing.T) {
 	t.Parallel()
-	s := startPlacesNode(t, slowPlaces{delay: time.Second}, 5*time.Second)
+	s := startPlacesNode(t, slowPlaces{delay: 500 * time.Millisecond}, 5*time.Second)
 	c := testclient.Dial(t, s.Addr())
 	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	other := testclient.Dial(t, s.Addr())
