@@ -8,11 +8,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // startPair starts Alford and Ball (neighbours) as processes, with extra
@@ -304,5 +307,59 @@ func TestMultiProcessLogRotation(t *testing.T) {
 			t.Fatalf("log files %v (%d bytes): want the live one and 2 backups", files, total)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMultiProcessReactorDeathExits: when a node's event loops stop on their
+// own (here its listening socket is shut down under it, from outside, so
+// gnet's accept fails as it does at EMFILE), the process does not idle on
+// without a listener: it says why and exits 1, for a supervisor to restart
+// it.
+func TestMultiProcessReactorDeathExits(t *testing.T) {
+	t.Parallel()
+	procs, addrs, _ := startPair(t, "", "")
+	a := procs["Alford"]
+	// The serve process is sh's exec: its pid is the node's.
+	pidfd, err := unix.PidfdOpen(a.cmd.Process.Pid, 0)
+	if err != nil {
+		t.Skipf("pidfd_open: %v", err)
+	}
+	defer unix.Close(pidfd)
+	_, port, _ := net.SplitHostPort(addrs["Alford"])
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", a.cmd.Process.Pid))
+	if err != nil {
+		t.Skipf("reading the node's descriptors: %v", err)
+	}
+	found := false
+	for _, e := range ents {
+		target, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fd, err := unix.PidfdGetfd(pidfd, target, 0)
+		if err != nil {
+			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
+				t.Skipf("pidfd_getfd: %v", err)
+			}
+			continue
+		}
+		listening, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		sa, _ := unix.Getsockname(fd)
+		if in4, ok := sa.(*unix.SockaddrInet4); ok && listening == 1 && strconv.Itoa(in4.Port) == port {
+			found = unix.Shutdown(fd, unix.SHUT_RD) == nil
+		}
+		unix.Close(fd)
+		if found {
+			break
+		}
+	}
+	if !found {
+		t.Skip("the node's listening socket was not found")
+	}
+	if !a.wait(waitLimit) {
+		t.Fatalf("Alford still running after its reactor stopped\n%s", a.describe())
+	}
+	if code := a.exitCode(); code != 1 || !strings.Contains(a.stderr.String(), "reactor stopped") {
+		t.Fatalf("exit code %d, want 1 and the reason on stderr\n%s", code, a.describe())
 	}
 }
