@@ -69,6 +69,13 @@ func maxConnsFor(configured, limit, share int) (maxConns int, lowered bool) {
 	return configured, false
 }
 
+// backlogFor is the listen backlog that keeps an accept burst within half
+// the descriptors a server has above maxConns: between 64 and 4096.
+func backlogFor(limit, share, maxConns int) int {
+	headroom := limit/max(share, 1) - maxConns
+	return min(max(headroom/2, 64), 4096)
+}
+
 // registry is every open connection of a server, for the ticker: sharded so
 // that a loop adding or removing one waits on a shard the ticker holds for
 // at most a few microseconds.

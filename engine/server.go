@@ -58,6 +58,7 @@ type Server struct {
 
 	// Limits (issue #8): see limits.go and drain.go.
 	maxConns     int
+	backlog      int // listen backlog, bounded by the fd headroom
 	lim          limitsView
 	tickEvery    time.Duration
 	clock        atomic.Int64 // coarse clock (unix ns), advanced by the ticker
@@ -73,7 +74,7 @@ type Server struct {
 	drained      chan struct{} // closed once draining and no connection is open
 	drainedOnce  sync.Once
 	drainWG      sync.WaitGroup         // goroutines writing to half-closed clients
-	gnetErr      atomic.Pointer[string] // gnet's last error message
+	gnetErr      atomic.Pointer[string] // gnet's first error message
 	done         chan struct{}          // closed when the reactor stopped
 	doneErr      error                  // why, if not Stop; set before done closes
 	onBoot       func(gnet.Engine)      // tests only
@@ -149,6 +150,7 @@ func (s *Server) Start() error {
 	limit := fdLimit()
 	maxConns, lowered := maxConnsFor(s.cfg.Limits.MaxConns, limit, s.cfg.FDShare)
 	s.maxConns = maxConns
+	s.backlog = backlogFor(limit, s.cfg.FDShare, maxConns)
 	loops := s.cfg.Loops
 	opts := []gnet.Option{
 		gnet.WithMulticore(loops == 0),
@@ -245,6 +247,11 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 		if sa, err := unix.Getsockname(fd); err == nil {
 			s.addr = sockaddrString(sa, s.cfg.Listen)
 		}
+		// gnet listens with the system's largest backlog (somaxconn), and
+		// accepts a whole backlog before a loop can refuse any of it: keep
+		// the backlog within half the descriptors left above max_conns.
+		// (listen on a listening socket only changes its backlog.)
+		_ = unix.Listen(fd, s.backlog)
 		unix.Close(fd)
 	}
 	if s.onBoot != nil {
@@ -339,7 +346,7 @@ func waitCtx(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // gnetLogger sends gnet's own messages, which it may write from an event
-// loop, through the node's non-blocking log queue, and keeps the last error
+// loop, through the node's non-blocking log queue, and keeps the first error
 // (why the reactor stopped, when it stops on its own).
 type gnetLogger struct {
 	q    *logq.Queue
@@ -349,7 +356,7 @@ type gnetLogger struct {
 func (g gnetLogger) log(level slog.Level, f string, a []any) {
 	if level >= slog.LevelError {
 		msg := fmt.Sprintf(f, a...)
-		g.last.Store(&msg)
+		g.last.CompareAndSwap(nil, &msg) // the first error is the cause
 	}
 	if g.q.Enabled(level) {
 		g.q.Send(logq.Event{Level: level, Msg: "gnet: " + fmt.Sprintf(f, a...)})

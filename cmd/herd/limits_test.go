@@ -192,7 +192,7 @@ func TestMultiProcessFDLimit(t *testing.T) {
 		refused int
 	)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, 32)
 	for range 600 {
 		sem <- struct{}{}
 		wg.Go(func() {
