@@ -316,7 +316,11 @@ func (s *Server) Stop(ctx context.Context) error {
 			}
 		}
 	}
-	s.summary() // the last interval's refusals (the ticker has ended)
+	select {
+	case <-s.done: // the reactor, and so the ticker, has ended
+		s.summary() // the last interval's refusals
+	default:
+	}
 	// Replies still being written to half-closed clients.
 	waitCtx(ctx, &s.drainWG)
 	s.cancel()
