@@ -199,9 +199,22 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 			_ = c.Wake(nil) // the loop delivers, shuts down, closes
 			return
 		}
-		if st.kick.Load() != 0 || st.drain.Load() {
-			_ = c.Wake(nil) // to close, or to advance its drain
+		if st.kick.Load() != 0 {
+			_ = c.Wake(nil) // to close
 			return
+		}
+		if n := st.owed.Load(); n > 0 {
+			// Draining or not, what it owes counts toward max_output_total.
+			owed += n
+			tk.owing = append(tk.owing, owing{st, c, n})
+		}
+		if st.drain.Load() || st.owed.Load() > 0 {
+			// To advance its drain, or to refresh what it owes and check
+			// write_timeout.
+			_ = c.Wake(nil)
+			if st.drain.Load() {
+				return
+			}
 		}
 		switch {
 		case st.probation.Load() && now-st.opened > int64(probationGrace):
@@ -213,12 +226,6 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 		}
 		if p := st.partialSince.Load(); p != 0 && now-p > line {
 			s.kickConn(st, c, kickSlowLine)
-			return
-		}
-		if n := st.owed.Load(); n > 0 {
-			owed += n
-			tk.owing = append(tk.owing, owing{st, c, n})
-			_ = c.Wake(nil) // the loop refreshes what it owes and checks write_timeout
 		}
 	})
 	if over := owed - int64(s.cfg.Limits.MaxOutputTotal); over > 0 && !draining {

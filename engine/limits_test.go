@@ -224,10 +224,30 @@ func TestWriteTimeout(t *testing.T) {
 	pr.check(t)
 }
 
+// TestMaxOutputTotal: ten non-readers owe far more than the node-wide bound:
+// the ticker closes the biggest debtors until what is owed fits. Both when
+// they stay under max_outbound and when they pass it (then they are being
+// drained, and still count).
 func TestMaxOutputTotal(t *testing.T) {
 	t.Parallel()
-	const perConn, total = 8 << 20, 8 << 20
-	m := startLimited(t, herd.Limits{MaxOutbound: 16 << 20, MaxOutputTotal: total, WriteTimeout: time.Hour}, nil, 0)
+	for _, tc := range []struct {
+		name        string
+		maxOutbound int
+		total       int64
+	}{
+		{"under-max-outbound", 16 << 20, 8 << 20},
+		{"draining-past-max-outbound", 1 << 20, 4 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			maxOutputTotal(t, tc.maxOutbound, tc.total)
+		})
+	}
+}
+
+func maxOutputTotal(t *testing.T, maxOutbound int, total int64) {
+	const perConn = 8 << 20
+	m := startLimited(t, herd.Limits{MaxOutbound: maxOutbound, MaxOutputTotal: int(total), WriteTimeout: time.Hour}, nil, 0)
 	pr := newProbe(t, m.Addr())
 	// Ten non-readers, each owed about 8 MiB (less what the kernel's
 	// buffers hold): far more than the node-wide bound.
