@@ -14,6 +14,15 @@
 // recognised by its PEER line (herd.Node.Serve returns HandOff) and its
 // connection handed, on a duplicate of the socket, to Config.HandOff.
 //
+// The server never falls over and never cuts a reply (limits.go, drain.go):
+// client connections are capped under the fd limit (gnet gives up its
+// listener on EMFILE), peer links do not count; idle, slow-line and
+// write timeouts and the node-wide output bound are enforced from gnet's
+// ticker through atomics the loops store once per read; and a connection
+// that must go while it is owed replies, like every connection on Stop, is
+// drained: no more lines read, every reply delivered whole, write side shut,
+// closed once the kernel has handed the client everything, so never reset.
+//
 // Only this package and bench/echo (the benchmarks' ceiling) import gnet.
 // Every goroutine the server starts goes through one helper that refuses
 // once shutdown began, so Stop returns only when all of them have ended.

@@ -21,7 +21,6 @@ func TestMain(m *testing.M) {
 		// gnet's shared worker pool and timers live for the process.
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-		goleak.IgnoreTopFunction("time.Sleep"),
 	)
 }
 
@@ -73,6 +72,7 @@ func holds(t testing.TB, addr, client, line string) bool {
 }
 
 func TestIAMATFloodsToEveryNode(t *testing.T) {
+	t.Parallel()
 	h := startTestHerd(t, testConfig(t))
 	alford := h.Member("Alford")
 	c := testclient.Dial(t, alford.Addr())
@@ -95,6 +95,7 @@ func TestIAMATFloodsToEveryNode(t *testing.T) {
 }
 
 func TestNeighbourFailureAndRestart(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t)
 	h := startTestHerd(t, cfg)
 	alford := testclient.Dial(t, h.Member("Alford").Addr())
@@ -134,6 +135,7 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 // TestConformance runs the behaviour every I/O model shares against the gnet
 // engine.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	conformance.Run(t, func(t *testing.T, name string, limits herd.Limits) string {
 		cfg := testConfig(t)
 		cfg.Limits = limits.WithDefaults()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -32,6 +33,13 @@ type Config struct {
 	// must not block (the peer links start a goroutine). nil: such lines get
 	// "? line".
 	HandOff func(conn net.Conn, head []byte)
+	// FDShare is how many servers share this process's descriptors (herd up
+	// runs several nodes): the automatic max_conns divides the fd limit by
+	// it. 0 means 1.
+	FDShare int
+	// SummaryInterval is how often the node logs, at info, what it refused
+	// or dropped (only when something was); default 10s.
+	SummaryInterval time.Duration
 }
 
 // Server is one node's client port on a gnet reactor. Create it with New,
@@ -54,6 +62,29 @@ type Server struct {
 	work     *workers
 	stats    statShards                  // per-event-loop counters (stats.go)
 	lim      atomic.Pointer[herd.Limits] // the live limits (reload.go)
+
+	// Limits (issue #8): see limits.go and drain.go.
+	maxConns     int
+	backlog      int        // listen backlog, bounded by the fd headroom
+	timeouts     limitsView // idle, line and write timeouts, fixed at New
+	tickEvery    time.Duration
+	clock        atomic.Int64 // coarse clock (unix ns), advanced by the ticker
+	clients      atomic.Int64 // connections counting against maxConns
+	peerSlots    atomic.Int64 // connections outside it: neighbours, probation
+	open         atomic.Int64 // every open connection
+	owed         atomic.Int64 // output bytes owed to all clients
+	conns        registry
+	closed       closeCounts // what the node refused or cut off, for the summary log
+	tick         ticker      // OnTick only
+	freeOSMemory atomic.Bool
+	draining     atomic.Bool
+	drained      chan struct{} // closed once draining and no connection is open
+	drainedOnce  sync.Once
+	drainWG      sync.WaitGroup         // goroutines writing to half-closed clients
+	gnetErr      atomic.Pointer[string] // gnet's first error message
+	done         chan struct{}          // closed when the reactor stopped
+	doneErr      error                  // why, if not Stop; set before done closes
+	onBoot       func(gnet.Engine)      // tests only
 
 	ctx    context.Context // cancelled by Stop: ends workers and drainers
 	cancel context.CancelFunc
@@ -79,13 +110,21 @@ func New(node *herd.Node, cfg Config) *Server {
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	s := &Server{
-		node:   node,
-		cfg:    cfg,
-		log:    logq.New(cfg.Logger.With("node", node.Name())),
-		booted: make(chan struct{}),
-		runErr: make(chan error, 1),
+		node:    node,
+		cfg:     cfg,
+		log:     logq.New(cfg.Logger.With("node", node.Name())),
+		booted:  make(chan struct{}),
+		runErr:  make(chan error, 1),
+		drained: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	s.lim.Store(&cfg.Limits)
+	if s.cfg.SummaryInterval <= 0 {
+		s.cfg.SummaryInterval = 10 * time.Second
+	}
+	s.timeouts = limitsView{idle: cfg.Limits.IdleTimeout, line: cfg.Limits.LineTimeout, write: cfg.Limits.WriteTimeout}
+	s.tickEvery = tickEvery(s.timeouts)
+	s.clock.Store(time.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.work = newWorkers(s, node.MaxInFlight())
 	return s
@@ -116,18 +155,47 @@ func (s *Server) Start() error {
 	s.state = stateRunning
 	s.mu.Unlock()
 	go s.log.Run()
+	limit := fdLimit()
+	maxConns, lowered := maxConnsFor(s.cfg.Limits.MaxConns, limit, s.cfg.FDShare)
+	s.maxConns = maxConns
+	s.backlog = backlogFor(limit, s.cfg.FDShare, maxConns)
 	loops := s.cfg.Loops
 	opts := []gnet.Option{
 		gnet.WithMulticore(loops == 0),
 		gnet.WithReusePort(false),
 		gnet.WithReuseAddr(true), // a restarted node gets its port back at once
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLogger(gnetLogger{s.log, &s.gnetErr}),
+		gnet.WithTicker(true),
 	}
 	if loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(loops))
 	}
-	s.goFunc(func() { s.runErr <- gnet.Run(s, "tcp://"+s.cfg.Listen, opts...) })
+	s.goFunc(func() {
+		err := gnet.Run(s, "tcp://"+s.cfg.Listen, opts...)
+		s.mu.Lock()
+		stopping := s.state == stateStopping
+		s.mu.Unlock()
+		booted := false
+		select {
+		case <-s.booted:
+			booted = true
+		default:
+		}
+		if booted && !stopping {
+			// The reactor stopped on its own (gnet gives up on an accept
+			// error, for one): say why, so the process can exit and be
+			// restarted rather than idle without a listener.
+			why := "reactor stopped"
+			if p := s.gnetErr.Load(); p != nil {
+				why += ": " + *p
+			}
+			s.doneErr = errors.Join(fmt.Errorf("%s: engine: %s", s.node.Name(), why), err)
+			s.log.Send(logq.Event{Level: slog.LevelError, Msg: "reactor stopped unexpectedly", Err: s.doneErr})
+		}
+		close(s.done)
+		s.runErr <- err
+	})
 	select {
 	case <-s.booted:
 	case err := <-s.runErr:
@@ -139,10 +207,44 @@ func (s *Server) Start() error {
 		s.log.Close()
 		return fmt.Errorf("%s: listen on %s: %w", s.node.Name(), s.cfg.Listen, err)
 	}
-	s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "node started", Remote: s.addr})
+	s.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "node started", Remote: s.addr,
+		Attrs: []slog.Attr{slog.Int("fd_limit", limit), slog.Int("max_conns", maxConns)}})
+	if lowered {
+		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "limits.max_conns lowered to stay under the fd limit",
+			Attrs: []slog.Attr{slog.Int("configured", s.cfg.Limits.MaxConns), slog.Int("max_conns", maxConns)}})
+	}
 	s.work.start()
 	return nil
 }
+
+// Done is closed when the reactor stops: after Stop, or on its own (then
+// Err says why, and the node should exit so that a supervisor restarts
+// it). Any goroutine.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err is why the reactor stopped on its own; nil before Done is closed or
+// after a Stop. Any goroutine.
+func (s *Server) Err() error {
+	select {
+	case <-s.done:
+		return s.doneErr
+	default:
+		return nil
+	}
+}
+
+// Clients is the number of connections counting against max_conns. Any
+// goroutine.
+func (s *Server) Clients() int64 { return s.clients.Load() }
+
+// Owed is the output bytes gnet holds for all the node's connections, as of
+// each connection's last event (the ticker refreshes those that owe
+// anything several times a second). Any goroutine.
+func (s *Server) Owed() int64 { return s.owed.Load() }
+
+// MaxConns is the client connection cap in force (limits.max_conns, or the
+// automatic one, never above what the fd limit allows). Valid after Start.
+func (s *Server) MaxConns() int { return s.maxConns }
 
 // OnBoot records the engine and the bound address. Runs once, before any
 // connection.
@@ -153,7 +255,15 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 		if sa, err := unix.Getsockname(fd); err == nil {
 			s.addr = sockaddrString(sa, s.cfg.Listen)
 		}
+		// gnet listens with the system's largest backlog (somaxconn), and
+		// accepts a whole backlog before a loop can refuse any of it: keep
+		// the backlog within half the descriptors left above max_conns.
+		// (listen on a listening socket only changes its backlog.)
+		_ = unix.Listen(fd, s.backlog)
 		unix.Close(fd)
+	}
+	if s.onBoot != nil {
+		s.onBoot(eng)
 	}
 	close(s.booted)
 	return gnet.None
@@ -175,12 +285,15 @@ func (s *Server) Addr() string { return s.addr }
 // Node is the node this server serves.
 func (s *Server) Node() *herd.Node { return s.node }
 
-// Stop shuts the node down gracefully: it stops accepting, closes client
-// connections after flushing their pending replies, and waits for every
-// goroutine it started. ctx bounds the wait; when it expires Stop returns
-// its error, and the goroutines still running end on their own shortly
-// (their context is cancelled). Stop is safe before Start, after a failed
-// Start, and more than once. Any goroutine.
+// Stop shuts the node down gracefully (see drain.go): it stops accepting
+// and reading, delivers every reply owed (those of WHATSATs still running
+// included), shuts each connection's write side and closes it without a
+// reset, then stops the reactor and waits for every goroutine it started.
+// ctx bounds all of it (limits.shutdown_timeout in the binaries); when it
+// expires the connections left are closed, Stop returns its error, and the
+// goroutines still running end on their own shortly (their context is
+// cancelled). Stop is safe before Start, after a failed Start, and more
+// than once. Any goroutine.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	prev := s.state
@@ -190,14 +303,34 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.cancel()
 		return nil
 	}
-	err := s.eng.Stop(ctx)
-	if err == nil {
-		select {
-		case err = <-s.runErr:
-		case <-ctx.Done():
-			err = ctx.Err()
+	// Keep a little of the time for stopping the reactor itself.
+	drainCtx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		drainCtx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/10, time.Second)))
+		defer cancel()
+	}
+	s.drain(drainCtx)
+	var err error
+	select {
+	case <-s.done: // stopped on its own
+		err = <-s.runErr
+	default:
+		if err = s.eng.Stop(ctx); err == nil {
+			select {
+			case err = <-s.runErr:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
 		}
 	}
+	select {
+	case <-s.done: // the reactor, and so the ticker, has ended
+		s.summary() // the last interval's refusals
+	default:
+	}
+	// Replies still being written to half-closed clients.
+	waitCtx(ctx, &s.drainWG)
 	s.cancel()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -214,11 +347,29 @@ func (s *Server) Stop(ctx context.Context) error {
 	return err
 }
 
+// waitCtx waits for wg, or until ctx ends.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // gnetLogger sends gnet's own messages, which it may write from an event
-// loop, through the node's non-blocking log queue.
-type gnetLogger struct{ q *logq.Queue }
+// loop, through the node's non-blocking log queue, and keeps the first error
+// (why the reactor stopped, when it stops on its own).
+type gnetLogger struct {
+	q    *logq.Queue
+	last *atomic.Pointer[string]
+}
 
 func (g gnetLogger) log(level slog.Level, f string, a []any) {
+	if level >= slog.LevelError {
+		msg := fmt.Sprintf(f, a...)
+		g.last.CompareAndSwap(nil, &msg) // the first error is the cause
+	}
 	if g.q.Enabled(level) {
 		g.q.Send(logq.Event{Level: level, Msg: "gnet: " + fmt.Sprintf(f, a...)})
 	}

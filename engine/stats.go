@@ -41,13 +41,12 @@ type Stats struct {
 // reads them from any goroutine. The padding keeps two loops' counters, and
 // anything allocated next to them, off each other's cache lines.
 type loopStats struct {
-	_       [128]byte
-	opened  atomic.Uint64
-	closed  atomic.Uint64
-	refused atomic.Uint64
-	lines   [numLineKinds]atomic.Uint64
-	_       [128]byte
-	loop    gnet.EventLoop
+	_      [128]byte
+	opened atomic.Uint64
+	closed atomic.Uint64
+	lines  [numLineKinds]atomic.Uint64
+	_      [128]byte
+	loop   gnet.EventLoop
 }
 
 // statShards maps each event loop to its counters. Lookups (once per
@@ -85,13 +84,6 @@ func (sh *statShards) of(c gnet.Conn) *loopStats {
 	return ls
 }
 
-// countRefused counts a connection the node turns away (a connection cap):
-// herd_connections_refused_total. Call it from the refusing connection's
-// event loop (OnOpen), before or instead of counting it as opened.
-//
-//lint:ignore U1000 the hook for the connection caps (engine robustness work)
-func (s *Server) countRefused(c gnet.Conn) { s.stats.of(c).refused.Add(1) }
-
 // countLine counts one answered line: kind is what it parsed as, and a
 // reply starting with "? " makes it invalid whatever it parsed as (a
 // WHATSAT about an unknown client). Event loop only.
@@ -115,7 +107,7 @@ func (ls *loopStats) countLine(kind codec.Kind, reply []byte) {
 // Stats sums the counters of every event loop. Any goroutine; it allocates
 // nothing and takes no lock the loops take.
 func (s *Server) Stats() Stats {
-	var st Stats
+	st := Stats{Refused: s.closed.refused.Load()} // refusals are rare: one shared counter
 	p := s.stats.list.Load()
 	if p == nil {
 		return st
@@ -124,7 +116,6 @@ func (s *Server) Stats() Stats {
 		opened, closed := ls.opened.Load(), ls.closed.Load()
 		st.Accepted += opened
 		st.Connections += int64(opened) - int64(closed)
-		st.Refused += ls.refused.Load()
 		for k := range st.Lines {
 			st.Lines[k] += ls.lines[k].Load()
 		}

@@ -78,6 +78,7 @@ func (s *Server) startWhatsat(c gnet.Conn, st *connState, e *herd.Entry, cmd *co
 		// rather than let the backlog grow.
 		r.buf = s.node.WhatsatFailed(nil, e, herd.ErrOverloaded)
 		close(r.done)
+		s.closed.overloaded.Add(1)
 	}
 	st.pending = append(st.pending, r)
 }
@@ -101,7 +102,9 @@ func (s *Server) drainLater(c gnet.Conn, pending []*reply, cancel context.Cancel
 		cancel()
 		return
 	}
+	s.drainWG.Add(1)
 	started := s.goFunc(func() {
+		defer s.drainWG.Done()
 		defer cancel() // a write failed or all is sent: calls still running are moot
 		defer nc.Close()
 		for _, r := range pending {
@@ -118,6 +121,7 @@ func (s *Server) drainLater(c gnet.Conn, pending []*reply, cancel context.Cancel
 		}
 	})
 	if !started { // shutting down: the replies are moot
+		s.drainWG.Done()
 		nc.Close()
 		cancel()
 	}

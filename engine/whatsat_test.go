@@ -93,6 +93,7 @@ type nearby struct {
 }
 
 func TestWhatsatOfflineUCLA(t *testing.T) {
+	t.Parallel()
 	s := startPlacesNode(t, offline(t), 5*time.Second)
 	c := testclient.Dial(t, s.Addr())
 	at := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
@@ -130,6 +131,7 @@ func TestWhatsatOfflineUCLA(t *testing.T) {
 }
 
 func TestWhatsatInvalid(t *testing.T) {
+	t.Parallel()
 	s := startPlacesNode(t, offline(t), 5*time.Second)
 	c := testclient.Dial(t, s.Addr())
 	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
@@ -162,6 +164,7 @@ func (p slowPlaces) Nearby(ctx context.Context, q places.Query, dst []byte) ([]b
 }
 
 func TestWhatsatKeepsRequestOrder(t *testing.T) {
+	t.Parallel()
 	s := startPlacesNode(t, slowPlaces{delay: 200 * time.Millisecond}, 5*time.Second)
 	c := testclient.Dial(t, s.Addr())
 	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
@@ -181,6 +184,7 @@ func TestWhatsatKeepsRequestOrder(t *testing.T) {
 }
 
 func TestWhatsatBackendTimeout(t *testing.T) {
+	t.Parallel()
 	s := startPlacesNode(t, slowPlaces{delay: time.Hour}, 100*time.Millisecond)
 	c := testclient.Dial(t, s.Addr())
 	at := c.Ask("IAMAT kiwi +34.068930-118.445127 1")
@@ -196,6 +200,7 @@ func TestWhatsatBackendTimeout(t *testing.T) {
 }
 
 func TestWhatsatAfterHalfClose(t *testing.T) {
+	t.Parallel()
 	s := startPlacesNode(t, slowPlaces{delay: 200 * time.Millisecond}, 5*time.Second)
 	c := testclient.Dial(t, s.Addr())
 	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
@@ -212,23 +217,26 @@ func TestWhatsatAfterHalfClose(t *testing.T) {
 	}
 }
 
-// cancelSpy blocks until its context ends and reports that it did.
-type cancelSpy struct{ cancelled chan struct{} }
+// cancelSpy reports when a call started, blocks until its context ends and
+// reports that it did.
+type cancelSpy struct{ started, cancelled chan struct{} }
 
 func (cancelSpy) Name() string { return "spy" }
 func (p cancelSpy) Nearby(ctx context.Context, q places.Query, dst []byte) ([]byte, error) {
+	close(p.started)
 	<-ctx.Done()
 	close(p.cancelled)
 	return dst, ctx.Err()
 }
 
 func TestWhatsatClientGoneWhileWaiting(t *testing.T) {
-	spy := cancelSpy{cancelled: make(chan struct{})}
+	t.Parallel()
+	spy := cancelSpy{started: make(chan struct{}), cancelled: make(chan struct{})}
 	s := startPlacesNode(t, spy, time.Minute)
 	c := testclient.Dial(t, s.Addr())
 	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	c.Send("WHATSAT kiwi 10 5\n")
-	time.Sleep(50 * time.Millisecond) // let the call start
+	<-spy.started
 	// An abortive close (RST), not a half-close: nobody can read the answer.
 	_ = c.Conn.(*net.TCPConn).SetLinger(0)
 	c.Conn.Close()
@@ -244,7 +252,8 @@ func TestWhatsatClientGoneWhileWaiting(t *testing.T) {
 }
 
 func TestFloodBehindWhatsatsIsBounded(t *testing.T) {
-	s := startPlacesNode(t, slowPlaces{delay: 2 * time.Second}, 5*time.Second)
+	t.Parallel()
+	s := startPlacesNode(t, slowPlaces{delay: 500 * time.Millisecond}, 5*time.Second)
 	c := testclient.Dial(t, s.Addr())
 	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	other := testclient.Dial(t, s.Addr())

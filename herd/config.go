@@ -122,6 +122,31 @@ type Limits struct {
 	// MaxPausedInbound is how many unread bytes a connection may pile up
 	// while its reading is paused before the node closes it.
 	MaxPausedInbound int `yaml:"max_paused_inbound"`
+
+	// Issue #8: never fall over, never lose an update. Zero means the default.
+	//
+	// MaxConns bounds the client connections of one node; a connection past
+	// it is closed at once and counted. Peer links do not count. 0: auto,
+	// three quarters of the node's share of the fd limit, less 64.
+	MaxConns int `yaml:"max_conns"`
+	// IdleTimeout closes a client connection that sent no complete line for
+	// this long (peer links are exempt); default 5m, a negative value turns
+	// it off.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// LineTimeout closes a connection whose partial line waits longer than
+	// this for its newline (slowloris); default 30s.
+	LineTimeout time.Duration `yaml:"line_timeout"`
+	// WriteTimeout closes a connection whose owed output makes no progress
+	// for this long; default 30s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ShutdownTimeout bounds a graceful drain on SIGTERM; default 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxOutputTotal bounds the reply bytes owed to all clients of a node;
+	// past it the connections owing the most are closed first. Default 256 MiB.
+	MaxOutputTotal int `yaml:"max_output_total"`
+	// MaxFuture is how far ahead of the origin's clock an IAMAT's time may
+	// be; a later one is refused with "? line". Default 24h.
+	MaxFuture time.Duration `yaml:"max_future"`
 }
 
 // PeerConfig tunes the links between nodes.
@@ -193,6 +218,12 @@ func (l Limits) WithDefaults() Limits {
 	setDefault(&l.MaxOutbound, 4<<20)
 	setDefault(&l.MaxPending, 256)
 	setDefault(&l.MaxPausedInbound, 1<<20)
+	setDefault(&l.IdleTimeout, 5*time.Minute)
+	setDefault(&l.LineTimeout, 30*time.Second)
+	setDefault(&l.WriteTimeout, 30*time.Second)
+	setDefault(&l.ShutdownTimeout, 10*time.Second)
+	setDefault(&l.MaxOutputTotal, 256<<20)
+	setDefault(&l.MaxFuture, 24*time.Hour)
 	return l
 }
 
@@ -261,7 +292,9 @@ func ParseConfig(data []byte) (*Config, error) {
 }
 
 // durationFields are the settings holding a time.Duration.
-var durationFields = []string{"peers.backoff_min", "peers.backoff_max", "peers.dial_timeout", "peers.sync_interval", "places.timeout", "persistence.snapshot_interval"}
+var durationFields = []string{"limits.idle_timeout", "limits.line_timeout", "limits.write_timeout",
+	"limits.shutdown_timeout", "limits.max_future", "peers.backoff_min", "peers.backoff_max", "peers.dial_timeout",
+	"peers.sync_interval", "places.timeout", "persistence.snapshot_interval"}
 
 // badDuration names the duration setting that does not parse, if any (the
 // YAML decoder's own error does not say which one).
@@ -306,6 +339,11 @@ func (c *Config) Validate() error {
 		if err := checkHostPort(n.Listen); err != nil {
 			return &ConfigError{f + ".listen", err.Error()}
 		}
+		for j := range i {
+			if sameListen(c.Nodes[j].Listen, n.Listen) {
+				return &ConfigError{f + ".listen", fmt.Sprintf("%q clashes with nodes[%d].listen %q", n.Listen, j, c.Nodes[j].Listen)}
+			}
+		}
 		if err := checkHostPort(n.Address); err != nil {
 			return &ConfigError{f + ".address", err.Error()}
 		}
@@ -348,6 +386,18 @@ func (c *Config) Validate() error {
 		return &ConfigError{"limits.max_pending", "must be positive"}
 	case c.Limits.MaxPausedInbound < c.Limits.MaxLine:
 		return &ConfigError{"limits.max_paused_inbound", "must be at least limits.max_line"}
+	case c.Limits.MaxConns < 0:
+		return &ConfigError{"limits.max_conns", "must not be negative (0: auto)"}
+	case c.Limits.LineTimeout <= 0:
+		return &ConfigError{"limits.line_timeout", "must be positive"}
+	case c.Limits.WriteTimeout <= 0:
+		return &ConfigError{"limits.write_timeout", "must be positive"}
+	case c.Limits.ShutdownTimeout <= 0:
+		return &ConfigError{"limits.shutdown_timeout", "must be positive"}
+	case c.Limits.MaxOutputTotal < c.Limits.MaxOutbound:
+		return &ConfigError{"limits.max_output_total", "must be at least limits.max_outbound"}
+	case c.Limits.MaxFuture <= 0:
+		return &ConfigError{"limits.max_future", "must be positive"}
 	case c.Peers.Queue < 1:
 		return &ConfigError{"peers.queue", "must be positive"}
 	case c.Peers.BackoffMin <= 0 || c.Peers.BackoffMax < c.Peers.BackoffMin:
@@ -378,6 +428,19 @@ func validName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// sameListen reports whether two valid listen addresses would bind the same
+// port: the same port (not 0, which picks a free one) on the same host, or
+// on a wildcard host.
+func sameListen(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	if pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return strings.EqualFold(ha, hb) || wild(ha) || wild(hb)
 }
 
 func checkHostPort(s string) error {

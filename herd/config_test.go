@@ -196,6 +196,15 @@ nodes:
 		{"snapshot-interval", two + "persistence:\n  snapshot_interval: -1s\n", "persistence.snapshot_interval"},
 		{"snapshot-interval-bad", two + "persistence: {snapshot_interval: often}\n", "persistence.snapshot_interval"},
 		{"persistence-unknown", two + "persistence: {data_dir: /tmp}\n", "data_dir"},
+		{"duplicate-listen", two + "  - name: C\n    listen: 127.0.0.1:2\n", "nodes[2].listen"},
+		{"listen-wildcard-clash", two + "  - name: C\n    listen: 0.0.0.0:1\n", "nodes[2].listen"},
+		{"max-conns", two + "limits:\n  max_conns: -1\n", "limits.max_conns"},
+		{"line-timeout", two + "limits:\n  line_timeout: -1s\n", "limits.line_timeout"},
+		{"write-timeout", two + "limits:\n  write_timeout: -1s\n", "limits.write_timeout"},
+		{"shutdown-timeout", two + "limits:\n  shutdown_timeout: -1s\n", "limits.shutdown_timeout"},
+		{"max-output-total", two + "limits:\n  max_output_total: 5000\n", "limits.max_output_total"},
+		{"max-future", two + "limits:\n  max_future: -1h\n", "limits.max_future"},
+		{"bad-limits-duration", two + "limits:\n  idle_timeout: soon\n", "limits.idle_timeout"},
 		// goccy/go-yaml reports a bad duration without its position or key
 		// (see the report); at least the value is named.
 		{"bad-duration", two + "peers:\n  backoff_min: fast\n", "peers.backoff_min"},
@@ -255,5 +264,25 @@ func TestLoadConfig(t *testing.T) {
 	var ce *herd.ConfigError
 	if err == nil || !strings.Contains(err.Error(), bad) || !errors.As(err, &ce) || ce.Field != "nodes[0].listen" {
 		t.Errorf("LoadConfig(bad) = %v", err)
+	}
+}
+
+func TestListenClashes(t *testing.T) {
+	ok := "nodes:\n  - name: A\n    listen: 127.0.0.1:0\n  - name: B\n    listen: 127.0.0.1:0\n" +
+		"  - name: C\n    listen: 127.0.0.1:5\n  - name: D\n    listen: 127.0.0.2:5\n"
+	if _, err := herd.ParseConfig([]byte(ok)); err != nil {
+		t.Fatalf("port 0 twice and one port on two hosts must be allowed: %v", err)
+	}
+}
+
+func TestLimitsDefaultsAndIdleOff(t *testing.T) {
+	c, err := herd.ParseConfig([]byte("nodes:\n  - name: A\n    listen: 127.0.0.1:1\nlimits:\n  idle_timeout: -1s\n  max_conns: 500\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if l.IdleTimeout >= 0 || l.MaxConns != 500 || l.LineTimeout != 30*time.Second || l.WriteTimeout != 30*time.Second ||
+		l.ShutdownTimeout != 10*time.Second || l.MaxOutputTotal != 256<<20 || l.MaxFuture != 24*time.Hour {
+		t.Fatalf("limits %+v", l)
 	}
 }

@@ -33,6 +33,7 @@ type Node struct {
 	secret   bool
 	peerPort bool
 	digest   digest
+	maxFuture     codec.Stamp // how far ahead of the clock an IAMAT may be
 }
 
 // NodeOptions is a node's whole configuration, taken once by NewNode.
@@ -65,6 +66,11 @@ type NodeOptions struct {
 	// PeerPort says neighbours link on a port of their own: the client port
 	// refuses AT and PEER lines whatever the secret.
 	PeerPort bool
+	// MaxFuture is how far ahead of the node's clock an IAMAT's time may
+	// be; the node refuses a later one ("? line"), so that one absurd
+	// timestamp cannot freeze a client's location for ever. Default 24h.
+	// Updates from peers (AT lines) are never checked.
+	MaxFuture time.Duration
 }
 
 // NewNode returns the node that opts describe.
@@ -99,6 +105,10 @@ func NewNode(opts NodeOptions) *Node {
 	if n.maxInFlight <= 0 {
 		n.maxInFlight = 64
 	}
+	if opts.MaxFuture <= 0 {
+		opts.MaxFuture = 24 * time.Hour
+	}
+	n.maxFuture = codec.Stamp{Sec: int64(opts.MaxFuture / time.Second), Nsec: int32(opts.MaxFuture % time.Second)}
 	return n
 }
 
@@ -128,6 +138,16 @@ func (n *Node) Cache() *Cache { return n.cache }
 // for byte, and goes nowhere. Non-blocking; allocates only to store.
 func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
 	return n.iamat(dst, cmd, n.now())
+}
+
+// tooFar reports whether an IAMAT stamped t, received at now, lies further
+// ahead of the clock than the node accepts.
+func (n *Node) tooFar(t, now codec.Stamp) bool {
+	limit := codec.Stamp{Sec: now.Sec + n.maxFuture.Sec, Nsec: now.Nsec + n.maxFuture.Nsec}
+	if limit.Nsec >= 1e9 {
+		limit.Sec, limit.Nsec = limit.Sec+1, limit.Nsec-1e9
+	}
+	return t.Compare(limit) > 0
 }
 
 func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byte {

@@ -1,10 +1,12 @@
 package herd_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
@@ -447,5 +449,48 @@ func TestDigestFollowsStores(t *testing.T) {
 	}
 	if herd.LineHash([]byte("AT x")) == herd.LineHash([]byte("AT y")) || herd.LineHash(nil) == herd.LineHash([]byte{0}) {
 		t.Error("LineHash collides on trivial inputs")
+	}
+}
+
+// TestIAMATFarFuture: the origin refuses an IAMAT further ahead of its clock
+// than MaxFuture (one absurd time would freeze the client's location for
+// ever); the refusal keeps its reason, and peers' AT lines are never
+// second-guessed.
+func TestIAMATFarFuture(t *testing.T) {
+	now := codec.Stamp{Sec: 1_800_000_000, Nsec: 500}
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Clock: fixedClock(now), MaxFuture: time.Hour})
+	var cmd codec.Command
+	var c herd.Conn
+	for _, tc := range []struct {
+		line string
+		ok   bool
+	}{
+		{"IAMAT k +1.0+1.0 999999999999999999.0", false},
+		{"IAMAT k +1.0+1.0 1800003600.000000501", false}, // one nanosecond past the bound
+		{"IAMAT k +1.0+1.0 1800003600.0000005", true},    // exactly at the bound
+		{"IAMAT k +1.0+1.0 1800000000", true},
+	} {
+		out, _, _ := n.Serve(nil, []byte(tc.line), &cmd, &c)
+		refused := string(out) == "? "+tc.line+"\n"
+		if refused == tc.ok || (refused && c.Reason != herd.ErrFuture) || (!refused && c.Reason != nil) {
+			t.Errorf("%q: reply %q reason %v, want accepted=%v", tc.line, out, c.Reason, tc.ok)
+		}
+	}
+	// A peer's update from the far future is stored: only the origin checks.
+	far := "AT Welsh +0.000000000 far +1.0+1.0 999999999999999999.0"
+	if out := n.Update(nil, parse(t, far), "Welsh"); string(out) != far+"\n" || n.Lookup([]byte("far")) == nil {
+		t.Fatalf("a peer's far-future update must be stored: %q", out)
+	}
+	// The default bound is 24 hours.
+	d := herd.NewNode(herd.NodeOptions{Name: "Ball", Clock: fixedClock(now)})
+	c = herd.Conn{}
+	if out, _, _ := d.Serve(nil, []byte("IAMAT k +1.0+1.0 1800086401"), &cmd, &c); c.Reason != herd.ErrFuture {
+		t.Errorf("25 hours ahead with the default bound: %q", out)
+	}
+	if out, _, _ := d.Serve(nil, []byte("IAMAT k +1.0+1.0 1800086399"), &cmd, &c); c.Reason != nil {
+		t.Errorf("a day ahead less a second: %q", out)
+	}
+	if _, _, _ = d.Serve(nil, []byte("iamat"), &cmd, &c); !errors.Is(c.Reason, codec.ErrCommand) {
+		t.Errorf("the parse error is kept as the reason: %v", c.Reason)
 	}
 }

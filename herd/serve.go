@@ -1,6 +1,10 @@
 package herd
 
-import "github.com/herdnet/herd/codec"
+import (
+	"errors"
+
+	"github.com/herdnet/herd/codec"
+)
 
 // Outcome says what Serve did with a line.
 type Outcome uint8
@@ -23,7 +27,26 @@ type Conn struct {
 	// IAMAT's skew. An engine that reads many lines at once sets it once per
 	// read; zero means "read the clock for each line".
 	Received codec.Stamp
+	// Reason is set by Serve when it answered "? line": why the line was
+	// refused (a codec parse error, ErrUnknownClient, ErrFuture, ...), for
+	// the engine's debug log. nil after a line that was accepted.
+	Reason error
 }
+
+// Why Serve refused a line that parsed.
+var (
+	// ErrFuture: an IAMAT further ahead of the node's clock than MaxFuture.
+	ErrFuture = errors.New("herd: IAMAT time too far in the future")
+	// ErrUnknownClient: a WHATSAT about a client the node does not know.
+	ErrUnknownClient = errors.New("herd: WHATSAT about an unknown client")
+	// ErrNoPlaces: a WHATSAT on a node without a places backend.
+	ErrNoPlaces = errors.New("herd: no places backend")
+	// ErrPeersOnly: an AT or PEER line on the client port of a herd with a
+	// secret or a peer port (or a PEER handshake of the wrong form).
+	ErrPeersOnly = errors.New("herd: AT and PEER lines are for authenticated peer links only")
+	// ErrUnknownOrigin: an AT line whose origin is no node of the herd.
+	ErrUnknownOrigin = errors.New("herd: AT origin is no node of the herd")
+)
 
 // Serve answers one line (as framed by codec.NextLine) for any engine, so
 // that every I/O model shares one command logic. It parses into cmd, and
@@ -38,7 +61,9 @@ type Conn struct {
 // NeedsPlaces and the client's entry. Non-blocking; allocates only to store
 // a newer location.
 func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Outcome, *Entry) {
+	c.Reason = nil
 	if err := codec.Parse(line, cmd); err != nil {
+		c.Reason = err
 		return codec.AppendInvalid(dst, line), Replied, nil
 	}
 	switch cmd.Kind {
@@ -47,22 +72,39 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 		if now == (codec.Stamp{}) {
 			now = n.now()
 		}
+		if n.tooFar(cmd.Stamp, now) {
+			c.Reason = ErrFuture
+			return codec.AppendInvalid(dst, line), Replied, nil
+		}
 		return n.iamat(dst, cmd, now), Replied, nil
 	case codec.KindAT:
-		if n.secret || n.peerPort || !n.KnownOrigin(cmd.Origin) {
-			break
+		if n.secret || n.peerPort {
+			c.Reason = ErrPeersOnly
+			return codec.AppendInvalid(dst, line), Replied, nil
+		}
+		if !n.KnownOrigin(cmd.Origin) {
+			c.Reason = ErrUnknownOrigin
+			return codec.AppendInvalid(dst, line), Replied, nil
 		}
 		return n.Update(dst, cmd, ""), Replied, nil
 	case codec.KindWHATSAT:
-		if e := n.cache.Get(cmd.ClientID); e != nil && n.places != nil {
+		e := n.cache.Get(cmd.ClientID)
+		switch {
+		case e == nil:
+			c.Reason = ErrUnknownClient
+		case n.places == nil:
+			c.Reason = ErrNoPlaces
+		default:
 			return dst, NeedsPlaces, e
 		}
 		return codec.AppendInvalid(dst, line), Replied, nil
 	case codec.KindPeer:
 		if n.peerPort || n.secret != (cmd.Nonce != nil) {
-			break
+			c.Reason = ErrPeersOnly
+			return codec.AppendInvalid(dst, line), Replied, nil
 		}
 		return dst, HandOff, nil
 	}
+	c.Reason = codec.ErrCommand
 	return codec.AppendInvalid(dst, line), Replied, nil
 }

@@ -38,7 +38,7 @@ func testLogger() *slog.Logger {
 // startNode runs one baseline node on 127.0.0.1:0 until the test ends.
 func startNode(t *testing.T, name string, limits herd.Limits) *baseline.Server {
 	t.Helper()
-	s := baseline.New(herd.NewNode(herd.NodeOptions{Name: name}), baseline.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
+	s := baseline.New(herd.NewNode(herd.NodeOptions{Name: name, MaxFuture: limits.MaxFuture}), baseline.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -410,6 +410,7 @@ func waitLogMsg(t *testing.T, logDir, name, msg string) {
 }
 
 func TestMultiProcessRing(t *testing.T) {
+	t.Parallel()
 	h := startRing(t)
 	a := h.addrs
 

@@ -56,6 +56,7 @@ func waitUpTable(p *proc) error {
 }
 
 func TestUpProcess(t *testing.T) {
+	t.Parallel()
 	p, addrs, logDir := startUp(t)
 	out := p.stdout.String()
 	if !strings.Contains(out, "warning: no herd secret") {

@@ -85,6 +85,26 @@ func StopSignals() (<-chan os.Signal, func()) {
 	return sig, func() { signal.Stop(sig) }
 }
 
+// RaiseFDLimit raises the process's open-file limit (RLIMIT_NOFILE) to its
+// hard limit, so that a node can hold as many connections as the system
+// lets it, and returns the soft limit before and after. (Go's runtime
+// already does this at start on Linux; doing it here makes it explicit, and
+// lets the caller report it.)
+func RaiseFDLimit() (before, after uint64) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, 0
+	}
+	before = rl.Cur
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
+			return before, before
+		}
+	}
+	return before, rl.Cur
+}
+
 // Code prints err (if any) to stderr prefixed with prog and returns the exit
 // code it stands for: 0 for none or a help request, 2 for a usage error, the
 // code of an *ExitError, 1 otherwise.

@@ -11,7 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/cluster"
@@ -49,12 +50,16 @@ type nodeFlags struct {
 	dataDir         string
 	// dirPerNode: up keeps each node's data in DATA-DIR/NAME; serve in DATA-DIR.
 	dirPerNode bool
+	logMaxSize      int
+	logMaxBackups   int
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "herd config `file` (YAML); default: the embedded five-node herd")
 	fs.StringVar(&f.logDir, "log-dir", "logs", "`dir`ectory for one JSON log file per node (NAME.log); \"-\" logs to stderr")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info (every line received and sent), warn, error")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug (every line received and sent), info (lifecycle, neighbours, errors, summaries of refusals), warn, error")
+	fs.IntVar(&f.logMaxSize, "log-max-size", 100, "rotate a node's log file when it reaches this many `MB`")
+	fs.IntVar(&f.logMaxBackups, "log-max-backups", 5, "rotated log files kept per node (older ones are deleted)")
 	fs.BoolVar(&f.closeAfterReply, "close-after-reply", false, "close each client connection after its reply (for clients that read until EOF)")
 	fs.IntVar(&f.loops, "loops", 0, "event loops per node; 0 means one per core")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this `host:port` (/debug/pprof/); keep it on loopback")
@@ -119,6 +124,9 @@ func (f *nodeFlags) load() (*herd.Config, error) {
 	if f.loops < 0 {
 		return nil, UsageErr("--loops must not be negative")
 	}
+	if f.logMaxSize < 1 || f.logMaxBackups < 0 {
+		return nil, UsageErr("--log-max-size must be positive and --log-max-backups not negative")
+	}
 	return cfg, nil
 }
 
@@ -138,6 +146,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	hup, stopHUP := ReloadSignal()
 	defer stopHUP()
 	f.hup = hup
+	fdOld, fdNew := RaiseFDLimit()
 	level, _ := parseLevel(f.logLevel)
 	if f.logDir != "-" {
 		if err := os.MkdirAll(f.logDir, 0o755); err != nil {
@@ -148,7 +157,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	var files []*os.File
+	var files []io.Closer
 	defer func() {
 		for _, fl := range files {
 			fl.Close()
@@ -157,8 +166,13 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
 		var w io.Writer = stderr
 		if f.logDir != "-" {
-			fl, err := os.OpenFile(filepath.Join(f.logDir, nc.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
+			// Rotated at a size limit, so that logs never fill the disk.
+			fl := &lumberjack.Logger{
+				Filename:   filepath.Join(f.logDir, nc.Name+".log"),
+				MaxSize:    f.logMaxSize,
+				MaxBackups: f.logMaxBackups,
+			}
+			if _, err := fl.Write(nil); err != nil { // open it now: report a bad directory at start
 				return herd.NodeOptions{}, nil, fmt.Errorf("log file: %w", err)
 			}
 			files = append(files, fl)
@@ -184,6 +198,11 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		logWhere = f.logDir + "/NAME.log"
 	}
 	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Members), f.engine, backend.Name(), logWhere)
+	if fdNew != fdOld {
+		fmt.Fprintf(stdout, "herd: open-file limit raised from %d to %d\n", fdOld, fdNew)
+	} else {
+		fmt.Fprintf(stdout, "herd: open-file limit %d\n", fdNew)
+	}
 	for _, m := range h.Members {
 		var nbs []string
 		for _, nc := range cfg.Neighbors(m.Node.Name()) {
@@ -214,11 +233,21 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
-	got := waitReloading(f, h, sig, stdout, stderr)
-	fmt.Fprintf(stdout, "herd: %s received, shutting down\n", got)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	got, failed := waitReloading(f, h, sig, stdout, stderr)
+	if failed != nil {
+		// A reactor gave up (it logged why): exit non-zero, so that a
+		// supervisor restarts the node, rather than idle without a listener.
+		fmt.Fprintf(stdout, "herd: %v; shutting down\n", failed)
+	} else {
+		fmt.Fprintf(stdout, "herd: %s received, shutting down\n", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
 	defer cancel()
-	if err := h.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	err = h.Stop(ctx)
+	if failed != nil {
+		return failed
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

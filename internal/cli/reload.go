@@ -18,15 +18,18 @@ func ReloadSignal() (<-chan os.Signal, func()) {
 	return hup, func() { signal.Stop(hup) }
 }
 
-// waitReloading waits for a stop signal and returns it; on each SIGHUP
+// waitReloading waits for a stop signal and returns it, or for a node's
+// reactor to fail and returns why; on each SIGHUP
 // meanwhile it re-reads the config file (with the command line's
 // overrides) and applies it to the running nodes. A file that does not load
 // or validate leaves the running config as it was, and says why.
-func waitReloading(f *nodeFlags, h *cluster.Herd, sig <-chan os.Signal, stdout, stderr io.Writer) os.Signal {
+func waitReloading(f *nodeFlags, h *cluster.Herd, sig <-chan os.Signal, stdout, stderr io.Writer) (os.Signal, error) {
 	for {
 		select {
 		case got := <-sig:
-			return got
+			return got, nil
+		case failed := <-h.Failed():
+			return nil, failed
 		case <-f.hup:
 			if f.config == "" {
 				fmt.Fprintln(stderr, "herd: SIGHUP: no --config file to reload (running the embedded default herd)")

@@ -43,6 +43,7 @@ type ServerConfig struct {
 	// HandOff takes over a connection that opened with a neighbour's PEER
 	// handshake (the node's peer links); nil: such lines get "? line".
 	HandOff func(conn net.Conn, head []byte)
+	Share   int // servers in this process, sharing its fd limit
 }
 
 // NewServer builds the server of a node.
@@ -50,7 +51,7 @@ type NewServer func(node *herd.Node, cfg ServerConfig) Server
 
 // Gnet is the NewServer of the gnet engine.
 func Gnet(node *herd.Node, cfg ServerConfig) Server {
-	return engine.New(node, engine.Config{Listen: cfg.Listen, Limits: cfg.Limits, Loops: cfg.Loops, Logger: cfg.Logger, HandOff: cfg.HandOff})
+	return engine.New(node, engine.Config{Listen: cfg.Listen, Limits: cfg.Limits, Loops: cfg.Loops, Logger: cfg.Logger, HandOff: cfg.HandOff, FDShare: cfg.Share})
 }
 
 // Setup returns the options and logger of the node nc describes. Name,
@@ -171,6 +172,9 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		if opts.Cache == nil {
 			opts.Cache = herd.NewCache()
 		}
+		if opts.MaxFuture == 0 {
+			opts.MaxFuture = cfg.Limits.MaxFuture
+		}
 		pc, err := peerConfig(cfg, nc, logger)
 		if err != nil {
 			return fail(err)
@@ -200,7 +204,7 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 				logger.Warn(msg, "node", opts.Name)
 			}
 		}
-		sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept}
+		sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: len(names)}
 		m := &Member{Node: node, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
 			Server: o.NewServer(node, sc)}
 		closeAll := func() {
@@ -311,6 +315,32 @@ func (h *Herd) Member(name string) *Member {
 		}
 	}
 	return nil
+}
+
+// Failed returns a channel that yields the error of the first member whose
+// server stopped on its own (a gnet reactor that gave up); it never yields
+// for servers that cannot say (the baseline) or after Stop.
+func (h *Herd) Failed() <-chan error {
+	ch := make(chan error, 1)
+	for _, m := range h.Members {
+		d, ok := m.Server.(interface {
+			Done() <-chan struct{}
+			Err() error
+		})
+		if !ok {
+			continue
+		}
+		go func() {
+			<-d.Done()
+			if err := d.Err(); err != nil {
+				select {
+				case ch <- err:
+				default:
+				}
+			}
+		}()
+	}
+	return ch
 }
 
 // Stop stops every node, in parallel.

@@ -23,13 +23,42 @@ type Start func(t *testing.T, name string, limits herd.Limits) string
 
 // Run runs every check against servers made by start.
 func Run(t *testing.T, start Start) {
-	t.Run("invalid-lines", func(t *testing.T) { invalidLines(t, start) })
-	t.Run("pipelined-thousand", func(t *testing.T) { pipelinedThousand(t, start) })
-	t.Run("half-close", func(t *testing.T) { halfClose(t, start) })
-	t.Run("overlong-line", func(t *testing.T) { overlongLine(t, start) })
-	t.Run("split-reads", func(t *testing.T) { splitReads(t, start) })
-	t.Run("close-after-reply", func(t *testing.T) { closeAfterReply(t, start) })
-	t.Run("stale-iamat", func(t *testing.T) { staleIAMAT(t, start) })
+	for _, c := range []struct {
+		name string
+		f    func(*testing.T, Start)
+	}{
+		{"invalid-lines", invalidLines},
+		{"pipelined-thousand", pipelinedThousand},
+		{"half-close", halfClose},
+		{"overlong-line", overlongLine},
+		{"split-reads", splitReads},
+		{"close-after-reply", closeAfterReply},
+		{"stale-iamat", staleIAMAT},
+		{"far-future-iamat", farFutureIAMAT},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // each check runs its own server
+			c.f(t, start)
+		})
+	}
+}
+
+// farFutureIAMAT: the origin refuses an IAMAT more than limits.max_future
+// ahead of its clock, which would freeze the client's location for ever.
+func farFutureIAMAT(t *testing.T, start Start) {
+	c := testclient.Dial(t, start(t, "Ball", herd.Limits{MaxFuture: time.Hour}))
+	for _, l := range []string{
+		"IAMAT kiwi +1.0+1.0 999999999999999999.0",
+		fmt.Sprintf("IAMAT kiwi +1.0+1.0 %d", time.Now().Add(2*time.Hour).Unix()),
+	} {
+		if got := c.Ask(l); got != "? "+l+"\n" {
+			t.Errorf("%q: got %q", l, got)
+		}
+	}
+	l := fmt.Sprintf("IAMAT kiwi +1.0+1.0 %d", time.Now().Add(30*time.Minute).Unix())
+	if got := c.Ask(l); !strings.HasPrefix(got, "AT Ball ") {
+		t.Errorf("%q (within the bound): got %q", l, got)
+	}
 }
 
 // invalidLines: every invalid example of PROTOCOL.md, and more, gets

@@ -3,6 +3,7 @@ package logq
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 )
 
@@ -32,7 +33,16 @@ type Event struct {
 	// Count and Total are a counter's increase since the last summary
 	// and its total (updates dropped, entries sent by a sync).
 	Count, Total uint64
+	// Snippet is set for a refused line: Data is written quoted, as
+	// "snippet", cut to SnippetLen bytes.
+	Snippet bool
+	// Attrs are further attributes (summaries, start-up figures); for rare
+	// events only, as building them allocates.
+	Attrs []slog.Attr
 }
+
+// SnippetLen is the longest prefix of a refused line that is logged.
+const SnippetLen = 64
 
 // MaxData is the longest prefix of Event.Data written to the log; a longer
 // line (a WHATSAT reply is often 10-20 KB) is cut and its length logged
@@ -72,6 +82,17 @@ func (q *Queue) Line(msg string, conn uint64, peer string, data []byte) {
 	q.Send(Event{Level: slog.LevelDebug, Msg: msg, Conn: conn, Peer: peer, Data: cut(data), Len: len(data)})
 }
 
+// Rejected logs, at debug level, a line answered "? line" and why (reason,
+// usually the codec's parse error), with a short quoted snippet of it. It
+// does nothing, and allocates nothing, when debug logging is off.
+func (q *Queue) Rejected(conn uint64, peer string, reason error, line []byte) {
+	if !q.lines {
+		return
+	}
+	snip := append([]byte(nil), line[:min(len(line), SnippetLen)]...)
+	q.Send(Event{Level: slog.LevelDebug, Msg: "rejected", Conn: conn, Peer: peer, Err: reason, Data: snip, Len: len(line), Snippet: true})
+}
+
 func cut(data []byte) []byte {
 	return append([]byte(nil), data[:min(len(data), MaxData)]...)
 }
@@ -102,7 +123,12 @@ func (q *Queue) Run() {
 		if ev.Remote != "" {
 			attrs = append(attrs, slog.String("remote", ev.Remote))
 		}
-		if ev.Data != nil {
+		if ev.Snippet {
+			attrs = append(attrs, slog.String("snippet", strconv.Quote(string(ev.Data))))
+			if ev.Len > len(ev.Data) {
+				attrs = append(attrs, slog.Int("len", ev.Len))
+			}
+		} else if ev.Data != nil {
 			if len(ev.Data) > MaxData {
 				ev.Len, ev.Data = len(ev.Data), ev.Data[:MaxData]
 			}
@@ -120,6 +146,7 @@ func (q *Queue) Run() {
 		if ev.Err != nil {
 			attrs = append(attrs, slog.String("err", ev.Err.Error()))
 		}
+		attrs = append(attrs, ev.Attrs...)
 		if d := q.dropped.Load(); d != reported {
 			attrs = append(attrs, slog.Uint64("log_dropped_total", d))
 			reported = d
