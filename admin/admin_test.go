@@ -113,7 +113,8 @@ func TestMetricsArePerNode(t *testing.T) {
 	var body string
 	testclient.Eventually(t, "Alford's links up in /metrics", func() bool {
 		_, _, body = get(t, url)
-		return sample(body, `herd_peer_link_up{peer="Hamilton"}`) == 1 && sample(body, `herd_peer_link_up{peer="Welsh"}`) == 1
+		return sample(body, `herd_peer_link_up{peer="Hamilton"}`) == 1 && sample(body, `herd_peer_link_up{peer="Welsh"}`) == 1 &&
+			sample(body, `herd_peer_updates_sent_total{peer="Hamilton"}`) >= 1 // by the link's first sync, or flooded
 	})
 	checkExposition(t, body)
 	for series, want := range map[string]float64{

@@ -136,9 +136,19 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 // engine.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, func(t *testing.T, name string, limits herd.Limits) string {
+	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits herd.Limits) string {
 		cfg := testConfig(t)
 		cfg.Limits = limits.WithDefaults()
-		return startTestHerd(t, cfg, name).Members[0].Addr()
+		setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+			o, l, err := plainSetup(nc)
+			o.Places, o.PlacesTimeout, o.MaxInFlight = opts.Places, opts.PlacesTimeout, opts.MaxInFlight
+			return o, l, err
+		}
+		h, err := cluster.Start(cfg, []string{opts.Name}, cluster.Options{Setup: setup, Loops: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testclient.StopAtCleanup(t, h.Stop)
+		return h.Members[0].Addr()
 	})
 }

@@ -163,26 +163,6 @@ func (p slowPlaces) Nearby(ctx context.Context, q places.Query, dst []byte) ([]b
 	}
 }
 
-func TestWhatsatKeepsRequestOrder(t *testing.T) {
-	t.Parallel()
-	s := startPlacesNode(t, slowPlaces{delay: 200 * time.Millisecond}, 5*time.Second)
-	c := testclient.Dial(t, s.Addr())
-	c.Ask("IAMAT kiwi +34.068930-118.445127 1")
-	// A slow WHATSAT, then an IAMAT and an invalid line in the same write:
-	// their replies must wait for the WHATSAT's.
-	c.Send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2\nLLL\n")
-	at, body := readWhatsat(c)
-	if !strings.Contains(at, " kiwi ") || !strings.Contains(body, "ZERO_RESULTS") || strings.HasSuffix(body, "\n\n") {
-		t.Fatalf("first reply %q %q", at, body)
-	}
-	if l := c.Line(); !strings.Contains(l, " other +1.0+1.0 2") {
-		t.Fatalf("second reply %q", l)
-	}
-	if l := c.Line(); l != "? LLL\n" {
-		t.Fatalf("third reply %q", l)
-	}
-}
-
 func TestWhatsatBackendTimeout(t *testing.T) {
 	t.Parallel()
 	s := startPlacesNode(t, slowPlaces{delay: time.Hour}, 100*time.Millisecond)

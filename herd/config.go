@@ -340,7 +340,7 @@ func (c *Config) Validate() error {
 			return &ConfigError{f + ".listen", err.Error()}
 		}
 		for j := range i {
-			if sameListen(c.Nodes[j].Listen, n.Listen) {
+			if sameListen(c.Nodes[j].Listen, n.Listen) && sameMachine(c.Nodes[j], n) {
 				return &ConfigError{f + ".listen", fmt.Sprintf("%q clashes with nodes[%d].listen %q", n.Listen, j, c.Nodes[j].Listen)}
 			}
 		}
@@ -441,6 +441,25 @@ func sameListen(a, b string) bool {
 	}
 	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return strings.EqualFold(ha, hb) || wild(ha) || wild(hb)
+}
+
+// sameMachine reports whether two nodes may run on one machine: their
+// advertised hosts (address, or listen when unset) are the same. Nodes
+// advertised on different hosts may listen on the same port, even on the
+// same wildcard address (a herd of machines, or of Kubernetes pods, each
+// node on 0.0.0.0:12720).
+func sameMachine(a, b NodeConfig) bool {
+	host := func(n NodeConfig) string {
+		addr := n.Address
+		if addr == "" {
+			addr = n.Listen
+		}
+		h, _, _ := net.SplitHostPort(addr)
+		return strings.ToLower(h)
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	ha, hb := host(a), host(b)
+	return ha == hb || wild(ha) || wild(hb)
 }
 
 func checkHostPort(s string) error {

@@ -273,6 +273,18 @@ func TestListenClashes(t *testing.T) {
 	if _, err := herd.ParseConfig([]byte(ok)); err != nil {
 		t.Fatalf("port 0 twice and one port on two hosts must be allowed: %v", err)
 	}
+	// One machine per node (or one Kubernetes pod): the same wildcard
+	// listen address is fine when the advertised addresses differ.
+	machines := "nodes:\n  - name: A\n    listen: 0.0.0.0:12720\n    address: a.example:12720\n" +
+		"  - name: B\n    listen: 0.0.0.0:12720\n    address: b.example:12720\n"
+	if _, err := herd.ParseConfig([]byte(machines)); err != nil {
+		t.Fatalf("nodes on different machines must be allowed the same listen address: %v", err)
+	}
+	same := "nodes:\n  - name: A\n    listen: 0.0.0.0:12720\n    address: a.example:12720\n" +
+		"  - name: B\n    listen: 0.0.0.0:12720\n    address: a.example:12721\n"
+	if _, err := herd.ParseConfig([]byte(same)); err == nil {
+		t.Fatal("two nodes on one machine listening on the same port must be refused")
+	}
 }
 
 func TestLimitsDefaultsAndIdleOff(t *testing.T) {

@@ -1,7 +1,6 @@
 package baseline_test
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
-	"github.com/herdnet/herd/places"
 )
 
 func TestMain(m *testing.M) {
@@ -36,9 +34,10 @@ func testLogger() *slog.Logger {
 }
 
 // startNode runs one baseline node on 127.0.0.1:0 until the test ends.
-func startNode(t *testing.T, name string, limits herd.Limits) *baseline.Server {
+func startNode(t *testing.T, opts herd.NodeOptions, limits herd.Limits) *baseline.Server {
 	t.Helper()
-	s := baseline.New(herd.NewNode(herd.NodeOptions{Name: name, MaxFuture: limits.MaxFuture}), baseline.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
+	opts.MaxFuture = limits.MaxFuture
+	s := baseline.New(herd.NewNode(opts), baseline.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,50 +87,10 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 	}
 }
 
-// slowPlaces answers every query after a delay with a fixed body.
-type slowPlaces struct{ d time.Duration }
-
-func (p slowPlaces) Name() string { return "slow" }
-
-func (p slowPlaces) Nearby(ctx context.Context, _ places.Query, dst []byte) ([]byte, error) {
-	select {
-	case <-time.After(p.d):
-	case <-ctx.Done():
-		return dst, ctx.Err()
-	}
-	return append(dst, "{\n   \"results\" : [],\n   \"status\" : \"OK\"\n}\n"...), nil
-}
-
-func TestWhatsatRepliesInOrder(t *testing.T) {
-	node := herd.NewNode(herd.NodeOptions{Name: "Alford", Places: slowPlaces{50 * time.Millisecond}, PlacesTimeout: time.Second, MaxInFlight: 4})
-	s := baseline.New(node, baseline.Config{Listen: "127.0.0.1:0", Logger: testLogger()})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := s.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}()
-	c := testclient.Dial(t, s.Addr())
-	at := c.Ask("IAMAT kiwi +1.0+2.0 1")
-	// The WHATSAT waits on the backend; the IAMAT behind it must not overtake it.
-	c.Send("WHATSAT kiwi 10 5\nIAMAT other +1.0+2.0 1\n")
-	want := []string{at, "{\n", "   \"results\" : [],\n", "   \"status\" : \"OK\"\n", "}\n", "\n"}
-	for i, w := range want {
-		if got := c.Line(); got != w {
-			t.Fatalf("line %d: got %q, want %q", i, got, w)
-		}
-	}
-	if got := c.Line(); !strings.HasPrefix(got, "AT Alford ") || !strings.Contains(got, " other ") {
-		t.Fatalf("IAMAT after WHATSAT: %q", got)
-	}
-}
-
 // TestConformance runs the behaviour every I/O model shares against the
 // goroutine-per-connection baseline.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, func(t *testing.T, name string, limits herd.Limits) string {
-		return startNode(t, name, limits).Addr()
+	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits herd.Limits) string {
+		return startNode(t, opts, limits).Addr()
 	})
 }

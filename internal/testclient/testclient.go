@@ -20,15 +20,17 @@ type Client struct {
 	R    *bufio.Reader
 }
 
-// Dial connects to addr and closes the connection when the test ends.
+// Dial connects to addr and closes the connection when the test ends. Every
+// read and write must finish within a minute of the dial (a bound against
+// hangs, generous for a loaded 2-core CI machine running -race).
 func Dial(t testing.TB, addr string) *Client {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
 	return &Client{T: t, Conn: c, R: bufio.NewReader(c)}
 }
 
