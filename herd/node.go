@@ -29,11 +29,11 @@ type Node struct {
 	placesTimeout time.Duration
 	maxInFlight   int
 
-	origins  map[string]bool // nil: any origin
-	secret   bool
-	peerPort bool
-	digest   digest
-	maxFuture     codec.Stamp // how far ahead of the clock an IAMAT may be
+	origins   map[string]bool // nil: any origin
+	secret    bool
+	peerPort  bool
+	digest    digest
+	maxFuture codec.Stamp // how far ahead of the clock an IAMAT may be
 }
 
 // NodeOptions is a node's whole configuration, taken once by NewNode.

@@ -49,9 +49,9 @@ type nodeFlags struct {
 	hup             <-chan os.Signal // SIGHUP: reload the config
 	dataDir         string
 	// dirPerNode: up keeps each node's data in DATA-DIR/NAME; serve in DATA-DIR.
-	dirPerNode bool
-	logMaxSize      int
-	logMaxBackups   int
+	dirPerNode    bool
+	logMaxSize    int
+	logMaxBackups int
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
