@@ -4,7 +4,7 @@ import (
 	"context"
 	"strconv"
 
-	json "github.com/goccy/go-json"
+	"encoding/json"
 	"github.com/valyala/fasthttp"
 
 	"github.com/herdnet/herd/places"
