@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,7 +28,9 @@ type link struct {
 	ls      *Links
 	name    string
 	addr    string
-	q       chan *herd.Entry
+	q       *updq  // updates copied in by Flood; any goroutine
+	spare   []byte // the queue buffer taken last; link goroutine only
+	scratch []byte // for comparing with the cache; link goroutine only
 	up      atomic.Bool
 	dropped atomic.Uint64
 }
@@ -69,7 +72,7 @@ func newLinks(node *herd.Node, cfg herd.PeerConfig, log *logq) *Links {
 func (ls *Links) Connect(neighbors []Neighbor) {
 	links := make([]*link, len(neighbors))
 	for i, nb := range neighbors {
-		links[i] = &link{ls: ls, name: nb.Name, addr: nb.Address, q: make(chan *herd.Entry, ls.cfg.Queue)}
+		links[i] = &link{ls: ls, name: nb.Name, addr: nb.Address, q: newUpdq(ls.cfg.Queue)}
 		ls.wg.Go(links[i].run)
 	}
 	ls.list.Store(&links)
@@ -82,12 +85,12 @@ func (ls *Links) links() []*link {
 	return nil
 }
 
-// Flood implements herd.Flooder: it queues e on every link but from's.
-// Non-blocking; safe on any goroutine.
-func (ls *Links) Flood(e *herd.Entry, from string) {
+// Flood implements herd.Flooder: it copies line into the queue of every
+// link but from's. Non-blocking; safe on any goroutine.
+func (ls *Links) Flood(line []byte, from string) {
 	for _, l := range ls.links() {
 		if l.name != from {
-			l.enqueue(e)
+			l.enqueue(line)
 		}
 	}
 }
@@ -122,26 +125,17 @@ func (ls *Links) Close() {
 	}
 }
 
-// enqueue queues e for the neighbour. While the link is down it does
-// nothing: the push on reconnect carries the whole cache. When the queue is
-// full the oldest update goes (counted). Non-blocking; any goroutine.
-func (l *link) enqueue(e *herd.Entry) {
+// enqueue queues a copy of line for the neighbour. While the link is down
+// it does nothing: the push on reconnect carries the whole cache. When the
+// queue is full the oldest update goes (counted). Non-blocking; any
+// goroutine.
+func (l *link) enqueue(line []byte) {
 	if !l.up.Load() {
 		return
 	}
-	for range 2 {
-		select {
-		case l.q <- e:
-			return
-		default:
-		}
-		select {
-		case <-l.q:
-			l.dropped.Add(1)
-		default:
-		}
+	if l.q.push(line) {
+		l.dropped.Add(1)
 	}
-	l.dropped.Add(1)
 }
 
 // run keeps the link up until the server stops.
@@ -178,9 +172,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	defer conn.Close()
 	// Updates queued for a previous connection are in the cache: the push
 	// below sends them.
-	for len(l.q) > 0 {
-		<-l.q
-	}
+	l.q.clear()
 
 	// Handshake: each side names itself. A neighbour that does not answer
 	// in time (say, one shutting down, whose kernel accepted the connection
@@ -209,8 +201,8 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 	})
 
 	pushed := 0
-	l.ls.node.Cache().Range(func(e *herd.Entry) bool {
-		err = writeEntry(w, e)
+	l.ls.node.Cache().Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+		err = writeLine(w, line)
 		pushed++
 		return err == nil
 	})
@@ -225,20 +217,15 @@ func (l *link) serve(ctx context.Context, conn net.Conn) bool {
 			err = io.EOF
 		case <-ctx.Done():
 			// Shutting down: flush what is queued, then close.
-			for err == nil && len(l.q) > 0 {
-				err = l.send(w, <-l.q)
-			}
+			err = l.sendQueued(w)
 			if err == nil {
 				err = w.Flush()
 			}
 			l.ls.log.send(logEvent{level: slog.LevelInfo, msg: "link closed", peer: l.name})
 			return true
-		case e := <-l.q:
-			err = l.send(w, e)
-			// Batch whatever else is waiting into the same write.
-			for err == nil && len(l.q) > 0 && w.Available() > 1024 {
-				err = l.send(w, <-l.q)
-			}
+		case <-l.q.ready:
+			// Everything waiting goes out in as few writes as it takes.
+			err = l.sendQueued(w)
 			if err == nil {
 				err = w.Flush()
 			}
@@ -267,19 +254,36 @@ func (l *link) expectHello(conn net.Conn, r *bufio.Reader) error {
 	return nil
 }
 
+// sendQueued sends every queued update. Link goroutine only.
+func (l *link) sendQueued(w *bufio.Writer) error {
+	lines, full := l.q.take(l.spare)
+	l.spare = full // handed back on the next take, after these lines are sent
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		if err := l.send(w, lines[:i]); err != nil {
+			return err
+		}
+		lines = lines[i+1:]
+	}
+	return nil
+}
+
 // send writes a queued update unless a newer one for the same client has
 // replaced it in the cache since it was queued: the newer one is queued too
 // (or came from this neighbour), so the older is dropped, as memberlist's
 // Broadcast.Invalidates does. Link goroutine only.
-func (l *link) send(w *bufio.Writer, e *herd.Entry) error {
-	if l.ls.node.Cache().Get(e.ClientID()) != e {
+func (l *link) send(w *bufio.Writer, line []byte) error {
+	e := herd.Entry{Line: line}
+	held, ok := l.ls.node.Cache().AppendLine(l.scratch[:0], e.ClientID())
+	l.scratch = held
+	if !ok || !bytes.Equal(held, line) {
 		return nil
 	}
-	return writeEntry(w, e)
+	return writeLine(w, line)
 }
 
-func writeEntry(w *bufio.Writer, e *herd.Entry) error {
-	if _, err := w.Write(e.Line); err != nil {
+func writeLine(w *bufio.Writer, line []byte) error {
+	if _, err := w.Write(line); err != nil {
 		return err
 	}
 	return w.WriteByte('\n')

@@ -14,10 +14,11 @@ import (
 )
 
 // benchMap is what the cache benchmarks exercise, so that herd.Cache can be
-// compared with general-purpose concurrent maps doing the same work.
+// compared with general-purpose concurrent maps doing the same work: the
+// held line is copied out to the caller's buffer, as the node needs it.
 type benchMap interface {
-	Get(id []byte) *herd.Entry
-	Offer(id []byte, s codec.Stamp, line []byte) (*herd.Entry, bool)
+	AppendLine(dst, id []byte) ([]byte, bool)
+	OfferAppend(dst, id []byte, s codec.Stamp, line []byte) ([]byte, bool)
 }
 
 func newerThan(s codec.Stamp, line []byte, e *herd.Entry) bool {
@@ -29,33 +30,33 @@ func newerThan(s codec.Stamp, line []byte, e *herd.Entry) bool {
 
 type syncMap struct{ m sync.Map }
 
-func (m *syncMap) Get(id []byte) *herd.Entry {
+func (m *syncMap) AppendLine(dst, id []byte) ([]byte, bool) {
 	if v, ok := m.m.Load(string(id)); ok {
-		return v.(*herd.Entry)
+		return append(dst, v.(*herd.Entry).Line...), true
 	}
-	return nil
+	return dst, false
 }
 
-func (m *syncMap) Offer(id []byte, s codec.Stamp, line []byte) (*herd.Entry, bool) {
+func (m *syncMap) OfferAppend(dst, id []byte, s codec.Stamp, line []byte) ([]byte, bool) {
 	var e *herd.Entry
 	for {
 		v, ok := m.m.Load(string(id))
 		if ok && !newerThan(s, line, v.(*herd.Entry)) {
-			return v.(*herd.Entry), false
+			return append(dst, v.(*herd.Entry).Line...), false
 		}
 		if e == nil {
 			e = &herd.Entry{Stamp: s, Line: bytes.Clone(line)}
 		}
 		if !ok {
 			if v, loaded := m.m.LoadOrStore(string(id), e); !loaded {
-				return e, true
+				return dst, true
 			} else if !newerThan(s, line, v.(*herd.Entry)) {
-				return v.(*herd.Entry), false
+				return append(dst, v.(*herd.Entry).Line...), false
 			}
 			continue
 		}
 		if m.m.CompareAndSwap(string(id), v, e) {
-			return e, true
+			return dst, true
 		}
 	}
 }
@@ -64,14 +65,16 @@ type xsyncMap struct {
 	m *xsync.Map[string, *herd.Entry]
 }
 
-func (m xsyncMap) Get(id []byte) *herd.Entry {
-	e, _ := m.m.Load(string(id))
-	return e
+func (m xsyncMap) AppendLine(dst, id []byte) ([]byte, bool) {
+	if e, ok := m.m.Load(string(id)); ok {
+		return append(dst, e.Line...), true
+	}
+	return dst, false
 }
 
-func (m xsyncMap) Offer(id []byte, s codec.Stamp, line []byte) (*herd.Entry, bool) {
+func (m xsyncMap) OfferAppend(dst, id []byte, s codec.Stamp, line []byte) ([]byte, bool) {
 	if e, ok := m.m.Load(string(id)); ok && !newerThan(s, line, e) {
-		return e, false
+		return append(dst, e.Line...), false
 	}
 	stored := false
 	e, _ := m.m.Compute(string(id), func(old *herd.Entry, loaded bool) (*herd.Entry, xsync.ComputeOp) {
@@ -81,7 +84,10 @@ func (m xsyncMap) Offer(id []byte, s codec.Stamp, line []byte) (*herd.Entry, boo
 		stored = true
 		return &herd.Entry{Stamp: s, Line: bytes.Clone(line)}, xsync.UpdateOp
 	})
-	return e, stored
+	if !stored {
+		return append(dst, e.Line...), false
+	}
+	return dst, true
 }
 
 const benchClients = 10_000
@@ -112,7 +118,7 @@ func BenchmarkCache(b *testing.B) {
 			for i := range benchClients {
 				ids[i] = benchID(i)
 				lines[i] = benchLine(nil, i, 1000)
-				m.Offer(ids[i], codec.Stamp{Sec: 1000}, lines[i])
+				m.OfferAppend(nil, ids[i], codec.Stamp{Sec: 1000}, lines[i])
 			}
 			return m, ids, lines
 		}
@@ -123,9 +129,11 @@ func BenchmarkCache(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(seed.Add(7919))
+				buf := make([]byte, 0, 256)
 				for pb.Next() {
 					i++
-					if m.Get(ids[i%benchClients]) == nil {
+					var ok bool
+					if buf, ok = m.AppendLine(buf[:0], ids[i%benchClients]); !ok {
 						b.Error("miss")
 						return
 					}
@@ -145,10 +153,12 @@ func BenchmarkCache(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(seed.Add(7919))
+				buf := make([]byte, 0, 256)
 				for pb.Next() {
 					i++
 					k := i % benchClients
-					if _, stored := m.Offer(ids[k], codec.Stamp{Sec: 999}, stale[k]); stored {
+					var stored bool
+					if buf, stored = m.OfferAppend(buf[:0], ids[k], codec.Stamp{Sec: 999}, stale[k]); stored {
 						b.Error("stale stored")
 						return
 					}
@@ -174,7 +184,7 @@ func BenchmarkCache(b *testing.B) {
 						sec++
 					}
 					line = benchLine(line[:0], i, sec)
-					m.Offer(ids[i], codec.Stamp{Sec: sec}, line)
+					m.OfferAppend(nil, ids[i], codec.Stamp{Sec: sec}, line)
 				}
 			})
 		})
@@ -186,7 +196,7 @@ func BenchmarkCache(b *testing.B) {
 			for i := range b.N {
 				id = strconv.AppendInt(append(id[:0], "client-"...), int64(i), 10)
 				line = benchLine(line[:0], i, 1000)
-				if _, stored := m.Offer(id, codec.Stamp{Sec: 1000}, line); !stored {
+				if _, stored := m.OfferAppend(nil, id, codec.Stamp{Sec: 1000}, line); !stored {
 					b.Fatal("new client not stored")
 				}
 			}

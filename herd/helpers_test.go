@@ -40,4 +40,4 @@ func offerAT(tb testing.TB, c *herd.Cache, line string) (*herd.Entry, bool) {
 
 type countFlooder struct{ n int }
 
-func (f *countFlooder) Flood(*herd.Entry, string) { f.n++ }
+func (f *countFlooder) Flood([]byte, string) { f.n++ }

@@ -9,10 +9,13 @@ import (
 
 // Flooder carries stored updates to a node's neighbours. The engine
 // implements it with peer links; tests use in-memory fakes. Flood is called
-// on the goroutine that handled the update (an event loop): it must not
-// block, and it must not send e to the neighbour named from.
+// on the goroutine that handled the update (an event loop) with the AT line
+// just stored (without "\n"): it must not block, must not send the line to
+// the neighbour named from, and must copy what it keeps, because line is
+// valid only during the call (it is the reply buffer; the cache holds its
+// own copy in its arena).
 type Flooder interface {
-	Flood(e *Entry, from string)
+	Flood(line []byte, from string)
 }
 
 // Node is one herd member's command logic: it answers IAMAT, applies AT
@@ -47,7 +50,7 @@ func Now() codec.Stamp {
 
 type noFlood struct{}
 
-func (noFlood) Flood(*Entry, string) {}
+func (noFlood) Flood([]byte, string) {}
 
 // Name is the node's name, the origin field of the AT lines it writes.
 func (n *Node) Name() string { return n.name }
@@ -64,7 +67,8 @@ func (n *Node) SetFlooder(f Flooder) { n.flood = f }
 // IAMAT answers a parsed IAMAT: it appends the reply line (with "\n") to dst.
 // A newer report is stored and flooded to every neighbour and its AT line is
 // the reply; a report not newer than the one held gets the held line, byte
-// for byte, and goes nowhere. Non-blocking; allocates only to store.
+// for byte, and goes nowhere. Non-blocking; does not allocate (beyond
+// growing dst).
 func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
 	return n.iamat(dst, cmd, n.now())
 }
@@ -72,11 +76,18 @@ func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
 func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byte {
 	p := len(dst)
 	dst = codec.AppendAT(dst, n.name, received, cmd)
-	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
+	return n.offer(dst, p, cmd, "")
+}
+
+// offer offers the AT line dst[p:] to the cache and floods it if stored;
+// otherwise it puts the held line in its place. It appends "\n".
+func (n *Node) offer(dst []byte, p int, cmd *codec.Command, from string) []byte {
+	q := len(dst)
+	dst, stored := n.cache.OfferAppend(dst, cmd.ClientID, cmd.Stamp, dst[p:q])
 	if stored {
-		n.flood.Flood(cur, "")
+		n.flood.Flood(dst[p:q], from)
 	} else {
-		dst = append(dst[:p], cur.Line...)
+		dst = append(dst[:p], dst[q:]...) // the held line, appended after ours
 	}
 	return append(dst, '\n')
 }
@@ -85,18 +96,13 @@ func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byt
 // (or from a client, with from ""). A newer update is stored and flooded to
 // every neighbour but from. It appends the line held afterwards (with "\n")
 // to dst, which the engine sends back to clients and drops for peers.
-// Non-blocking; allocates only to store.
+// Non-blocking; does not allocate (beyond growing dst).
 func (n *Node) Update(dst []byte, cmd *codec.Command, from string) []byte {
 	p := len(dst)
 	dst = codec.AppendUpdate(dst, cmd)
-	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
-	if stored {
-		n.flood.Flood(cur, from)
-	} else {
-		dst = append(dst[:p], cur.Line...)
-	}
-	return append(dst, '\n')
+	return n.offer(dst, p, cmd, from)
 }
 
-// Lookup returns the entry held for clientID, or nil. Non-blocking.
+// Lookup returns a copy of the entry held for clientID, or nil.
+// Non-blocking; allocates the copy.
 func (n *Node) Lookup(clientID []byte) *Entry { return n.cache.Get(clientID) }

@@ -33,7 +33,8 @@ type Conn struct {
 // the node has no places backend), the handshake answer for PEER, the held
 // line for a client's AT and nothing for a peer's. For a WHATSAT it can
 // answer only off the loop it returns NeedsPlaces and the client's entry.
-// Non-blocking; allocates only to store a newer location.
+// Non-blocking; allocates only for a WHATSAT that needs the places backend
+// (the copy of the client's entry it hands back).
 func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Outcome, *Entry) {
 	c.NewPeer = false
 	if err := codec.Parse(line, cmd); err != nil {
@@ -54,8 +55,10 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 		}
 		return dst, Replied, nil
 	case codec.KindWHATSAT:
-		if e := n.cache.Get(cmd.ClientID); e != nil && n.places != nil {
-			return dst, NeedsPlaces, e
+		if n.places != nil {
+			if e := n.cache.Get(cmd.ClientID); e != nil {
+				return dst, NeedsPlaces, e // a copy: the WHATSAT outlives this read
+			}
 		}
 		return codec.AppendInvalid(dst, line), Replied, nil
 	case codec.KindPeer:
