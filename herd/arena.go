@@ -1,31 +1,33 @@
 package herd
 
-import (
-	"encoding/binary"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // The AT lines of a shard live in its arena: large slabs of uint64 words,
 // which hold no pointers, so the garbage collector never scans them, and
 // which are reused, so a newer location is a copy into the arena, not a new
 // heap object.
 //
-// A record is two header words and the line:
+// A record is one header word and the line:
 //
-//	word 0: capacity in words (high 32 bits) | sequence (low 32 bits)
-//	word 1: offset of the client id in the line (high) | line length (low)
-//	word 2...: the line's bytes, little-endian, zero-padded to a word
+//	word 0: line length in bytes (high 32 bits) | sequence (low 32 bits)
+//	word 1...: the line's bytes, little-endian, zero-padded to a word
 //
 // The sequence is a seqlock: the shard's writer (it holds the shard mutex)
-// makes it odd, rewrites word 1 and the line, and makes it even again.
+// makes it odd, rewrites the line, and makes it even again with the new
+// length. A record's size in words follows from its length, and a line is
+// rewritten in place only by a line of the same size in words.
 // A reader copies the record out and keeps the copy only if word 0 did not
-// change meanwhile, so it never sees torn bytes. Every access to a record
-// word is an atomic load or store: the race detector sees the protocol,
-// and on amd64 and arm64 an atomic load is a plain load.
+// change meanwhile, so it never sees torn bytes. The header is always
+// read and written atomically. The line's words are copied with atomic
+// loads and stores word by word when the race detector is on (so it sees
+// and checks the protocol: arena_race.go), and with plain copies otherwise
+// (arena_norace.go): a copy that raced with a writer is thrown away by the
+// check of the sequence, which the Go memory model allows (a racy read
+// yields some value, never undefined behaviour).
 //
-// A record's space keeps its capacity for ever: space freed when a line
-// moves to a record of another size goes to a free list of its capacity
-// and is taken again by the next record of that capacity. Its sequence
+// A record's space keeps its size for ever: space freed when a line moves
+// to a record of another size goes to a free list of its size and is taken
+// again by the next record of that size. Its sequence
 // goes on from where it was, so a reader still copying the old record
 // notices the new one.
 
@@ -33,14 +35,10 @@ const (
 	slabShift = 13
 	slabWords = 1 << slabShift // 64 KiB slabs
 	slabMask  = slabWords - 1
-	hdrWords  = 2
-	// smallClasses is the largest capacity, in words, whose free list is an
+	hdrWords  = 1
+	// smallClasses is the largest size, in words, whose free list is an
 	// array slot; larger (rare, long lines) ones are in a map.
 	smallClasses = 64
-	// inPlaceSlack is how many words a line may leave unused in its record
-	// before it moves to a smaller one: lines of one client change length
-	// by a few bytes, and rewriting in place is cheaper than moving.
-	inPlaceSlack = 2
 )
 
 // arena is a shard's record store. Readers use recordAt; everything else
@@ -66,23 +64,20 @@ func (a *arena) recordAt(off uint32) []uint64 {
 	return (*a.slabs.Load())[off>>slabShift][off&slabMask:]
 }
 
-// alloc returns the offset and capacity of space for a record of need
-// words. Writer only.
-func (a *arena) alloc(need int) (uint32, int) {
+// alloc returns the offset of space for a record of need words. Writer
+// only.
+func (a *arena) alloc(need int) uint32 {
 	if need <= smallClasses {
 		if l := a.free[need]; len(l) > 0 {
-			off := l[len(l)-1]
 			a.free[need] = l[:len(l)-1]
-			return off, need
+			return l[len(l)-1]
 		}
 	} else if l := a.bigFree[uint32(need)]; len(l) > 0 {
-		off := l[len(l)-1]
 		a.bigFree[uint32(need)] = l[:len(l)-1]
-		return off, need
+		return l[len(l)-1]
 	}
 	if need > slabWords {
-		idx := a.addSlab(make([]uint64, need))
-		return idx << slabShift, need
+		return a.addSlab(make([]uint64, need)) << slabShift
 	}
 	if a.cur == nil || a.curPos+need > slabWords {
 		a.cur = make([]uint64, slabWords)
@@ -90,7 +85,7 @@ func (a *arena) alloc(need int) (uint32, int) {
 	}
 	off := a.curIdx<<slabShift | uint32(a.curPos)
 	a.curPos += need
-	return off, need
+	return off
 }
 
 func (a *arena) addSlab(s []uint64) uint32 {
@@ -107,60 +102,48 @@ func (a *arena) addSlab(s []uint64) uint32 {
 	return uint32(len(old))
 }
 
-// release puts the space at off, of capacity capW, on its free list.
+// release puts the space at off, of size words, on its free list.
 // Writer only.
-func (a *arena) release(off uint32, capW int) {
-	if capW <= smallClasses {
-		a.free[capW] = append(a.free[capW], off)
+func (a *arena) release(off uint32, size int) {
+	if size <= smallClasses {
+		a.free[size] = append(a.free[size], off)
 		return
 	}
 	if a.bigFree == nil {
 		a.bigFree = make(map[uint32][]uint32)
 	}
-	a.bigFree[uint32(capW)] = append(a.bigFree[uint32(capW)], off)
+	a.bigFree[uint32(size)] = append(a.bigFree[uint32(size)], off)
 }
 
-// write stores line (whose client id starts at idOff) in the record at off
-// of capacity capW, under the seqlock. Writer only.
-func (a *arena) write(off uint32, capW int, line []byte, idOff int) {
+// write stores line in the record at off, under the seqlock: the space
+// is fresh, or held a record of the same size in words. Writer only.
+func (a *arena) write(off uint32, line []byte) {
 	r := a.recordAt(off)
-	seq := uint32(atomic.LoadUint64(&r[0])) + 1 // odd: being written
-	atomic.StoreUint64(&r[0], uint64(capW)<<32|uint64(seq))
-	atomic.StoreUint64(&r[1], uint64(idOff)<<32|uint64(len(line)))
-	w := r[hdrWords:]
-	k := 0
-	for ; len(line) >= 8; k++ {
-		atomic.StoreUint64(&w[k], binary.LittleEndian.Uint64(line))
-		line = line[8:]
-	}
-	if len(line) > 0 {
-		var last [8]byte
-		copy(last[:], line)
-		atomic.StoreUint64(&w[k], binary.LittleEndian.Uint64(last[:]))
-	}
-	atomic.StoreUint64(&r[0], uint64(capW)<<32|uint64(seq+1))
+	h0 := atomic.LoadUint64(&r[0])
+	seq := uint32(h0) + 1 // odd: being written
+	atomic.StoreUint64(&r[0], h0&^0xffffffff|uint64(seq))
+	n := len(line)
+	copyIn(r[hdrWords:hdrWords+(n+7)/8], line)
+	atomic.StoreUint64(&r[0], uint64(n)<<32|uint64(seq+1))
 }
 
 // read appends the line of record r to dst and returns it with the header
-// word it saw and the client id's offset in the line; ok is false if a
-// writer was at work on the record (the caller looks again). Any goroutine.
-func read(dst []byte, r []uint64) (out []byte, h0 uint64, idOff int, ok bool) {
+// word it saw; ok is false if a writer was at work on the record (the
+// caller looks again). Any goroutine.
+func read(dst []byte, r []uint64) (out []byte, h0 uint64, ok bool) {
 	h0 = atomic.LoadUint64(&r[0])
 	if h0&1 != 0 {
-		return dst, h0, 0, false
+		return dst, h0, false
 	}
-	h1 := atomic.LoadUint64(&r[1])
-	n, idOff := int(uint32(h1)), int(h1>>32)
+	n := int(h0 >> 32)
 	words := (n + 7) / 8
-	if hdrWords+words > int(h0>>32) || hdrWords+words > len(r) {
-		return dst, h0, 0, false // word 1 of a later version: h0 will not match
+	if hdrWords+words > len(r) {
+		return dst, h0, false // cannot happen; never read past the slab
 	}
 	p := len(dst)
-	for k := hdrWords; k < hdrWords+words; k++ {
-		dst = binary.LittleEndian.AppendUint64(dst, atomic.LoadUint64(&r[k]))
-	}
+	dst = copyOut(dst, r[hdrWords:hdrWords+words])
 	if atomic.LoadUint64(&r[0]) != h0 {
-		return dst[:p], h0, 0, false
+		return dst[:p], h0, false
 	}
-	return dst[:p+n], h0, idOff, true
+	return dst[:p+n], h0, true
 }

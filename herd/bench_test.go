@@ -2,6 +2,8 @@ package herd_test
 
 import (
 	"bytes"
+	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -253,4 +255,31 @@ func BenchmarkNodeIAMAT(b *testing.B) {
 			dst = n.IAMAT(dst[:0], cmd)
 		}
 	})
+}
+
+// BenchmarkCacheMemory reports the heap a cache of a million clients holds
+// per client, AT lines included (the line of bench/runner's measure: 93
+// bytes), after the collector ran. One op fills one cache.
+func BenchmarkCacheMemory(b *testing.B) {
+	const n = 1_000_000
+	var cmd codec.Command
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c := herd.NewCache()
+		for i := range n {
+			buf = fmt.Appendf(buf[:0], "AT Alford +0.263873386 client%07d.cs.ucla.edu +34.068930-118.445127 1479413884.392014450", i)
+			if err := codec.Parse(buf, &cmd); err != nil {
+				b.Fatal(err)
+			}
+			c.OfferAppend(nil, cmd.ClientID, cmd.Stamp, buf)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(c)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/client")
+	}
 }

@@ -53,6 +53,20 @@ func newer(stamp codec.Stamp, line, held []byte) bool {
 	return bytes.Compare(line, held) > 0
 }
 
+// idStart is fieldStart(line, 3), the client id's offset in an AT line,
+// in one short loop (origin and skew are a few bytes each).
+func idStart(line []byte) int {
+	spaces := 0
+	for i, c := range line {
+		if c == ' ' {
+			if spaces++; spaces == 3 {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
 // fieldStart returns the offset of field k (k >= 1) of a single-spaced line,
 // or -1.
 func fieldStart(line []byte, k int) int {
@@ -150,12 +164,13 @@ again:
 			if uint32(w>>32) != tag {
 				break
 			}
-			out, h0, idOff, ok := read(dst, sh.arena.recordAt(uint32(w)))
+			out, h0, ok := read(dst, sh.arena.recordAt(uint32(w)))
 			if !ok {
 				continue // a writer is at it: read the slot again
 			}
 			line := out[p:]
-			if e := idOff + len(key); e < len(line) && line[e] == ' ' && string(line[idOff:e]) == string(key) {
+			if idOff := idStart(line); idOff >= 0 && idOff+len(key) < len(line) &&
+				line[idOff+len(key)] == ' ' && string(line[idOff:idOff+len(key)]) == string(key) {
 				return out, ref{ix, i, w, h0}, true
 			}
 			// Another client with the same tag, or a record reused since
@@ -233,40 +248,41 @@ func (c *Cache) OfferAppend(dst, clientID []byte, stamp codec.Stamp, line []byte
 		panic("herd: Cache.OfferAppend: the line's fourth field is not the client id")
 	}
 	if found {
-		sh.replace(r, line, idOff)
+		sh.replace(r, line)
 	} else {
-		sh.insert(tag, line, idOff)
+		sh.insert(tag, line)
 	}
 	sh.mu.Unlock()
 	return dst, true
 }
 
-// replace puts line in place of the record r points to. Writer.
-func (sh *shard) replace(r ref, line []byte, idOff int) {
+// replace puts line in place of the record r points to: in place if it
+// has the same size in words, else in another record. Writer.
+func (sh *shard) replace(r ref, line []byte) {
 	a := &sh.arena
 	need := recordWords(len(line))
-	capW := int(r.h0 >> 32)
+	size := recordWords(int(r.h0 >> 32))
 	off := uint32(r.w)
-	if need <= capW && capW-need <= inPlaceSlack {
-		a.write(off, capW, line, idOff)
+	if need == size {
+		a.write(off, line)
 		return
 	}
-	noff, ncap := a.alloc(need)
-	a.write(noff, ncap, line, idOff)
+	noff := a.alloc(need)
+	a.write(noff, line)
 	atomic.StoreUint64(&r.ix.words[r.pos], r.w&^0xffffffff|uint64(noff))
-	a.release(off, capW)
+	a.release(off, size)
 }
 
 // insert stores the first line of a client. Writer.
-func (sh *shard) insert(tag uint32, line []byte, idOff int) {
+func (sh *shard) insert(tag uint32, line []byte) {
 	ix := sh.idx.Load()
 	n := sh.count.Load() + 1
 	if uint64(n)*4 > uint64(len(ix.words))*3 { // keep probes short: at most 3/4 full
 		ix = ix.grow()
 		sh.idx.Store(ix)
 	}
-	off, capW := sh.arena.alloc(recordWords(len(line)))
-	sh.arena.write(off, capW, line, idOff)
+	off := sh.arena.alloc(recordWords(len(line)))
+	sh.arena.write(off, line)
 	ix.put(uint64(tag)<<32 | uint64(off))
 	sh.count.Store(n)
 }
@@ -317,7 +333,7 @@ func (c *Cache) Range(fn func(clientID []byte, stamp codec.Stamp, line []byte) b
 		ix := sh.idx.Load()
 		for j := range ix.words {
 			if w := atomic.LoadUint64(&ix.words[j]); w != 0 {
-				buf, _, _, _ = read(buf, sh.arena.recordAt(uint32(w))) // no writer: always ok
+				buf, _, _ = read(buf, sh.arena.recordAt(uint32(w))) // no writer: always ok
 				ends = append(ends, len(buf))
 			}
 		}
