@@ -176,6 +176,7 @@ func BenchmarkCache(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				w := int(worker.Add(1))
 				var line []byte
+				buf := make([]byte, 0, 256) // the reply buffer, as a node has
 				sec := int64(1000)
 				k := 0
 				for pb.Next() {
@@ -186,7 +187,7 @@ func BenchmarkCache(b *testing.B) {
 						sec++
 					}
 					line = benchLine(line[:0], i, sec)
-					m.OfferAppend(nil, ids[i], codec.Stamp{Sec: sec}, line)
+					buf, _ = m.OfferAppend(buf[:0], ids[i], codec.Stamp{Sec: sec}, line)
 				}
 			})
 		})
