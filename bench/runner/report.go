@@ -217,11 +217,11 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
   ` + "`herd serve Alford --debug-addr 127.0.0.1:12799`" + ` and
   ` + "`go tool pprof http://127.0.0.1:12799/debug/pprof/profile?seconds=10`" + `.
   In the cold workload at 1,000 connections and pipeline 16 (the profile
-  committed as `cmd/herd/default.pgo`), about 40%% of the node's CPU is the
+  committed as ` + "`cmd/herd/default.pgo`" + `), about 40%% of the node's CPU is the
   read and write system calls, about 40%% the cache lookup and store (two
   CPU-cache misses per IAMAT: the index word, then the record in the arena;
   a million clients do not fit any CPU cache), about 5%% parsing and
-  encoding, and the garbage collector under 1%%; `runtime.asyncPreempt`
+  encoding, and the garbage collector under 1%%; ` + "`runtime.asyncPreempt`" + `
   holds another 17%% of the samples, which we have not explained. The echo server does the same
   system calls and nothing else, which is why it is the ceiling.
 - **gnet against goroutine-per-connection.** Both make one read and one write
