@@ -70,10 +70,3 @@ func (q *updq) clear() {
 	default:
 	}
 }
-
-// len reports how many lines wait.
-func (q *updq) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.n
-}
