@@ -35,8 +35,9 @@ type Conn struct {
 // HandOff, unless the herd has a peer port, or the handshake's form does not
 // match the secret setting (a nonce exactly when there is a secret): then it
 // is "? line". For a WHATSAT it can answer only off the loop it returns
-// NeedsPlaces and the client's entry. Non-blocking; allocates only to store
-// a newer location.
+// NeedsPlaces and the client's entry. Non-blocking; allocates only for a
+// WHATSAT that needs the places backend (the copy of the client's entry it
+// hands back).
 func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Outcome, *Entry) {
 	if err := codec.Parse(line, cmd); err != nil {
 		return codec.AppendInvalid(dst, line), Replied, nil
@@ -54,8 +55,10 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 		}
 		return n.Update(dst, cmd, ""), Replied, nil
 	case codec.KindWHATSAT:
-		if e := n.cache.Get(cmd.ClientID); e != nil && n.places != nil {
-			return dst, NeedsPlaces, e
+		if n.places != nil {
+			if e := n.cache.Get(cmd.ClientID); e != nil {
+				return dst, NeedsPlaces, e // a copy: the WHATSAT outlives this read
+			}
 		}
 		return codec.AppendInvalid(dst, line), Replied, nil
 	case codec.KindPeer:
