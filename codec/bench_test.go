@@ -24,6 +24,16 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+	// The byte-by-byte path alone, side by side with the fast IAMAT path.
+	b.Run("iamat-general", func(b *testing.B) {
+		line := []byte(protoIAMAT)
+		var cmd codec.Command
+		b.ReportAllocs()
+		b.SetBytes(int64(len(line)))
+		for b.Loop() {
+			_ = codec.ParseGeneral(line, &cmd)
+		}
+	})
 }
 
 func BenchmarkAppendAT(b *testing.B) {

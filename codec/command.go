@@ -73,6 +73,14 @@ type Command struct {
 // is KindInvalid and the caller answers with AppendInvalid. Parse never
 // allocates.
 func Parse(line []byte, cmd *Command) error {
+	if parseIAMATFast(line, cmd) {
+		return nil
+	}
+	return parseGeneral(line, cmd)
+}
+
+// parseGeneral is Parse byte by byte: every command, every spacing.
+func parseGeneral(line []byte, cmd *Command) error {
 	cmd.Kind = KindInvalid
 	var fa [maxFields + 1][]byte
 	n := splitFields(line, &fa)

@@ -188,3 +188,38 @@ func sameLatLon(a, b *codec.Command) bool {
 	blat, blon := b.LatLon()
 	return alat == blat && alon == blon
 }
+
+// FuzzParseFast checks the word-at-a-time IAMAT path against the
+// byte-by-byte one: whatever it accepts, the general path accepts with the
+// same fields; it never accepts what the general path refuses.
+func FuzzParseFast(f *testing.F) {
+	for _, tc := range parseCases {
+		f.Add([]byte(tc.line))
+	}
+	for _, s := range []string{
+		"IAMAT a +89.999-179.9 1", "IAMAT a +90.0-179.9 1", "IAMAT a +9.0+180.0 1",
+		"IAMAT a +0.0+0.0 123456789012345678", "IAMAT a +0.0+0.0 1234567890123456789",
+		"IAMAT a +0.0+0.0 12345678.12345678", "IAMAT a +0.0+0.0 1.1234567891234",
+		"IAMAT a +0.0+0.0 1.12345678x", "IAMAT a +0.0+0.0 1234567x.1", "IAMAT a\x00b +0.0+0.0 1",
+		"IAMAT a +0.0+0.0 1.", "IAMAT a +0.0+0.0 .1", "IAMAT a +0000.0+0.0 1", "IAMAT  a +0.0+0.0 1",
+		"IAMAT a +0.0+0.0 1 ", "IAMAT a +0.0+0.0 99999999.99999999",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast, slow codec.Command
+		ok := codec.ParseIAMATFast(line, &fast)
+		err := codec.ParseGeneral(line, &slow)
+		if !ok {
+			return
+		}
+		if err != nil || slow.Kind != codec.KindIAMAT {
+			t.Fatalf("fast path accepted %q, general path: %v", line, err)
+		}
+		if fast.Kind != slow.Kind || !bytes.Equal(fast.ClientID, slow.ClientID) || !bytes.Equal(fast.Location, slow.Location) ||
+			!bytes.Equal(fast.Time, slow.Time) || fast.Stamp != slow.Stamp ||
+			cap(fast.ClientID) != len(fast.ClientID) || cap(fast.Location) != len(fast.Location) {
+			t.Fatalf("%q: fast %+v, general %+v", line, fast, slow)
+		}
+	})
+}

@@ -134,6 +134,9 @@ func (s Stamp) Compare(t Stamp) int {
 // count when times are compared. Times of 10^18 seconds or more (about 31
 // billion years) are rejected so that skews never overflow.
 func ParseStamp(b []byte) (Stamp, bool) {
+	if st, ok := fastStamp(b); ok {
+		return st, true
+	}
 	d, n, ok := scanDecimal(b, true)
 	if !ok || n != len(b) || d.intSig > 18 {
 		return Stamp{}, false

@@ -3,6 +3,8 @@
 package herd_test
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/herdnet/herd/codec"
@@ -14,27 +16,80 @@ func TestAllocsCache(t *testing.T) {
 	for i := range 1000 {
 		offerAT(t, c, clientLine(i, 5))
 	}
+	dst := make([]byte, 0, 256)
 	stale := []byte(clientLine(500, 4))
 	cmd := parse(t, string(stale))
 	if a := testing.AllocsPerRun(1000, func() {
-		if _, stored := c.Offer(cmd.ClientID, cmd.Stamp, stale); stored {
+		var stored bool
+		if dst, stored = c.OfferAppend(dst[:0], cmd.ClientID, cmd.Stamp, stale); stored {
 			t.Fatal("stale offer stored")
 		}
 	}); a != 0 {
-		t.Errorf("stale Offer: %v allocs, want 0", a)
+		t.Errorf("stale OfferAppend: %v allocs, want 0", a)
 	}
 	same := []byte(clientLine(500, 5))
-	if a := testing.AllocsPerRun(1000, func() { c.Offer(cmd.ClientID, cmd.Stamp, same) }); a != 0 {
-		t.Errorf("Offer of the held line: %v allocs, want 0", a)
+	if a := testing.AllocsPerRun(1000, func() { dst, _ = c.OfferAppend(dst[:0], cmd.ClientID, cmd.Stamp, same) }); a != 0 {
+		t.Errorf("OfferAppend of the held line: %v allocs, want 0", a)
 	}
 	id := []byte("client-500")
 	missing := []byte("client-nope")
 	if a := testing.AllocsPerRun(1000, func() {
-		if c.Get(id) == nil || c.Get(missing) != nil {
-			t.Fatal("Get wrong")
+		var ok bool
+		if dst, ok = c.AppendLine(dst[:0], id); !ok {
+			t.Fatal("AppendLine missed")
+		}
+		if _, ok = c.AppendLine(dst[:0], missing); ok {
+			t.Fatal("AppendLine found a missing client")
 		}
 	}); a != 0 {
-		t.Errorf("Get: %v allocs, want 0", a)
+		t.Errorf("AppendLine: %v allocs, want 0", a)
+	}
+}
+
+// Storing a newer line is a copy into the shard's arena: no heap object per
+// update, also when the line changes length and moves to another record
+// (amortised: free lists and slabs are reused).
+func TestAllocsCacheNewer(t *testing.T) {
+	c := herd.NewCache()
+	const clients = 1000
+	for i := range clients {
+		offerAT(t, c, clientLine(i, 1))
+	}
+	origins := make([]string, 18)
+	for i := range origins {
+		origins[i] = "N" + strings.Repeat("x", i) // lengths vary by up to 17 bytes
+	}
+	line := make([]byte, 0, 128)
+	dst := make([]byte, 0, 256) // the reply buffer the held line is compared in
+	var k int
+	sec := int64(1)
+	offer := func() {
+		i := k % clients
+		if i == 0 {
+			sec++
+		}
+		line = append(line[:0], "AT "...)
+		line = append(line, origins[k%len(origins)]...)
+		line = append(line, " +0.000000001 "...)
+		id := len(line)
+		line = append(line, "client-"...)
+		line = strconv.AppendInt(line, int64(i), 10)
+		idEnd := len(line)
+		line = append(line, " +1.0-2.0 "...)
+		line = strconv.AppendInt(line, sec, 10)
+		k++
+		if _, stored := c.OfferAppend(dst[:0], line[id:idEnd], codec.Stamp{Sec: sec}, line); !stored {
+			t.Fatalf("newer line %q not stored", line)
+		}
+	}
+	for range 20_000 { // warm the free lists
+		offer()
+	}
+	if a := testing.AllocsPerRun(10_000, offer); a != 0 {
+		t.Errorf("newer OfferAppend: %v allocs per update, want 0", a)
+	}
+	if c.Len() != clients {
+		t.Errorf("Len = %d, want %d", c.Len(), clients)
 	}
 }
 

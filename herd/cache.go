@@ -3,45 +3,68 @@ package herd
 import (
 	"bytes"
 	"hash/maphash"
+	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/herdnet/herd/codec"
 )
 
-// Entry is what a node knows about one client: the newest AT line and the
-// client time it carries. An Entry is immutable once published: readers on
-// any goroutine may keep and use it without locks.
+// Entry is a copy of what a node knows about one client: the newest AT line
+// and the client time it carries. It belongs to whoever asked for it; the
+// cache keeps its own bytes in its arenas.
 type Entry struct {
 	Stamp codec.Stamp
 	// Line is the AT line exactly as the origin node wrote it, without "\n".
-	Line         []byte
-	idOff, idEnd uint32
+	Line []byte
 }
 
-// ClientID returns the client id inside Line.
-func (e *Entry) ClientID() []byte { return e.Line[e.idOff:e.idEnd] }
+// ClientID returns the client id inside Line (its fourth field).
+func (e *Entry) ClientID() []byte { return lineClientID(e.Line) }
 
-// newer reports whether (stamp, line) should replace e: a later client time
-// wins; equal times are broken by comparing the AT lines as bytes, the larger
-// winning, so every node settles on the same line (PROTOCOL.md).
-func newer(stamp codec.Stamp, line []byte, e *Entry) bool {
-	if c := stamp.Compare(e.Stamp); c != 0 {
+// lineClientID returns the fourth field of a single-spaced AT line.
+func lineClientID(line []byte) []byte {
+	off := fieldStart(line, 3)
+	if off < 0 {
+		return nil
+	}
+	end := bytes.IndexByte(line[off:], ' ')
+	if end < 0 {
+		return line[off:]
+	}
+	return line[off : off+end]
+}
+
+// lineStamp returns the client time of a stored (valid, canonical) AT line:
+// its last field.
+func lineStamp(line []byte) codec.Stamp {
+	st, _ := codec.ParseStamp(line[bytes.LastIndexByte(line, ' ')+1:])
+	return st
+}
+
+// newer reports whether (stamp, line) should replace the held line: a later
+// client time wins; equal times are broken by comparing the AT lines as
+// bytes, the larger winning, so every node settles on the same line
+// (PROTOCOL.md).
+func newer(stamp codec.Stamp, line, held []byte) bool {
+	if c := stamp.Compare(lineStamp(held)); c != 0 {
 		return c > 0
 	}
-	return bytes.Compare(line, e.Line) > 0
+	return bytes.Compare(line, held) > 0
 }
 
-func newEntry(clientID []byte, stamp codec.Stamp, line []byte) *Entry {
-	// Lines are canonical ("AT origin skew client location time", single
-	// spaces): the client id is the fourth field.
-	off := fieldStart(line, 3)
-	end := off + len(clientID)
-	if off < 0 || end > len(line) {
-		off, end = 0, 0
+// idStart is fieldStart(line, 3), the client id's offset in an AT line,
+// in one short loop (origin and skew are a few bytes each).
+func idStart(line []byte) int {
+	spaces := 0
+	for i, c := range line {
+		if c == ' ' {
+			if spaces++; spaces == 3 {
+				return i + 1
+			}
+		}
 	}
-	return &Entry{Stamp: stamp, Line: bytes.Clone(line), idOff: uint32(off), idEnd: uint32(end)}
+	return -1
 }
 
 // fieldStart returns the offset of field k (k >= 1) of a single-spaced line,
@@ -58,11 +81,15 @@ func fieldStart(line []byte, k int) int {
 	return i
 }
 
-// Cache maps client ids to their newest Entry. It is split into shards by a
-// hash of the client id; each shard is an open-addressing table whose slots
-// are published with atomic stores, so Get never takes a lock. An update of a
-// known client is a compare-and-swap on its slot (no lock either); only the
-// first sighting of a client takes its shard's mutex, to claim a slot.
+// Cache maps client ids to their newest AT line. It is split into shards by
+// a hash of the client id. Each shard keeps its lines in an arena of
+// pointer-free slabs (arena.go) and finds them through an index: an
+// open-addressing table of words, each a 32-bit hash tag and the 32-bit
+// offset of the client's record, so a lookup touches one index cache line
+// and then the record itself. Reads take no lock: they copy the record out
+// under its seqlock and check that the index still pointed at it. Writes
+// (a newer line, a new client) take the shard's mutex; an offer that is not
+// newer than the held line takes no lock either.
 // A Cache is safe for concurrent use by any number of goroutines.
 type Cache struct {
 	seed   maphash.Seed
@@ -72,157 +99,222 @@ type Cache struct {
 const (
 	shardBits = 6
 	numShards = 1 << shardBits
-	minTable  = 64
+	minIndex  = 64
 )
 
 type shard struct {
-	mu    sync.Mutex // serialises claiming new slots and growing the table
-	tab   atomic.Pointer[table]
+	idx   atomic.Pointer[index]
 	count atomic.Int64
-	_     [40]byte // keep shards on separate cache lines
+	mu    sync.Mutex // the writer's: records, index slots, growth
+	arena arena
+	_     [64]byte // keep shards' hot words on separate cache lines
 }
 
-type table struct {
-	slots []bucket
-	mask  uint64
+// index is a shard's table. A word is tag<<32 | offset; 0 is empty. A
+// client's position is its tag modulo the size, so growing needs no
+// hashing: the word says where it goes.
+type index struct {
+	words []uint64
+	mask  uint32
 }
 
-// bucket is one table position: the slot and its key's hash, so a probe
-// that meets another key is rejected from the table's own (contiguous)
-// memory without touching the slot. hash is stored before slot is
-// published and never changes afterwards.
-type bucket struct {
-	hash atomic.Uint64
-	slot atomic.Pointer[slot]
-}
-
-type slot struct {
-	entry atomic.Pointer[Entry]
-	key   string // the client id; immutable; points into inline when it fits
-	// inline holds short client ids in the slot itself, so that a lookup
-	// finds the key in the cache line it already loaded for the slot.
-	inline [inlineKey]byte
-}
-
-const inlineKey = 40 // slot size 64 bytes: one cache line
-
-func newSlot(key []byte) *slot {
-	s := &slot{}
-	if len(key) <= inlineKey && len(key) > 0 {
-		n := copy(s.inline[:], key)
-		s.key = unsafe.String(&s.inline[0], n) // immutable from here on
-	} else {
-		s.key = string(key)
-	}
-	return s
+func newIndex(size int) *index {
+	return &index{words: make([]uint64, size), mask: uint32(size - 1)}
 }
 
 // NewCache returns an empty cache.
 func NewCache() *Cache {
 	c := &Cache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].tab.Store(newTable(minTable))
+		c.shards[i].idx.Store(newIndex(minIndex))
 	}
 	return c
 }
 
-func newTable(size int) *table {
-	return &table{slots: make([]bucket, size), mask: uint64(size - 1)}
+func (c *Cache) hash(clientID []byte) (*shard, uint32) {
+	h := maphash.Bytes(c.seed, clientID)
+	return &c.shards[h>>(64-shardBits)], uint32(h >> (64 - shardBits - 32))
 }
 
-func (c *Cache) shardFor(h uint64) *shard { return &c.shards[h>>(64-shardBits)] }
+// ref is where find found a client: enough for the writer to tell, under
+// the lock, that nothing moved since.
+type ref struct {
+	ix  *index
+	pos uint32
+	w   uint64 // the index word
+	h0  uint64 // the record's header word
+}
 
-// lookup finds the slot for key in t, or nil.
-func (t *table) lookup(key []byte, h uint64) *slot {
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		b := &t.slots[i]
-		s := b.slot.Load()
-		if s == nil || (b.hash.Load() == h && s.key == string(key)) {
-			return s
+// find appends the line held for key (whose tag is tag) to dst. Any
+// goroutine, no lock.
+func (sh *shard) find(dst, key []byte, tag uint32) ([]byte, ref, bool) {
+	p := len(dst)
+	spins := 0
+again:
+	ix := sh.idx.Load()
+	for i := tag & ix.mask; ; i = (i + 1) & ix.mask {
+		for {
+			if spins++; spins%64 == 0 {
+				runtime.Gosched() // let a descheduled writer finish its record
+			}
+			w := atomic.LoadUint64(&ix.words[i])
+			if w == 0 {
+				return dst, ref{}, false
+			}
+			if uint32(w>>32) != tag {
+				break
+			}
+			out, h0, ok := read(dst, sh.arena.recordAt(uint32(w)))
+			if !ok {
+				continue // a writer is at it: read the slot again
+			}
+			line := out[p:]
+			if idOff := idStart(line); idOff >= 0 && idOff+len(key) < len(line) &&
+				line[idOff+len(key)] == ' ' && string(line[idOff:idOff+len(key)]) == string(key) {
+				return out, ref{ix, i, w, h0}, true
+			}
+			// Another client with the same tag, or a record reused since
+			// the slot was read: then the slot has changed too.
+			if atomic.LoadUint64(&ix.words[i]) == w {
+				if sh.idx.Load() != ix {
+					goto again // a grown table may hold the client elsewhere
+				}
+				break
+			}
 		}
 	}
 }
 
-// Get returns the newest entry for clientID, or nil. It never blocks.
+// current reports whether r still describes the client's record. Writer.
+func (sh *shard) current(r ref) bool {
+	return sh.idx.Load() == r.ix && atomic.LoadUint64(&r.ix.words[r.pos]) == r.w &&
+		atomic.LoadUint64(&sh.arena.recordAt(uint32(r.w))[0]) == r.h0
+}
+
+// AppendLine appends the line held for clientID to dst. It never blocks
+// and never allocates (beyond growing dst).
+func (c *Cache) AppendLine(dst, clientID []byte) ([]byte, bool) {
+	sh, tag := c.hash(clientID)
+	out, _, ok := sh.find(dst, clientID, tag)
+	return out, ok
+}
+
+// Get returns a copy of the entry held for clientID, or nil. It never
+// blocks; it allocates the copy.
 func (c *Cache) Get(clientID []byte) *Entry {
-	h := maphash.Bytes(c.seed, clientID)
-	if s := c.shardFor(h).tab.Load().lookup(clientID, h); s != nil {
-		return s.entry.Load()
+	line, ok := c.AppendLine(nil, clientID)
+	if !ok {
+		return nil
 	}
-	return nil
+	return &Entry{Stamp: lineStamp(line), Line: line}
 }
 
-// Offer stores (stamp, line) for clientID if it is newer than the entry held,
-// and returns the entry held afterwards and whether it is the offered one.
-// line, an AT line whose fourth field is clientID, is copied only when it is
-// stored; a stale offer allocates nothing.
+// Offer is OfferAppend returning a copy of the entry held afterwards (it
+// allocates; tests and tools use it).
 func (c *Cache) Offer(clientID []byte, stamp codec.Stamp, line []byte) (cur *Entry, stored bool) {
-	h := maphash.Bytes(c.seed, clientID)
-	sh := c.shardFor(h)
-	s := sh.tab.Load().lookup(clientID, h)
-	if s == nil {
-		var e *Entry
-		s, e = sh.claim(clientID, h, stamp, line)
-		if e != nil {
-			return e, true
-		}
+	out, stored := c.OfferAppend(nil, clientID, stamp, line)
+	if stored {
+		out = bytes.Clone(line)
 	}
-	var e *Entry
-	for {
-		old := s.entry.Load()
-		if !newer(stamp, line, old) {
-			return old, false
-		}
-		if e == nil {
-			e = newEntry(clientID, stamp, line)
-		}
-		if s.entry.CompareAndSwap(old, e) {
-			return e, true
-		}
-	}
+	return &Entry{Stamp: lineStamp(out), Line: out}, stored
 }
 
-// claim finds or creates the slot for key under the shard lock. When it
-// creates the slot it stores a new entry and returns it too.
-func (sh *shard) claim(key []byte, h uint64, stamp codec.Stamp, line []byte) (*slot, *Entry) {
+// OfferAppend stores line for clientID if (stamp, line) is newer than the
+// line held. line must be a canonical AT line (single spaces) whose fourth
+// field is clientID, and stamp its time. It reports whether it stored the
+// line; if it did not, it appends the line held to dst. The cache copies
+// line into its arena: the caller may reuse it at once. An offer that is
+// not newer takes no lock; no offer allocates once the shard's arena has
+// room (slabs are 64 KiB, reused).
+func (c *Cache) OfferAppend(dst, clientID []byte, stamp codec.Stamp, line []byte) ([]byte, bool) {
+	out, stored, _, _ := c.offerAppend(dst, clientID, stamp, line)
+	return out, stored
+}
+
+// offerAppend is OfferAppend that also reports, when it stored line in
+// place of an older one (replaced), the LineHash of the line it replaced,
+// read under the shard's mutex, so the node's digest learns exactly what
+// left the cache without a copy of it.
+func (c *Cache) offerAppend(dst, clientID []byte, stamp codec.Stamp, line []byte) (out []byte, stored bool, oldHash uint64, replaced bool) {
+	sh, tag := c.hash(clientID)
+	p := len(dst)
+	out, r, found := sh.find(dst, clientID, tag)
+	if found && !newer(stamp, line, out[p:]) {
+		return out, false, 0, false
+	}
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	t := sh.tab.Load()
-	if s := t.lookup(key, h); s != nil {
-		return s, nil
-	}
-	n := sh.count.Load() + 1
-	if uint64(n)*2 > uint64(len(t.slots)) { // keep probes short: at most half full
-		t = t.grow()
-		sh.tab.Store(t)
-	}
-	s := newSlot(key)
-	e := newEntry(key, stamp, line)
-	s.entry.Store(e)
-	t.insert(s, h)
-	sh.count.Store(n)
-	return s, e
-}
-
-func (t *table) insert(s *slot, h uint64) {
-	i := h & t.mask
-	for t.slots[i].slot.Load() != nil {
-		i = (i + 1) & t.mask
-	}
-	t.slots[i].hash.Store(h)
-	t.slots[i].slot.Store(s)
-}
-
-// grow returns a table twice the size holding every slot of t. Readers still
-// probing t see a complete, consistent (if slightly older) table.
-func (t *table) grow() *table {
-	nt := newTable(len(t.slots) * 2)
-	for i := range t.slots {
-		if s := t.slots[i].slot.Load(); s != nil {
-			nt.insert(s, t.slots[i].hash.Load())
+	if !found || !sh.current(r) {
+		// A writer got there first: look again, now that none can.
+		out, r, found = sh.find(dst, clientID, tag)
+		if found && !newer(stamp, line, out[p:]) {
+			sh.mu.Unlock()
+			return out, false, 0, false
 		}
 	}
-	return nt
+	idOff := fieldStart(line, 3)
+	if idOff < 0 || idOff+len(clientID) > len(line) || string(line[idOff:idOff+len(clientID)]) != string(clientID) {
+		sh.mu.Unlock()
+		panic("herd: Cache.OfferAppend: the line's fourth field is not the client id")
+	}
+	if found {
+		oldHash = LineHash(out[p:]) // the record as it is: no writer but us
+		sh.replace(r, line)
+	} else {
+		sh.insert(tag, line)
+	}
+	sh.mu.Unlock()
+	return dst, true, oldHash, found
+}
+
+// replace puts line in place of the record r points to: in place if it
+// has the same size in words, else in another record. Writer.
+func (sh *shard) replace(r ref, line []byte) {
+	a := &sh.arena
+	need := recordWords(len(line))
+	size := recordWords(int(r.h0 >> 32))
+	off := uint32(r.w)
+	if need == size {
+		a.write(off, line)
+		return
+	}
+	noff := a.alloc(need)
+	a.write(noff, line)
+	atomic.StoreUint64(&r.ix.words[r.pos], r.w&^0xffffffff|uint64(noff))
+	a.release(off, size)
+}
+
+// insert stores the first line of a client. Writer.
+func (sh *shard) insert(tag uint32, line []byte) {
+	ix := sh.idx.Load()
+	n := sh.count.Load() + 1
+	if uint64(n)*4 > uint64(len(ix.words))*3 { // keep probes short: at most 3/4 full
+		ix = ix.grow()
+		sh.idx.Store(ix)
+	}
+	off := sh.arena.alloc(recordWords(len(line)))
+	sh.arena.write(off, line)
+	ix.put(uint64(tag)<<32 | uint64(off))
+	sh.count.Store(n)
+}
+
+func (ix *index) put(w uint64) {
+	i := uint32(w>>32) & ix.mask
+	for atomic.LoadUint64(&ix.words[i]) != 0 {
+		i = (i + 1) & ix.mask
+	}
+	atomic.StoreUint64(&ix.words[i], w)
+}
+
+// grow returns a table twice the size holding every word of ix. Readers
+// still probing ix see a complete, consistent (if older) table.
+func (ix *index) grow() *index {
+	nx := newIndex(len(ix.words) * 2)
+	for i := range ix.words {
+		if w := atomic.LoadUint64(&ix.words[i]); w != 0 {
+			nx.put(w)
+		}
+	}
+	return nx
 }
 
 // Len returns the number of clients held.
@@ -234,18 +326,34 @@ func (c *Cache) Len() int {
 	return n
 }
 
-// Range calls fn for every entry until fn returns false. It takes no locks
-// and sees each client's entry as it is when visited: entries stored
-// concurrently may or may not be seen. It is how a link pushes a node's whole
-// view to a neighbour that (re)connects.
-func (c *Cache) Range(fn func(*Entry) bool) {
+// Range calls fn with the client id, client time and AT line of every
+// client until fn returns false. The slices are valid only during the call.
+// Shard by shard, it copies the lines out under the shard's mutex (holding
+// back that shard's writers for the copy, never readers) and calls fn
+// without it: each client is visited once, and updates stored concurrently
+// may or may not be seen. It is how a link pushes a node's whole view to a
+// neighbour that (re)connects; it allocates a buffer the size of a shard.
+func (c *Cache) Range(fn func(clientID []byte, stamp codec.Stamp, line []byte) bool) {
+	var buf []byte
+	var ends []int
 	for i := range c.shards {
-		t := c.shards[i].tab.Load()
-		for j := range t.slots {
-			if s := t.slots[j].slot.Load(); s != nil {
-				if !fn(s.entry.Load()) {
-					return
-				}
+		sh := &c.shards[i]
+		buf, ends = buf[:0], ends[:0]
+		sh.mu.Lock()
+		ix := sh.idx.Load()
+		for j := range ix.words {
+			if w := atomic.LoadUint64(&ix.words[j]); w != 0 {
+				buf, _, _ = read(buf, sh.arena.recordAt(uint32(w))) // no writer: always ok
+				ends = append(ends, len(buf))
+			}
+		}
+		sh.mu.Unlock()
+		start := 0
+		for _, end := range ends {
+			line := buf[start:end:end]
+			start = end
+			if !fn(lineClientID(line), lineStamp(line), line) {
+				return
 			}
 		}
 	}

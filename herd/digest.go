@@ -38,25 +38,27 @@ func LineHash(b []byte) uint64 {
 // digest is a running summary of the cache as changed through the node:
 // how many clients it holds and the sum of LineHash over their lines. Peer
 // links compare it with a neighbour's to learn in O(1) that two caches
-// agree. It is kept with one Get before each store, so two stores racing on
-// the same client can skew it; a skewed digest only makes links compare
-// bucket by bucket (they then walk the cache), never hides a difference,
-// and the first walk made while no store happened corrects it (ResetDigest).
+// agree. Each store reports the hash of the line it replaced, read under
+// the cache shard's mutex, so concurrent stores keep it exact; only a walk
+// racing with a store (ResetDigest) can skew it. A skewed digest only makes
+// links compare bucket by bucket (they then walk the cache), never hides a
+// difference, and the first walk made while no store happened corrects it.
 type digest struct {
 	gen   atomic.Uint64 // counts stores
 	count atomic.Uint64
 	sum   atomic.Uint64
 }
 
-// replace accounts for cur taking old's place (old nil: a new client).
-func (d *digest) replace(old, cur *Entry) {
+// replace accounts for a line hashing to cur taking the place of one
+// hashing to old (replaced false: a new client). It never allocates.
+func (d *digest) replace(old uint64, replaced bool, cur uint64) {
 	d.gen.Add(1)
-	if old == nil {
-		d.count.Add(1)
+	if replaced {
+		d.sum.Add(cur - old)
 	} else {
-		d.sum.Add(-LineHash(old.Line))
+		d.count.Add(1)
+		d.sum.Add(cur)
 	}
-	d.sum.Add(LineHash(cur.Line))
 }
 
 // Digest returns the number of clients the node holds and the sum of

@@ -1,14 +1,15 @@
 // Package herd is the domain of a herd node, with no sockets in it.
 //
 // Cache holds, per client, the newest AT line the node knows ("newer wins",
-// equal times broken by comparing lines as bytes); reads are lock-free and
-// updates of known clients are compare-and-swaps. Node answers IAMAT,
+// equal times broken by comparing lines as bytes) in pointer-free per-shard
+// arenas; reads are lock-free (seqlocked records) and storing a newer line
+// allocates nothing. Node answers IAMAT,
 // applies AT updates from neighbours and clients and decides what to flood,
 // through the Flooder interface the peer links implement; it refuses AT
 // lines whose origin is no node of the herd, and, with a herd secret or a
 // peer port, AT and PEER lines from clients. It keeps a running digest of
-// its cache (count and sum of LineHash) that peer links compare with their
-// neighbours'. Whatsat composes WHATSAT answers from a places.Provider. Config is the
+// its cache (count and sum of LineHash, the replaced line's hash reported by
+// the cache's store) that peer links compare with their neighbours'. Whatsat composes WHATSAT answers from a places.Provider. Config is the
 // herd's YAML topology and settings; the default five-node herd of
 // PROTOCOL.md is embedded.
 //

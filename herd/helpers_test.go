@@ -42,7 +42,7 @@ func offerAT(tb testing.TB, c *herd.Cache, line string) (*herd.Entry, bool) {
 
 type countFlooder struct{ n int }
 
-func (f *countFlooder) Flood(*herd.Entry, string) { f.n++ }
+func (f *countFlooder) Flood([]byte, string) { f.n++ }
 
 // withPlaces returns a node with n's name and cache answering WHATSAT
 // through p.

@@ -9,10 +9,13 @@ import (
 
 // Flooder carries stored updates to a node's neighbours. The engine
 // implements it with peer links; tests use in-memory fakes. Flood is called
-// on the goroutine that handled the update (an event loop): it must not
-// block, and it must not send e to the neighbour named from.
+// on the goroutine that handled the update (an event loop) with the AT line
+// just stored (without "\n"): it must not block, must not send the line to
+// the neighbour named from, and must copy what it keeps, because line is
+// valid only during the call (it is the reply buffer; the cache holds its
+// own copy in its arena).
 type Flooder interface {
-	Flood(e *Entry, from string)
+	Flood(line []byte, from string)
 }
 
 // Node is one herd member's command logic: it answers IAMAT, applies AT
@@ -89,8 +92,8 @@ func NewNode(opts NodeOptions) *Node {
 	if n.cache == nil {
 		n.cache = NewCache()
 	}
-	n.cache.Range(func(e *Entry) bool { // a cache loaded before the node
-		n.digest.replace(nil, e)
+	n.cache.Range(func(_ []byte, _ codec.Stamp, line []byte) bool { // a cache loaded before the node
+		n.digest.replace(0, false, LineHash(line))
 		return true
 	})
 	if n.flood == nil {
@@ -124,7 +127,7 @@ func (n *Node) Clock() codec.Stamp { return n.now() }
 
 type noFlood struct{}
 
-func (noFlood) Flood(*Entry, string) {}
+func (noFlood) Flood([]byte, string) {}
 
 // Name is the node's name, the origin field of the AT lines it writes.
 func (n *Node) Name() string { return n.name }
@@ -135,7 +138,8 @@ func (n *Node) Cache() *Cache { return n.cache }
 // IAMAT answers a parsed IAMAT: it appends the reply line (with "\n") to dst.
 // A newer report is stored and flooded to every neighbour and its AT line is
 // the reply; a report not newer than the one held gets the held line, byte
-// for byte, and goes nowhere. Non-blocking; allocates only to store.
+// for byte, and goes nowhere. Non-blocking; does not allocate (beyond
+// growing dst).
 func (n *Node) IAMAT(dst []byte, cmd *codec.Command) []byte {
 	return n.iamat(dst, cmd, n.now())
 }
@@ -153,13 +157,20 @@ func (n *Node) tooFar(t, now codec.Stamp) bool {
 func (n *Node) iamat(dst []byte, cmd *codec.Command, received codec.Stamp) []byte {
 	p := len(dst)
 	dst = codec.AppendAT(dst, n.name, received, cmd)
-	old := n.cache.Get(cmd.ClientID)
-	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
+	return n.offer(dst, p, cmd, "")
+}
+
+// offer offers the AT line dst[p:] to the cache, accounts for it in the
+// digest and floods it if stored; otherwise it puts the held line in its
+// place. It appends "\n".
+func (n *Node) offer(dst []byte, p int, cmd *codec.Command, from string) []byte {
+	q := len(dst)
+	dst, stored, old, replaced := n.cache.offerAppend(dst, cmd.ClientID, cmd.Stamp, dst[p:q])
 	if stored {
-		n.digest.replace(old, cur)
-		n.flood.Flood(cur, "")
+		n.digest.replace(old, replaced, LineHash(dst[p:q]))
+		n.flood.Flood(dst[p:q], from)
 	} else {
-		dst = append(dst[:p], cur.Line...)
+		dst = append(dst[:p], dst[q:]...) // the held line, appended after ours
 	}
 	return append(dst, '\n')
 }
@@ -175,7 +186,8 @@ func (n *Node) KnownOrigin(origin []byte) bool {
 // every neighbour but from. It appends the line held afterwards (with "\n")
 // to dst, which the engine sends back to clients and drops for peers. An
 // update whose origin is no node of the herd changes nothing: "? " and its
-// canonical line are appended. Non-blocking; allocates only to store.
+// canonical line are appended. Non-blocking; does not allocate (beyond
+// growing dst).
 func (n *Node) Update(dst []byte, cmd *codec.Command, from string) []byte {
 	p := len(dst)
 	if !n.KnownOrigin(cmd.Origin) {
@@ -183,16 +195,9 @@ func (n *Node) Update(dst []byte, cmd *codec.Command, from string) []byte {
 		return append(dst, '\n')
 	}
 	dst = codec.AppendUpdate(dst, cmd)
-	old := n.cache.Get(cmd.ClientID)
-	cur, stored := n.cache.Offer(cmd.ClientID, cmd.Stamp, dst[p:])
-	if stored {
-		n.digest.replace(old, cur)
-		n.flood.Flood(cur, from)
-	} else {
-		dst = append(dst[:p], cur.Line...)
-	}
-	return append(dst, '\n')
+	return n.offer(dst, p, cmd, from)
 }
 
-// Lookup returns the entry held for clientID, or nil. Non-blocking.
+// Lookup returns a copy of the entry held for clientID, or nil.
+// Non-blocking; allocates the copy.
 func (n *Node) Lookup(clientID []byte) *Entry { return n.cache.Get(clientID) }

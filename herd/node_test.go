@@ -1,10 +1,13 @@
 package herd_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,15 +42,15 @@ type netFlooder struct {
 	name string
 }
 
-func (f netFlooder) Flood(e *herd.Entry, from string) {
+func (f netFlooder) Flood(line []byte, from string) {
 	n := f.net
 	n.floods++
-	n.storedFrom[f.name][string(e.Line)] = from
+	n.storedFrom[f.name][string(line)] = from
 	// A real link never sends to from; the fake sends to every neighbour
 	// but the one Flood names, so a node naming the wrong from would echo.
 	for _, nb := range n.links[f.name] {
 		if nb != from {
-			n.queue = append(n.queue, delivery{from: f.name, to: nb, line: string(e.Line)})
+			n.queue = append(n.queue, delivery{from: f.name, to: nb, line: string(line)})
 		}
 	}
 }
@@ -279,7 +282,7 @@ func TestUpdateReply(t *testing.T) {
 // recFlooder records the from of each Flood call.
 type recFlooder struct{ from []string }
 
-func (f *recFlooder) Flood(_ *herd.Entry, from string) { f.from = append(f.from, from) }
+func (f *recFlooder) Flood(_ []byte, from string) { f.from = append(f.from, from) }
 
 func serve(n *herd.Node, c *herd.Conn, line string) (string, herd.Outcome, *herd.Entry) {
 	var cmd codec.Command
@@ -385,7 +388,7 @@ func TestServe(t *testing.T) {
 		if out != herd.NeedsPlaces || string(dst) != "prev" {
 			t.Fatalf("WHATSAT known = %q, %v; want NeedsPlaces and dst untouched", dst, out)
 		}
-		if e == nil || e != n.Lookup([]byte("kiwi.cs.ucla.edu")) {
+		if e == nil || !bytes.Equal(e.Line, n.Lookup([]byte("kiwi.cs.ucla.edu")).Line) {
 			t.Errorf("entry %v, want the held one", e)
 		}
 		if cmd.Kind != codec.KindWHATSAT || cmd.RadiusKm != 10 || cmd.Bound != 5 {
@@ -420,9 +423,9 @@ func TestNow(t *testing.T) {
 // a node built over a loaded cache starts from it.
 func TestDigestFollowsStores(t *testing.T) {
 	walk := func(c *herd.Cache) (n, sum uint64) {
-		c.Range(func(e *herd.Entry) bool {
+		c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
 			n++
-			sum += herd.LineHash(e.Line)
+			sum += herd.LineHash(line)
 			return true
 		})
 		return n, sum
@@ -492,5 +495,39 @@ func TestIAMATFarFuture(t *testing.T) {
 	}
 	if _, _, _ = d.Serve(nil, []byte("iamat"), &cmd, &c); !errors.Is(c.Reason, codec.ErrCommand) {
 		t.Errorf("the parse error is kept as the reason: %v", c.Reason)
+	}
+}
+
+// TestDigestExactUnderConcurrentStores: the cache reports the hash of the
+// line each store replaced, read under the shard's lock, so stores racing
+// on the same clients from many goroutines leave the running digest equal
+// to a walk of the cache.
+func TestDigestExactUnderConcurrentStores(t *testing.T) {
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Origins: []string{"Alford", "Ball"}})
+	const workers, perWorker, clients = 4, 2000, 16
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			var cmd codec.Command
+			var dst []byte
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			for i := range perWorker {
+				line := fmt.Sprintf("AT Ball +0.%d c%d +%d.0+1.0 %d.%09d", w+1, r.IntN(clients), i%7, 100+r.IntN(50), r.IntN(3))
+				if err := codec.Parse([]byte(line), &cmd); err != nil {
+					panic(err)
+				}
+				dst = n.Update(dst[:0], &cmd, "Ball")
+			}
+		})
+	}
+	wg.Wait()
+	var wc, ws uint64
+	n.Cache().Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+		wc++
+		ws += herd.LineHash(line)
+		return true
+	})
+	if c, s := n.Digest(); c != wc || s != ws || wc != clients {
+		t.Fatalf("digest (%d, %x), walk (%d, %x), want %d clients", c, s, wc, ws, clients)
 	}
 }

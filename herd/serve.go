@@ -58,8 +58,9 @@ var (
 // HandOff, unless the herd has a peer port, or the handshake's form does not
 // match the secret setting (a nonce exactly when there is a secret): then it
 // is "? line". For a WHATSAT it can answer only off the loop it returns
-// NeedsPlaces and the client's entry. Non-blocking; allocates only to store
-// a newer location.
+// NeedsPlaces and the client's entry. Non-blocking; allocates only for a
+// WHATSAT that needs the places backend (the copy of the client's entry it
+// hands back).
 func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Outcome, *Entry) {
 	c.Reason = nil
 	if err := codec.Parse(line, cmd); err != nil {
@@ -88,14 +89,14 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 		}
 		return n.Update(dst, cmd, ""), Replied, nil
 	case codec.KindWHATSAT:
-		e := n.cache.Get(cmd.ClientID)
 		switch {
-		case e == nil:
-			c.Reason = ErrUnknownClient
 		case n.places == nil:
 			c.Reason = ErrNoPlaces
 		default:
-			return dst, NeedsPlaces, e
+			if e := n.cache.Get(cmd.ClientID); e != nil {
+				return dst, NeedsPlaces, e // a copy: the WHATSAT outlives this read
+			}
+			c.Reason = ErrUnknownClient
 		}
 		return codec.AppendInvalid(dst, line), Replied, nil
 	case codec.KindPeer:

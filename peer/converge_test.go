@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/testclient"
@@ -184,9 +185,9 @@ func TestChaosConverges(t *testing.T) {
 	for _, m := range h.Members {
 		c, sum := m.Node.Digest()
 		var wc, ws uint64
-		m.Node.Cache().Range(func(e *herd.Entry) bool {
+		m.Node.Cache().Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
 			wc++
-			ws += herd.LineHash(e.Line)
+			ws += herd.LineHash(line)
 			return true
 		})
 		if c != wc || sum != ws {

@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"strconv"
 
+	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
 )
 
@@ -57,8 +58,8 @@ type digest struct {
 // makeDigest sums every entry of c into 1<<bits buckets.
 func makeDigest(c *herd.Cache, b uint) *digest {
 	d := &digest{bits: b, sums: make([]uint64, 1<<b)}
-	c.Range(func(e *herd.Entry) bool {
-		h := lineHash(e.Line)
+	c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+		h := lineHash(line)
 		d.sums[h>>(64-b)] += h
 		d.root += h
 		d.count++
@@ -95,8 +96,8 @@ func (d *digest) differing(other []uint64) []uint32 {
 // hashesIn returns the hashes of c's entries in the buckets marked in want.
 func hashesIn(c *herd.Cache, b uint, want []bool) []uint64 {
 	var out []uint64
-	c.Range(func(e *herd.Entry) bool {
-		if h := lineHash(e.Line); want[h>>(64-b)] {
+	c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+		if h := lineHash(line); want[h>>(64-b)] {
 			out = append(out, h)
 		}
 		return true

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/testclient"
@@ -143,8 +144,8 @@ func stopMember(t testing.TB, m *cluster.Member) {
 // view is a node's cache: client id to AT line.
 func view(c *herd.Cache) map[string]string {
 	out := map[string]string{}
-	c.Range(func(e *herd.Entry) bool {
-		out[string(e.ClientID())] = string(e.Line)
+	c.Range(func(id []byte, _ codec.Stamp, line []byte) bool {
+		out[string(id)] = string(line)
 		return true
 	})
 	return out

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/logq"
 )
@@ -52,14 +53,17 @@ func (s linkState) String() string {
 // node dials it, proves who it is, reconciles with a digest sync, then
 // streams updates from a bounded queue and syncs again every sync interval
 // and whenever it had to drop updates. The neighbour's own link to us
-// carries the other direction. Flood only does a non-blocking channel send.
+// carries the other direction. Flood only copies the line into the link's
+// queue (updq.go): the queue holds no reference into the cache.
 type link struct {
-	ls     *Links
-	name   string
-	addr   string
-	q      chan *herd.Entry
-	wakeCh chan struct{} // redial now (the neighbour just linked in)
-	syncCh chan struct{} // sync now (updates were dropped)
+	ls      *Links
+	name    string
+	addr    string
+	q       *updq         // updates copied in by Flood; any goroutine
+	spare   []byte        // the queue buffer taken last; link goroutine only
+	scratch []byte        // for comparing with the cache; link goroutine only
+	wakeCh  chan struct{} // redial now (the neighbour just linked in)
+	syncCh  chan struct{} // sync now (updates were dropped)
 
 	up    atomic.Bool
 	state atomic.Int32
@@ -77,7 +81,7 @@ type link struct {
 func newLink(ls *Links, nb Neighbor) *link {
 	l := &link{
 		ls: ls, name: nb.Name, addr: nb.Address,
-		q:      make(chan *herd.Entry, ls.p.Queue),
+		q:      newUpdq(ls.p.Queue),
 		wakeCh: make(chan struct{}, 1),
 		syncCh: make(chan struct{}, 1),
 	}
@@ -99,29 +103,19 @@ func (l *link) wantSync() {
 	}
 }
 
-// enqueue queues e for the neighbour. While the link is down it does
-// nothing: the sync when it comes up carries what it missed. When the
-// queue is full the oldest update goes (counted) and the link asks for a
-// sync, which repairs the loss. Non-blocking; any goroutine.
-func (l *link) enqueue(e *herd.Entry) {
+// enqueue queues a copy of line for the neighbour. While the link is down
+// it does nothing: the sync when it comes up carries what it missed. When
+// the queue is full the oldest update goes (counted) and the link asks for
+// a sync, which repairs the loss. Non-blocking; any goroutine; allocates
+// nothing once the queue's buffers have grown.
+func (l *link) enqueue(line []byte) {
 	if !l.up.Load() {
 		return
 	}
-	for range 2 {
-		select {
-		case l.q <- e:
-			return
-		default:
-		}
-		select {
-		case <-l.q:
-			l.dropped.Add(1)
-			l.wantSync()
-		default:
-		}
+	if l.q.push(line) {
+		l.dropped.Add(1)
+		l.wantSync()
 	}
-	l.dropped.Add(1)
-	l.wantSync()
 }
 
 // run keeps the link up until the links close.
@@ -181,9 +175,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	defer conn.Close()
 	// Updates queued for a previous connection are in the cache: the sync
 	// below carries them.
-	for len(l.q) > 0 {
-		<-l.q
-	}
+	l.q.clear()
 	ls := l.ls
 	_ = conn.SetDeadline(timeNow().Add(ls.p.DialTimeout))
 	if ls.cfg.TLS != nil {
@@ -230,7 +222,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	summary := time.NewTicker(summaryEvery)
 	defer summary.Stop()
 	for err == nil {
-		if wanted && sy == nil && len(l.q) == 0 {
+		if wanted && sy == nil && l.q.len() == 0 {
 			startSync()
 			continue
 		}
@@ -241,20 +233,15 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 			}
 		case <-ctx.Done():
 			// Shutting down: flush what is queued, then close.
-			for err == nil && len(l.q) > 0 {
-				err = l.send(w, <-l.q)
-			}
+			err = l.sendQueued(w)
 			if err == nil {
 				err = w.Flush()
 			}
 			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link closed", Peer: l.name})
 			return timeNow().Sub(start), nil
-		case e := <-l.q:
-			err = l.send(w, e)
-			// Batch whatever else is waiting into the same write.
-			for err == nil && len(l.q) > 0 && w.Available() > 1024 {
-				err = l.send(w, <-l.q)
-			}
+		case <-l.q.ready:
+			// Everything waiting goes out in as few writes as it takes.
+			err = l.sendQueued(w)
 			if err == nil {
 				err = w.Flush()
 			}
@@ -313,8 +300,8 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		case m.count == 0 && sy.count > 0:
 			// The neighbour is empty (it restarted): send everything.
 			n := 0
-			c.Range(func(e *herd.Entry) bool {
-				err = writeEntry(w, e)
+			c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+				err = writeAT(w, line)
 				n++
 				return err == nil
 			})
@@ -346,15 +333,15 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		}
 		n := 0
 		b := sy.bits
-		c.Range(func(e *herd.Entry) bool {
-			h := lineHash(e.Line)
+		c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+			h := lineHash(line)
 			if !sy.want[h>>(64-b)] {
 				return true
 			}
 			if _, ok := has[h]; ok {
 				return true
 			}
-			err = writeEntry(w, e)
+			err = writeAT(w, line)
 			n++
 			return err == nil
 		})
@@ -404,20 +391,41 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{})
 	}
 }
 
+// sendQueued sends every queued update. Link goroutine only.
+func (l *link) sendQueued(w *bufio.Writer) error {
+	lines, full := l.q.take(l.spare)
+	l.spare = full // handed back on the next take, after these lines are sent
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		if err := l.send(w, lines[:i]); err != nil {
+			return err
+		}
+		lines = lines[i+1:]
+	}
+	return nil
+}
+
 // send writes a queued update unless a newer one for the same client has
 // replaced it in the cache since it was queued: the newer one is queued too
 // (or came from this neighbour), so the older is dropped, as memberlist's
-// Broadcast.Invalidates does. Link goroutine only.
-func (l *link) send(w *bufio.Writer, e *herd.Entry) error {
-	if l.ls.cfg.Cache.Get(e.ClientID()) != e {
+// Broadcast.Invalidates does. The queue holds copies, so the test is on
+// bytes: the line is sent only while the cache still holds exactly it
+// (read into a reused scratch buffer, without allocating). Link goroutine
+// only.
+func (l *link) send(w *bufio.Writer, line []byte) error {
+	e := herd.Entry{Line: line}
+	held, ok := l.ls.cfg.Cache.AppendLine(l.scratch[:0], e.ClientID())
+	l.scratch = held
+	if !ok || !bytes.Equal(held, line) {
 		return nil
 	}
 	l.sent.Add(1)
-	return writeEntry(w, e)
+	return writeAT(w, line)
 }
 
-func writeEntry(w *bufio.Writer, e *herd.Entry) error {
-	if _, err := w.Write(e.Line); err != nil {
+// writeAT writes an AT line and its "\n".
+func writeAT(w *bufio.Writer, line []byte) error {
+	if _, err := w.Write(line); err != nil {
 		return err
 	}
 	return w.WriteByte('\n')

@@ -91,9 +91,11 @@ func entryLine(client string, sec int64) []byte {
 	return fmt.Appendf(nil, "AT Alford +0.000000001 %s +34.068930-118.445127 %d.000000001", client, sec)
 }
 
-func offer(c *herd.Cache, client string, sec int64) *herd.Entry {
-	e, _ := c.Offer([]byte(client), codec.Stamp{Sec: sec, Nsec: 1}, entryLine(client, sec))
-	return e
+// offer stores the client's line for time sec in c and returns it.
+func offer(c *herd.Cache, client string, sec int64) []byte {
+	line := entryLine(client, sec)
+	c.Offer([]byte(client), codec.Stamp{Sec: sec, Nsec: 1}, line)
+	return line
 }
 
 // TestStalledNeighbour: a neighbour that stops reading stalls the link;
@@ -149,7 +151,7 @@ func TestStalledNeighbour(t *testing.T) {
 		}
 		got = append(got, string(line))
 	}
-	want := []string{string(entryLine("c7", 1)), string(entryLine("c8", 1)), string(newer.Line)}
+	want := []string{string(entryLine("c7", 1)), string(entryLine("c8", 1)), string(newer)}
 	if !slices.Equal(got, want) {
 		t.Errorf("sent %q,\nwant %q (c9's older update skipped)", got, want)
 	}

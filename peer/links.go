@@ -222,12 +222,12 @@ func (ls *Links) isNeighbor(name string) bool {
 	return slices.Contains(ls.cfg.Neighbors, name)
 }
 
-// Flood implements herd.Flooder: it queues e on every link but from's.
-// Non-blocking; safe on any goroutine.
-func (ls *Links) Flood(e *herd.Entry, from string) {
+// Flood implements herd.Flooder: it copies line into the queue of every
+// link but from's. Non-blocking; safe on any goroutine.
+func (ls *Links) Flood(line []byte, from string) {
 	for _, l := range ls.links() {
 		if l.name != from {
-			l.enqueue(e)
+			l.enqueue(line)
 		}
 	}
 }

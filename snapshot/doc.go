@@ -4,7 +4,8 @@
 // A Store writes the cache into the node's data directory every interval
 // and on a graceful stop, and Restore reads it back before the node
 // listens. A write streams the cache from a goroutine of its own, through
-// Cache.Range (lock-free: the event loops never wait for it) and a
+// Cache.Range (readers never wait for it; a shard's writers only while its
+// lines are copied out, never during file I/O) and a
 // bufio.Writer, into a temporary file in the same directory, which is
 // fsynced, renamed over the old snapshot, and the directory fsynced: a
 // crash at any point leaves the old snapshot or the new one, never a mix.

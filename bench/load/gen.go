@@ -15,8 +15,12 @@ const (
 	reqRedis                  // redis GEOADD: ":1" or ":0"
 )
 
-// idsPerConn is how many distinct client ids each connection cycles through.
-const idsPerConn = 1000
+// DefaultIDsPerConn is how many distinct client ids each connection cycles
+// through unless Options.IDsPerConn says otherwise: the cold workload (a
+// million clients over 1,000 connections; nearly every lookup misses the
+// CPU caches). 1 is the hot workload (each connection reports for one
+// client).
+const DefaultIDsPerConn = 1000
 
 // gen produces one connection's request sequence. It is deterministic in
 // (conn, seq), so the writer and the reader of a connection each run their
@@ -32,13 +36,14 @@ type gen struct {
 	radius  string
 	bound   int
 	lastID  int64 // client id suffix of the latest IAMAT, -1 before the first
+	ids     uint64
 }
 
 func newGen(opt *Options, conn int, baseNs int64) gen {
 	return gen{
 		mix: opt.Mix, prefix: opt.ClientPrefix, conn: conn, baseNs: baseNs,
 		whatsat: opt.WhatsatFrac, invalid: opt.InvalidFrac,
-		radius: opt.Radius, bound: opt.Bound, lastID: -1,
+		radius: opt.Radius, bound: opt.Bound, lastID: -1, ids: uint64(opt.IDsPerConn),
 	}
 }
 
@@ -56,7 +61,7 @@ func (g *gen) next(dst []byte) ([]byte, reqKind) {
 	seq := g.seq
 	g.seq++
 	h := mix64(uint64(g.conn)<<40 ^ seq)
-	id := int64(seq % idsPerConn)
+	id := int64(seq % g.ids)
 	clientTime := g.baseNs + int64(seq)*1000
 	switch g.mix {
 	case MixRedis:

@@ -149,8 +149,8 @@ func TestGeneratedRequests(t *testing.T) {
 	if counts[reqIAMAT] == 0 || counts[reqWHATSAT] == 0 || counts[reqInvalid] == 0 {
 		t.Fatalf("mix = %v", counts)
 	}
-	if len(lastTime) < idsPerConn/2 || len(lastTime) > idsPerConn {
-		t.Fatalf("%d distinct clients, want most of %d", len(lastTime), idsPerConn)
+	if len(lastTime) < DefaultIDsPerConn/2 || len(lastTime) > DefaultIDsPerConn {
+		t.Fatalf("%d distinct clients, want most of %d", len(lastTime), DefaultIDsPerConn)
 	}
 
 	opt.Mix, opt.WhatsatFrac, opt.InvalidFrac = MixRedis, 0, 0
@@ -568,5 +568,30 @@ func TestProgressBar(t *testing.T) {
 	}
 	if l := progressLine(Progress{Elapsed: time.Second, Measured: 500}, opt); !strings.Contains(l, "500/1000 replies") {
 		t.Fatalf("progress line %q", l)
+	}
+}
+
+// The hot workload: one client per connection, its times always growing.
+func TestGenHot(t *testing.T) {
+	opt := DefaultOptions()
+	opt.IDsPerConn = 1
+	g := newGen(&opt, 4, 0)
+	var cmd codec.Command
+	var last codec.Stamp
+	for i := range 100 {
+		line, kind := g.next(nil)
+		if kind != reqIAMAT {
+			t.Fatalf("request %d is %v", i, kind)
+		}
+		if err := codec.Parse(line[:len(line)-1], &cmd); err != nil {
+			t.Fatal(err)
+		}
+		if string(cmd.ClientID) != "c4-0" {
+			t.Fatalf("client %q, want c4-0", cmd.ClientID)
+		}
+		if i > 0 && cmd.Stamp.Compare(last) <= 0 {
+			t.Fatalf("time %+v not after %+v", cmd.Stamp, last)
+		}
+		last = cmd.Stamp
 	}
 }

@@ -34,6 +34,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&opt.Rate, "rate", 0, "open loop: total requests/s at fixed intervals (0: closed loop)")
 	mix := fs.String("mix", string(opt.Mix), "protocol and requests: herd, echo or redis")
 	fs.StringVar(&opt.ClientPrefix, "prefix", opt.ClientPrefix, "client id prefix (ids are <prefix><conn>-<n>); differ it between concurrent generators")
+	fs.IntVar(&opt.IDsPerConn, "ids-per-conn", opt.IDsPerConn, "distinct clients each connection reports for in turn: 1000 is the cold workload, 1 the hot one")
 	fs.Float64Var(&opt.WhatsatFrac, "whatsat", 0, "herd mix: fraction of WHATSAT requests")
 	fs.Float64Var(&opt.InvalidFrac, "invalid", 0, "herd mix: fraction of invalid lines")
 	fs.StringVar(&opt.Radius, "radius", opt.Radius, "WHATSAT radius in km")

@@ -49,10 +49,15 @@ type Options struct {
 	// different prefixes, or updates flooded from one are newer than the
 	// other's and its IAMAT replies no longer match. Default "c".
 	ClientPrefix string
-	WhatsatFrac  float64 // herd mix: fraction of WHATSAT requests (0..1)
-	InvalidFrac  float64 // herd mix: fraction of invalid lines (0..1)
-	Radius       string  // WHATSAT radius in km, as sent ("10")
-	Bound        int     // WHATSAT result bound (1..20)
+	// IDsPerConn is how many distinct clients each connection reports for,
+	// in turn (1..1,000,000): DefaultIDsPerConn (1000) is the cold
+	// workload, 1 the hot one. Client times always grow, so every IAMAT is
+	// newer than the one stored.
+	IDsPerConn  int
+	WhatsatFrac float64 // herd mix: fraction of WHATSAT requests (0..1)
+	InvalidFrac float64 // herd mix: fraction of invalid lines (0..1)
+	Radius      string  // WHATSAT radius in km, as sent ("10")
+	Bound       int     // WHATSAT result bound (1..20)
 
 	PID          int           // server process to read CPU and RSS from; 0: none
 	ReplyTimeout time.Duration // longest wait for a reply before the connection counts as failed
@@ -85,6 +90,7 @@ func DefaultOptions() Options {
 		Warmup:       time.Second,
 		Mix:          MixHerd,
 		ClientPrefix: "c",
+		IDsPerConn:   DefaultIDsPerConn,
 		Radius:       "10",
 		Bound:        5,
 		ReplyTimeout: 10 * time.Second,
@@ -118,6 +124,9 @@ func (o *Options) validate() error {
 		return err
 	}
 	o.Addr = addr
+	if o.IDsPerConn == 0 {
+		o.IDsPerConn = DefaultIDsPerConn
+	}
 	switch {
 	case o.Conns < 1 || o.Conns > MaxConns:
 		return fmt.Errorf("load: conns %d out of range 1..%d", o.Conns, MaxConns)
@@ -131,6 +140,8 @@ func (o *Options) validate() error {
 		return errors.New("load: negative warmup")
 	case o.Rate < 0:
 		return fmt.Errorf("load: negative rate %g", o.Rate)
+	case o.IDsPerConn < 1 || o.IDsPerConn > 1_000_000:
+		return fmt.Errorf("load: ids per connection %d out of range 1..1000000", o.IDsPerConn)
 	case o.WhatsatFrac < 0 || o.InvalidFrac < 0 || o.WhatsatFrac+o.InvalidFrac > 1:
 		return fmt.Errorf("load: whatsat (%g) and invalid (%g) fractions must be >= 0 and sum to at most 1", o.WhatsatFrac, o.InvalidFrac)
 	}

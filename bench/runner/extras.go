@@ -161,7 +161,7 @@ func cacheBytes(n int) float64 {
 		if err := codec.Parse(buf, &cmd); err != nil {
 			panic(err)
 		}
-		c.Offer(cmd.ClientID, cmd.Stamp, buf)
+		c.OfferAppend(nil, cmd.ClientID, cmd.Stamp, buf)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

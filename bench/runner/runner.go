@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,24 +24,29 @@ import (
 
 // Options is one benchmark run.
 type Options struct {
-	Herd     string        // path to the herd binary
-	Engines  []string      // gnet, goroutine, twisted, redis, echo
-	Conns    []int         // connection counts
-	Pipeline []int         // pipeline depths
-	Rounds   int           // repetitions of every cell
-	Duration time.Duration // measured time per run
-	Warmup   time.Duration
-	Out      string // BENCHMARKS.md path; "" prints to stdout
-	ChartDir string // where the PNG charts go; "" draws none
-	GoBench  string // go test -bench output to quote in the report; "" for none
-	Quick    bool
-	Command  string // the command line, recorded in the report
-	Log      io.Writer
+	Herd     string   // path to the herd binary
+	Engines  []string // gnet, goroutine, twisted, redis, echo
+	Conns    []int    // connection counts
+	Pipeline []int    // pipeline depths
+	// Workloads are "cold" (each connection rotates through 1,000 clients)
+	// and "hot" (one client per connection); client times always grow, so
+	// every IAMAT is stored. Empty means cold only.
+	Workloads []string
+	Rounds    int           // repetitions of every cell
+	Duration  time.Duration // measured time per run
+	Warmup    time.Duration
+	Out       string // BENCHMARKS.md path; "" prints to stdout
+	ChartDir  string // where the PNG charts go; "" draws none
+	GoBench   string // go test -bench output to quote in the report; "" for none
+	Quick     bool
+	Command   string // the command line, recorded in the report
+	Log       io.Writer
 }
 
 // Sample is one load run's result, as `herd load --json` prints it.
 type Sample struct {
 	Engine      string  `json:"engine"`
+	Workload    string  `json:"workload,omitempty"`
 	Conns       int     `json:"conns"`
 	Pipeline    int     `json:"pipeline"`
 	Round       int     `json:"round"`
@@ -53,7 +59,18 @@ type Sample struct {
 	CPUusPerReq float64 `json:"server_cpu_us_per_req"`
 	ClientCPUus float64 `json:"client_cpu_us_per_req"`
 	RSSBytes    int64   `json:"server_rss_bytes"`
-	Failed      string  `json:"failed,omitempty"`
+	// GCFrac is the share of the node's CPU its garbage collector used
+	// during the run (herd engines only; -1 when not measured).
+	GCFrac float64 `json:"gc_cpu_frac"`
+	Failed string  `json:"failed,omitempty"`
+}
+
+// idsPerConn is the load generator's --ids-per-conn for a workload.
+func idsPerConn(workload string) int {
+	if workload == "hot" {
+		return 1
+	}
+	return load.DefaultIDsPerConn
 }
 
 func fromResult(r load.Result) Sample {
@@ -63,9 +80,28 @@ func fromResult(r load.Result) Sample {
 
 // server is a running server process.
 type server struct {
-	name string
-	addr string
-	cmd  *exec.Cmd
+	name  string
+	addr  string
+	debug string // the node's --debug-addr, "" for other engines
+	cmd   *exec.Cmd
+}
+
+// cpuStats reads a node's /debug/herd/cpu: GC and process CPU seconds.
+func (s *server) cpuStats() (gc, cpu float64, err error) {
+	if s.debug == "" {
+		return 0, 0, errors.New("no debug address")
+	}
+	resp, err := http.Get("http://" + s.debug + "/debug/herd/cpu")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = fmt.Sscanf(string(b), "%g %g", &gc, &cpu)
+	return gc, cpu, err
 }
 
 func freePort() (int, error) {
@@ -124,6 +160,7 @@ func start(o *Options, engine, dir string) (*server, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var cmd *exec.Cmd
+	debug := ""
 	switch engine {
 	case "gnet", "goroutine":
 		cfg := filepath.Join(dir, "bench-"+strconv.Itoa(port)+".yaml")
@@ -131,7 +168,12 @@ func start(o *Options, engine, dir string) (*server, error) {
 		if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 			return nil, err
 		}
-		cmd = exec.Command(o.Herd, "serve", "Alford", "--config", cfg, "--engine", engine, "--log-level", "warn", "--log-dir", dir)
+		dport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		debug = "127.0.0.1:" + strconv.Itoa(dport)
+		cmd = exec.Command(o.Herd, "serve", "Alford", "--config", cfg, "--engine", engine, "--log-level", "warn", "--log-dir", dir, "--debug-addr", debug)
 	case "echo":
 		cmd = exec.Command(o.Herd, "echo-server", "--listen", addr)
 	case "twisted":
@@ -148,7 +190,7 @@ func start(o *Options, engine, dir string) (*server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", engine, err)
 	}
-	s := &server{name: engine, addr: addr, cmd: cmd}
+	s := &server{name: engine, addr: addr, debug: debug, cmd: cmd}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -188,6 +230,7 @@ func protoOf(engine string) string {
 
 // runLoad runs `herd load --json` against s.
 func runLoad(o *Options, s *server, conns, pipeline int, extra ...string) (Sample, error) {
+	gc0, cpu0, gcErr := s.cpuStats()
 	args := []string{"load", "--addr", s.addr, "--conns", strconv.Itoa(conns), "--pipeline", strconv.Itoa(pipeline),
 		"--duration", o.Duration.String(), "--warmup", o.Warmup.String(), "--mix", protoOf(s.name),
 		"--pid", strconv.Itoa(s.cmd.Process.Pid), "--json"}
@@ -200,7 +243,12 @@ func runLoad(o *Options, s *server, conns, pipeline int, extra ...string) (Sampl
 	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
 		return Sample{}, fmt.Errorf("herd %s: %v %v: %s", strings.Join(args, " "), err, jerr, strings.TrimSpace(errb.String()))
 	}
-	return fromResult(res), nil
+	smp := fromResult(res)
+	smp.GCFrac = -1
+	if gc1, cpu1, err := s.cpuStats(); gcErr == nil && err == nil && cpu1 > cpu0 {
+		smp.GCFrac = (gc1 - gc0) / (cpu1 - cpu0)
+	}
+	return smp, nil
 }
 
 // Run runs the matrix and returns every sample.
@@ -219,36 +267,42 @@ func Run(ctx context.Context, o *Options) ([]Sample, error) {
 		engines = append(engines, e)
 	}
 	var samples []Sample
-	total := o.Rounds * len(o.Conns) * len(o.Pipeline) * len(engines)
+	workloads := o.Workloads
+	if len(workloads) == 0 {
+		workloads = []string{""}
+	}
+	total := o.Rounds * len(workloads) * len(o.Conns) * len(o.Pipeline) * len(engines)
 	n := 0
 	for round := 1; round <= o.Rounds; round++ {
-		for _, conns := range o.Conns {
-			for _, pipe := range o.Pipeline {
-				// Alternate the order of engines from round to round.
-				order := slices.Clone(engines)
-				if round%2 == 0 {
-					slices.Reverse(order)
-				}
-				for _, e := range order {
-					if ctx.Err() != nil {
-						return samples, ctx.Err()
+		for _, wl := range workloads {
+			for _, conns := range o.Conns {
+				for _, pipe := range o.Pipeline {
+					// Alternate the order of engines from round to round.
+					order := slices.Clone(engines)
+					if round%2 == 0 {
+						slices.Reverse(order)
 					}
-					n++
-					fmt.Fprintf(o.Log, "bench: [%d/%d] round %d %-9s conns=%-5d pipeline=%-2d ", n, total, round, e, conns, pipe)
-					s, err := start(o, e, dir)
-					if err != nil {
-						return samples, err
+					for _, e := range order {
+						if ctx.Err() != nil {
+							return samples, ctx.Err()
+						}
+						n++
+						fmt.Fprintf(o.Log, "bench: [%d/%d] round %d %-9s %-4s conns=%-5d pipeline=%-2d ", n, total, round, e, wl, conns, pipe)
+						s, err := start(o, e, dir)
+						if err != nil {
+							return samples, err
+						}
+						smp, err := runLoad(o, s, conns, pipe, "--ids-per-conn", strconv.Itoa(idsPerConn(wl)))
+						s.stop()
+						smp.Engine, smp.Workload, smp.Conns, smp.Pipeline, smp.Round = e, wl, conns, pipe, round
+						if err != nil {
+							smp.Failed = err.Error()
+							fmt.Fprintf(o.Log, "FAILED: %v\n", err)
+						} else {
+							fmt.Fprintf(o.Log, "%10.0f req/s  p99 %7.0f µs  cpu %5.2f µs/req  errors %d\n", smp.RPS, smp.P99us, smp.CPUusPerReq, smp.Errors)
+						}
+						samples = append(samples, smp)
 					}
-					smp, err := runLoad(o, s, conns, pipe)
-					s.stop()
-					smp.Engine, smp.Conns, smp.Pipeline, smp.Round = e, conns, pipe, round
-					if err != nil {
-						smp.Failed = err.Error()
-						fmt.Fprintf(o.Log, "FAILED: %v\n", err)
-					} else {
-						fmt.Fprintf(o.Log, "%10.0f req/s  p99 %7.0f µs  cpu %5.2f µs/req  errors %d\n", smp.RPS, smp.P99us, smp.CPUusPerReq, smp.Errors)
-					}
-					samples = append(samples, smp)
 				}
 			}
 		}
@@ -265,6 +319,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "BENCHMARKS.md", "report `file`; - for stdout")
 	engines := fs.String("engines", "gnet,goroutine,twisted,node,redis,echo", "comma-separated engines: gnet, goroutine, twisted, node, redis, echo")
 	rounds := fs.Int("rounds", 3, "repetitions of every cell")
+	workloads := fs.String("workloads", "cold,hot", "comma-separated workloads: cold (1,000 clients per connection), hot (one per connection)")
+	conns := fs.String("conns", "", "comma-separated connection counts (default: the matrix's)")
+	pipes := fs.String("pipeline", "", "comma-separated pipeline depths (default: the matrix's)")
+	extras := fs.Bool("extras", true, "also measure memory, propagation and the WHATSAT mix")
 	dur := fs.Duration("duration", 5*time.Second, "measured time per run")
 	jsonOut := fs.String("json", "", "also write every sample to this JSON `file`")
 	gobench := fs.String("gobench", "", "include the Go micro-benchmark output in this `file` (go test -bench) in the report")
@@ -288,6 +346,25 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		o.Quick = true
 		o.Conns, o.Rounds, o.Duration, o.Warmup = []int{1, 100, 1000}, 1, 2*time.Second, 500*time.Millisecond
 	}
+	o.Workloads = strings.Split(*workloads, ",")
+	for _, w := range o.Workloads {
+		if w != "cold" && w != "hot" {
+			fmt.Fprintf(stderr, "bench: unknown workload %q (cold, hot)\n", w)
+			return 2
+		}
+	}
+	if *conns != "" {
+		if o.Conns = intList(*conns); o.Conns == nil {
+			fmt.Fprintf(stderr, "bench: bad --conns %q\n", *conns)
+			return 2
+		}
+	}
+	if *pipes != "" {
+		if o.Pipeline = intList(*pipes); o.Pipeline == nil {
+			fmt.Fprintf(stderr, "bench: bad --pipeline %q\n", *pipes)
+			return 2
+		}
+	}
 	if *out != "-" {
 		o.ChartDir = filepath.Join(filepath.Dir(*out), "bench", "charts")
 	}
@@ -301,7 +378,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
-	extra := Extras(ctx, o)
+	var extra ExtraResults
+	if *extras {
+		extra = Extras(ctx, o)
+	}
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(struct {
 			Samples []Sample
@@ -373,4 +453,17 @@ func rerender(o *Options, from, out string, redoExtras bool, stdout, stderr io.W
 		return 1
 	}
 	return 0
+}
+
+// intList parses "1,10,100"; nil if any item is not a positive integer.
+func intList(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil
+		}
+		out = append(out, n)
+	}
+	return out
 }

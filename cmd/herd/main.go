@@ -50,6 +50,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if args[0] == "up" || args[0] == "serve" {
+		cli.SetGCDefaults()
+	}
 	var err error
 	switch args[0] {
 	case "up":

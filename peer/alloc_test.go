@@ -1,0 +1,34 @@
+//go:build !race
+
+package peer
+
+import (
+	"testing"
+
+	"github.com/herdnet/herd/herd"
+)
+
+// TestFloodAllocs: flooding copies the line into each up link's queue, and
+// once the queues' buffers have grown that allocates nothing, whether the
+// queue has room or drops its oldest line.
+func TestFloodAllocs(t *testing.T) {
+	ls := New(Config{Name: "A", Cache: herd.NewCache(), Peers: herd.PeerConfig{Queue: 8}})
+	defer ls.Close()
+	a, b := newLink(ls, Neighbor{Name: "B"}), newLink(ls, Neighbor{Name: "C"})
+	a.setState(stateUp)
+	b.setState(stateUp)
+	ls.list.Store(&[]*link{a, b})
+	line := entryLine("kiwi.cs.ucla.edu", 1479413884)
+	for range 100 {
+		ls.Flood(line, "")
+	}
+	if n := testing.AllocsPerRun(1000, func() { ls.Flood(line, "C") }); n != 0 {
+		t.Errorf("%.2f allocations per Flood, want 0", n)
+	}
+	if a.dropped.Load() == 0 {
+		t.Error("the queue never overflowed: the test did not cover dropping")
+	}
+	if got := b.q.len(); got != 8 {
+		t.Errorf("C's queue holds %d lines, want 8 (from C: not queued)", got)
+	}
+}
