@@ -24,8 +24,8 @@ import (
 // atomic fields, which the ticker reads (and kick, which it sets).
 type connState struct {
 	id    uint64
-	hc    herd.Conn  // this connection's session state
-	stats *loopStats // the counters of the connection's event loop (stats.go)
+	hc    herd.Session // this connection's session state
+	stats *loopStats   // the counters of the connection's event loop (stats.go)
 	// hello is a neighbour's PEER handshake line: the connection goes to
 	// the peer links once the replies before it are out.
 	hello []byte

@@ -37,7 +37,7 @@ func testConfig(t testing.TB) *herd.Config {
 	return cfg
 }
 
-func plainSetup(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+func plainSetup(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 	var logger *slog.Logger
 	if os.Getenv("HERD_TEST_LOG") != "" { // debugging aid: node logs on stderr
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -113,7 +113,7 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	}
 	// Restart Hamilton on the same address, empty.
 	cfg2 := *cfg
-	cfg2.Nodes = append([]herd.NodeConfig(nil), cfg.Nodes...)
+	cfg2.Nodes = append([]herd.Member(nil), cfg.Nodes...)
 	for i := range cfg2.Nodes {
 		if cfg2.Nodes[i].Name == "Hamilton" {
 			cfg2.Nodes[i].Listen = hamAddr
@@ -139,7 +139,7 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits herd.Limits) string {
 		cfg := testConfig(t)
 		cfg.Limits = limits.WithDefaults()
-		setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+		setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 			o, l, err := plainSetup(nc)
 			o.Places, o.PlacesTimeout, o.MaxInFlight = opts.Places, opts.PlacesTimeout, opts.MaxInFlight
 			return o, l, err

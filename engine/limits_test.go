@@ -28,7 +28,7 @@ func startLimited(t *testing.T, limits herd.Limits, p places.Provider, maxInFlig
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.Limits = limits.WithDefaults()
-	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		o, l, err := plainSetup(nc)
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, time.Minute, maxInFlight
 		return o, l, err
@@ -327,7 +327,7 @@ func TestStopDeliversRunningWhatsat(t *testing.T) {
 	t.Parallel()
 	p := newGated()
 	cfg := testConfig(t)
-	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		o, l, err := plainSetup(nc)
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, time.Minute, 2
 		return o, l, err

@@ -41,7 +41,7 @@ func offline(t testing.TB) places.Provider {
 func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *cluster.Member {
 	t.Helper()
 	cfg := testConfig(t)
-	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		o, l, err := plainSetup(nc)
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, timeout, 4
 		return o, l, err

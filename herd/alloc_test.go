@@ -109,7 +109,7 @@ func TestAllocsNode(t *testing.T) {
 		t.Errorf("stale Update: %v allocs, want 0", a)
 	}
 	var cmd codec.Command
-	var conn herd.Conn
+	var conn herd.Session
 	lines := [][]byte{
 		[]byte("IAMAT kiwi.cs.ucla.edu +1.0+1.0 1479413800"),
 		[]byte("LLL"),

@@ -28,7 +28,7 @@ var DefaultConfigYAML []byte
 // --config. Load it with ParseConfig or LoadConfig, which validate it; treat
 // it as frozen afterwards.
 type Config struct {
-	Nodes  []NodeConfig `yaml:"nodes"`
+	Nodes  []Member     `yaml:"nodes"`
 	Limits Limits       `yaml:"limits"`
 	Peers  PeerConfig   `yaml:"peers"`
 	Places PlacesConfig `yaml:"places"`
@@ -46,8 +46,10 @@ type PersistenceConfig struct {
 	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
 }
 
-// NodeConfig is one herd member.
-type NodeConfig struct {
+// Member is one herd member as the config describes it: its name, where it
+// listens and is reached, and its neighbours. (herd.Node is a running
+// member's command logic.)
+type Member struct {
 	// Name is the node's name: the origin field of its AT lines.
 	Name string `yaml:"name"`
 	// Listen is the host:port the node accepts clients and peers on.
@@ -71,7 +73,7 @@ type NodeConfig struct {
 
 // PeerAddress is the host:port neighbours dial to link with n: its peer
 // port when it has one, else Address.
-func (n NodeConfig) PeerAddress() string {
+func (n Member) PeerAddress() string {
 	if n.PeerListen == "" {
 		return n.Address
 	}
@@ -448,8 +450,8 @@ func sameListen(a, b string) bool {
 // advertised on different hosts may listen on the same port, even on the
 // same wildcard address (a herd of machines, or of Kubernetes pods, each
 // node on 0.0.0.0:12720).
-func sameMachine(a, b NodeConfig) bool {
-	host := func(n NodeConfig) string {
+func sameMachine(a, b Member) bool {
+	host := func(n Member) string {
 		addr := n.Address
 		if addr == "" {
 			addr = n.Listen
@@ -490,7 +492,7 @@ func (c *Config) Names() []string {
 var ErrUnknownNode = errors.New("unknown node")
 
 // Node returns the settings of the node called name.
-func (c *Config) Node(name string) (NodeConfig, error) {
+func (c *Config) Node(name string) (Member, error) {
 	for _, n := range c.Nodes {
 		if n.Name == name {
 			return n, nil
@@ -500,14 +502,14 @@ func (c *Config) Node(name string) (NodeConfig, error) {
 	for i, n := range c.Nodes {
 		names[i] = n.Name
 	}
-	return NodeConfig{}, fmt.Errorf("%w %q (the config defines %v)", ErrUnknownNode, name, names)
+	return Member{}, fmt.Errorf("%w %q (the config defines %v)", ErrUnknownNode, name, names)
 }
 
 // Neighbors returns the nodes linked with name, in config order: those it
 // lists and those that list it.
-func (c *Config) Neighbors(name string) []NodeConfig {
-	var out []NodeConfig
-	var self NodeConfig
+func (c *Config) Neighbors(name string) []Member {
+	var out []Member
+	var self Member
 	for _, n := range c.Nodes {
 		if n.Name == name {
 			self = n

@@ -230,7 +230,7 @@ nodes:
 func TestValidateDirect(t *testing.T) {
 	// Validate on a struct built in code, without Defaults: every limit is
 	// checked, and an empty address is an error.
-	c := &herd.Config{Nodes: []herd.NodeConfig{{Name: "A", Listen: "127.0.0.1:1"}}}
+	c := &herd.Config{Nodes: []herd.Member{{Name: "A", Listen: "127.0.0.1:1"}}}
 	err := c.Validate()
 	var ce *herd.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "nodes[0].address" {

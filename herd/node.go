@@ -175,9 +175,9 @@ func (n *Node) offer(dst []byte, p int, cmd *codec.Command, from string) []byte 
 	return append(dst, '\n')
 }
 
-// KnownOrigin reports whether an AT line from origin may be stored: origin
+// knownOrigin reports whether an AT line from origin may be stored: origin
 // is a node of the herd (any origin when the node was given none).
-func (n *Node) KnownOrigin(origin []byte) bool {
+func (n *Node) knownOrigin(origin []byte) bool {
 	return n.origins == nil || n.origins[string(origin)]
 }
 
@@ -190,7 +190,7 @@ func (n *Node) KnownOrigin(origin []byte) bool {
 // growing dst).
 func (n *Node) Update(dst []byte, cmd *codec.Command, from string) []byte {
 	p := len(dst)
-	if !n.KnownOrigin(cmd.Origin) {
+	if !n.knownOrigin(cmd.Origin) {
 		dst = codec.AppendUpdate(append(dst, "? "...), cmd)
 		return append(dst, '\n')
 	}

@@ -284,7 +284,7 @@ type recFlooder struct{ from []string }
 
 func (f *recFlooder) Flood(_ []byte, from string) { f.from = append(f.from, from) }
 
-func serve(n *herd.Node, c *herd.Conn, line string) (string, herd.Outcome, *herd.Entry) {
+func serve(n *herd.Node, c *herd.Session, line string) (string, herd.Outcome, *herd.Entry) {
 	var cmd codec.Command
 	dst, out, e := n.Serve([]byte("prev|"), []byte(line), &cmd, c)
 	s := string(dst)
@@ -297,7 +297,7 @@ func serve(n *herd.Node, c *herd.Conn, line string) (string, herd.Outcome, *herd
 func TestServe(t *testing.T) {
 	f := &recFlooder{}
 	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: herd.NewCache(), Flooder: f, Clock: fixedClock(kiwiReceived)})
-	var client herd.Conn
+	var client herd.Session
 
 	t.Run("invalid", func(t *testing.T) {
 		for _, line := range []string{
@@ -335,7 +335,7 @@ func TestServe(t *testing.T) {
 	})
 
 	t.Run("peer-handshake", func(t *testing.T) {
-		var c herd.Conn
+		var c herd.Session
 		var cmd codec.Command
 		dst, out, _ := n.Serve([]byte("prev"), []byte("PEER Ball"), &cmd, &c)
 		if string(dst) != "prev" || out != herd.HandOff || string(cmd.Origin) != "Ball" {
@@ -463,7 +463,7 @@ func TestIAMATFarFuture(t *testing.T) {
 	now := codec.Stamp{Sec: 1_800_000_000, Nsec: 500}
 	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Clock: fixedClock(now), MaxFuture: time.Hour})
 	var cmd codec.Command
-	var c herd.Conn
+	var c herd.Session
 	for _, tc := range []struct {
 		line string
 		ok   bool
@@ -486,7 +486,7 @@ func TestIAMATFarFuture(t *testing.T) {
 	}
 	// The default bound is 24 hours.
 	d := herd.NewNode(herd.NodeOptions{Name: "Ball", Clock: fixedClock(now)})
-	c = herd.Conn{}
+	c = herd.Session{}
 	if out, _, _ := d.Serve(nil, []byte("IAMAT k +1.0+1.0 1800086401"), &cmd, &c); c.Reason != herd.ErrFuture {
 		t.Errorf("25 hours ahead with the default bound: %q", out)
 	}

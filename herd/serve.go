@@ -21,8 +21,10 @@ const (
 	HandOff
 )
 
-// Conn is what Serve needs to know about a client connection.
-type Conn struct {
+// Session is one client connection's state as Serve needs it: when its
+// bytes arrived, and why its last line was refused. The engine keeps one
+// per connection.
+type Session struct {
 	// Received is when the line's bytes arrived, the origin time of an
 	// IAMAT's skew. An engine that reads many lines at once sets it once per
 	// read; zero means "read the clock for each line".
@@ -61,7 +63,7 @@ var (
 // NeedsPlaces and the client's entry. Non-blocking; allocates only for a
 // WHATSAT that needs the places backend (the copy of the client's entry it
 // hands back).
-func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Outcome, *Entry) {
+func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Session) ([]byte, Outcome, *Entry) {
 	c.Reason = nil
 	if err := codec.Parse(line, cmd); err != nil {
 		c.Reason = err
@@ -83,7 +85,7 @@ func (n *Node) Serve(dst, line []byte, cmd *codec.Command, c *Conn) ([]byte, Out
 			c.Reason = ErrPeersOnly
 			return codec.AppendInvalid(dst, line), Replied, nil
 		}
-		if !n.KnownOrigin(cmd.Origin) {
+		if !n.knownOrigin(cmd.Origin) {
 			c.Reason = ErrUnknownOrigin
 			return codec.AppendInvalid(dst, line), Replied, nil
 		}

@@ -18,9 +18,6 @@ type WhatsatQuery struct {
 // calls to take another.
 var ErrOverloaded = &places.Error{Status: "OVER_QUERY_LIMIT", Message: "herd: too many places requests in flight on this node"}
 
-// HasPlaces reports whether the node can answer WHATSAT.
-func (n *Node) HasPlaces() bool { return n.places != nil }
-
 // MaxInFlight is how many backend calls the node runs at once.
 func (n *Node) MaxInFlight() int { return n.maxInFlight }
 

@@ -121,7 +121,7 @@ func start(t testing.TB, cfg *herd.Config, names []string, logs *logBuf) *cluste
 	if names == nil {
 		names = cfg.Names()
 	}
-	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), nil
 	}
 	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, Loops: 1})

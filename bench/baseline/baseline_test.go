@@ -58,7 +58,7 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{}, testLogger(), nil
 	}
 	newServer := func(node *herd.Node, sc cluster.ServerConfig) cluster.Server {

@@ -25,7 +25,7 @@ type conn struct {
 	id  uint64
 	r   *bufio.Reader
 	w   *bufio.Writer
-	hc  herd.Conn
+	hc  herd.Session
 	cmd codec.Command
 	// handedOff: the connection now belongs to the peer links.
 	handedOff bool

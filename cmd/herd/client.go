@@ -197,7 +197,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 
 // adminHost is the node's admin address as a client reaches it: a
 // wildcard host becomes the host of its address, or loopback.
-func adminHost(nc herd.NodeConfig) string {
+func adminHost(nc herd.Member) string {
 	host, port, err := net.SplitHostPort(nc.Admin)
 	if err != nil {
 		return nc.Admin

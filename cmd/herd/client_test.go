@@ -28,7 +28,7 @@ func startAdminHerd(t *testing.T) (*cluster.Herd, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{Name: nc.Name, Places: p}, nil, nil
 	}
 	var names []string

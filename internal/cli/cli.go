@@ -85,12 +85,12 @@ func StopSignals() (<-chan os.Signal, func()) {
 	return sig, func() { signal.Stop(sig) }
 }
 
-// RaiseFDLimit raises the process's open-file limit (RLIMIT_NOFILE) to its
+// raiseFDLimit raises the process's open-file limit (RLIMIT_NOFILE) to its
 // hard limit, so that a node can hold as many connections as the system
 // lets it, and returns the soft limit before and after. (Go's runtime
 // already does this at start on Linux; doing it here makes it explicit, and
 // lets the caller report it.)
-func RaiseFDLimit() (before, after uint64) {
+func raiseFDLimit() (before, after uint64) {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		return 0, 0

@@ -143,10 +143,10 @@ func parseLevel(s string) (slog.Level, error) {
 func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.Writer) error {
 	sig, stop := StopSignals() // before anything starts, so no signal is missed
 	defer stop()
-	hup, stopHUP := ReloadSignal()
+	hup, stopHUP := reloadSignal()
 	defer stopHUP()
 	f.hup = hup
-	fdOld, fdNew := RaiseFDLimit()
+	fdOld, fdNew := raiseFDLimit()
 	level, _ := parseLevel(f.logLevel)
 	if f.logDir != "-" {
 		if err := os.MkdirAll(f.logDir, 0o755); err != nil {
@@ -163,7 +163,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			fl.Close()
 		}
 	}()
-	setup := func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		var w io.Writer = stderr
 		if f.logDir != "-" {
 			// Rotated at a size limit, so that logs never fill the disk.

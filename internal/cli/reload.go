@@ -10,9 +10,9 @@ import (
 	"github.com/herdnet/herd/internal/cluster"
 )
 
-// ReloadSignal delivers SIGHUP, which makes up and serve re-read their
+// reloadSignal delivers SIGHUP, which makes up and serve re-read their
 // config, until the returned func is called.
-func ReloadSignal() (<-chan os.Signal, func()) {
+func reloadSignal() (<-chan os.Signal, func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	return hup, func() { signal.Stop(hup) }

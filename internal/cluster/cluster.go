@@ -57,7 +57,7 @@ func Gnet(node *herd.Node, cfg ServerConfig) Server {
 // Setup returns the options and logger of the node nc describes. Name,
 // Cache and Flooder are filled in by Start when left unset, and so are the
 // security settings (Origins, Secret, PeerPort) from the config.
-type Setup func(nc herd.NodeConfig) (herd.NodeOptions, *slog.Logger, error)
+type Setup func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error)
 
 // Member is one node running in this process.
 type Member struct {
@@ -291,7 +291,7 @@ func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog
 // peerConfig is the peer-link configuration of node nc: its neighbours,
 // the herd secret, and its TLS identity (a "{name}" in the file names of
 // security.tls is replaced by the node's name).
-func peerConfig(cfg *herd.Config, nc herd.NodeConfig, logger *slog.Logger) (peer.Config, error) {
+func peerConfig(cfg *herd.Config, nc herd.Member, logger *slog.Logger) (peer.Config, error) {
 	pc := peer.Config{Name: nc.Name, Peers: cfg.Peers, Secret: []byte(cfg.Security.Secret), Logger: logger}
 	for _, nb := range cfg.Neighbors(nc.Name) {
 		pc.Neighbors = append(pc.Neighbors, nb.Name)
