@@ -25,7 +25,6 @@ func TestMain(m *testing.M) {
 		// gnet's worker pool (ants) is process-wide and outlives servers.
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-		goleak.IgnoreTopFunction("time.Sleep"),
 		// toxiproxy's own pipes may outlive a stopped proxy by a moment
 		// (a NoopToxic blocked on its channel); herd's goroutines are
 		// still all checked.
