@@ -27,3 +27,6 @@ func BreakableForTest(s *Server) func() error {
 		return unix.Shutdown(d, unix.SHUT_RD)
 	}
 }
+
+// QueuedWhatsats is how many WHATSATs wait for a worker.
+func QueuedWhatsats(s *Server) int { return len(s.work.jobs) }

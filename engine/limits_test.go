@@ -299,8 +299,11 @@ func TestWhatsatOverloadRepliesWithoutMoreInput(t *testing.T) {
 	m := startLimited(t, herd.Limits{}, p, 1) // one worker, a queue of four
 	busy := testclient.Dial(t, m.Addr())
 	busy.Ask("IAMAT kiwi +34.068930-118.445127 1")
-	busy.Send(strings.Repeat("WHATSAT kiwi 10 5\n", 5))
-	<-p.started // the one worker is busy, and four wait
+	busy.Send("WHATSAT kiwi 10 5\n")
+	<-p.started // the one worker is busy
+	busy.Send(strings.Repeat("WHATSAT kiwi 10 5\n", 4))
+	s := m.Server.(*engine.Server)
+	testclient.Eventually(t, "four WHATSATs to wait for the worker", func() bool { return engine.QueuedWhatsats(s) == 4 })
 	c := testclient.Dial(t, m.Addr())
 	c.Send(strings.Repeat("WHATSAT kiwi 50 20\n", 30) + "IAMAT last +1.0+1.0 2\n")
 	_ = c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
