@@ -41,6 +41,26 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 		}
 	}
 	old := h.cfg
+	// The limits fixed when a node starts keep their running values (the
+	// engine reads them once): say so, and remember what is in force, so
+	// that a later reload compares against it.
+	next := *cfg
+	cfg = &next
+	for _, f := range []struct {
+		name     string
+		old, new any
+		keep     func()
+	}{
+		{"max_conns", old.Limits.MaxConns, cfg.Limits.MaxConns, func() { cfg.Limits.MaxConns = old.Limits.MaxConns }},
+		{"idle_timeout", old.Limits.IdleTimeout, cfg.Limits.IdleTimeout, func() { cfg.Limits.IdleTimeout = old.Limits.IdleTimeout }},
+		{"line_timeout", old.Limits.LineTimeout, cfg.Limits.LineTimeout, func() { cfg.Limits.LineTimeout = old.Limits.LineTimeout }},
+		{"write_timeout", old.Limits.WriteTimeout, cfg.Limits.WriteTimeout, func() { cfg.Limits.WriteTimeout = old.Limits.WriteTimeout }},
+	} {
+		if f.old != f.new {
+			notes = append(notes, fmt.Sprintf("limits.%s %v -> %v needs a restart (still %v)", f.name, f.old, f.new, f.old))
+			f.keep()
+		}
+	}
 	for _, m := range h.Members {
 		name := m.Node.Name()
 		before, _ := old.Node(name)
