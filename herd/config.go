@@ -366,6 +366,25 @@ func (c *Config) Validate() error {
 	if err := c.portClash(); err != nil {
 		return err
 	}
+	// Neighbours dial each node at its peer address (address, or
+	// peer_listen's port on address's host): two nodes on one address
+	// would make a node dial itself, or the wrong neighbour.
+	dial := make(map[string]int, len(c.Nodes))
+	for i, n := range c.Nodes {
+		a := strings.ToLower(n.PeerAddress())
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "0" {
+			continue
+		}
+		if j, dup := dial[a]; dup {
+			field := ".address"
+			if n.PeerListen != "" {
+				field = ".peer_listen"
+			}
+			return &ConfigError{fmt.Sprintf("nodes[%d]%s", i, field),
+				fmt.Sprintf("neighbours would dial %q, as they dial nodes[%d] (%s)", n.PeerAddress(), j, c.Nodes[j].Name)}
+		}
+		dial[a] = i
+	}
 	if t := c.Security.TLS; t.Enabled() && (t.Cert == "" || t.Key == "" || t.CA == "") {
 		return &ConfigError{"security.tls", "needs cert, key and ca"}
 	}

@@ -307,6 +307,15 @@ func TestPortClashesAcrossFields(t *testing.T) {
 			t.Errorf("ParseConfig(%q) = %v; want a clash naming %s", tc.yaml, err, tc.field)
 		}
 	}
+	// Two nodes that neighbours would dial at one address: config check
+	// said ok, and the node dialled itself ("A" is not a neighbour) while
+	// B's link never came up.
+	same := "nodes:\n  - name: A\n    listen: 127.0.0.1:13600\n    neighbors: [B]\n" +
+		"  - name: B\n    listen: 127.0.0.1:13601\n    address: 127.0.0.1:13600\n"
+	var ce *herd.ConfigError
+	if _, err := herd.ParseConfig([]byte(same)); !errors.As(err, &ce) || ce.Field != "nodes[1].address" {
+		t.Errorf("two nodes dialled at one address: %v; want nodes[1].address", err)
+	}
 	ok := "nodes:\n  - name: A\n    listen: 0.0.0.0:12720\n    address: a.example:12720\n    admin: 0.0.0.0:12730\n    peer_listen: 0.0.0.0:13720\n" +
 		"  - name: B\n    listen: 0.0.0.0:12720\n    address: b.example:12720\n    admin: 0.0.0.0:12730\n    peer_listen: 0.0.0.0:13720\n" +
 		"  - name: C\n    listen: 127.0.0.1:0\n    admin: 127.0.0.1:0\n    peer_listen: 127.0.0.1:0\n"
