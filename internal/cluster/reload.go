@@ -42,7 +42,7 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 	}
 	old := h.cfg
 	// The limits fixed when a node starts keep their running values (the
-	// engine reads them once): say so, and remember what is in force, so
+	// engine and the node read them once): say so, and remember what is in force, so
 	// that a later reload compares against it.
 	next := *cfg
 	cfg = &next
@@ -55,6 +55,8 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 		{"idle_timeout", old.Limits.IdleTimeout, cfg.Limits.IdleTimeout, func() { cfg.Limits.IdleTimeout = old.Limits.IdleTimeout }},
 		{"line_timeout", old.Limits.LineTimeout, cfg.Limits.LineTimeout, func() { cfg.Limits.LineTimeout = old.Limits.LineTimeout }},
 		{"write_timeout", old.Limits.WriteTimeout, cfg.Limits.WriteTimeout, func() { cfg.Limits.WriteTimeout = old.Limits.WriteTimeout }},
+		// The node takes max_future when it is created (herd.NodeOptions).
+		{"max_future", old.Limits.MaxFuture, cfg.Limits.MaxFuture, func() { cfg.Limits.MaxFuture = old.Limits.MaxFuture }},
 	} {
 		if f.old != f.new {
 			notes = append(notes, fmt.Sprintf("limits.%s %v -> %v needs a restart (still %v)", f.name, f.old, f.new, f.old))

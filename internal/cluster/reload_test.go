@@ -83,8 +83,8 @@ func TestReload(t *testing.T) {
 	}
 }
 
-// TestReloadRestartOnlyLimits: the limits the engine fixes at start
-// (max_conns and the three timeouts) used to be listed in "limits now
+// TestReloadRestartOnlyLimits: the limits fixed at start (max_conns and
+// the three timeouts in the engine, max_future in the node) used to be listed in "limits now
 // {...IdleTimeout:1s...}" as if applied, while the node kept the old ones.
 // The reload must say they need a restart, and compare a later reload
 // against the values in force.
@@ -98,12 +98,13 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 	next := testConfig()
 	next.Limits.IdleTimeout = cfg.Limits.IdleTimeout + 7*time.Second
 	next.Limits.MaxConns = 123
+	next.Limits.MaxFuture = time.Hour
 	next.Limits.MaxLine = 1000
 	notes, err := h.Reload(next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"limits.idle_timeout", "limits.max_conns"} {
+	for _, want := range []string{"limits.idle_timeout", "limits.max_conns", "limits.max_future"} {
 		if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, want) && strings.Contains(n, "needs a restart") }) {
 			t.Errorf("notes %q: want %s reported as needing a restart", notes, want)
 		}
