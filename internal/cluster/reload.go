@@ -89,15 +89,22 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 	}
 	if old.Peers != cfg.Peers {
 		notes = append(notes, "peers settings need a restart")
+		cfg.Peers = old.Peers // what stays in force
 	}
 	if old.Security != cfg.Security {
 		notes = append(notes, "security settings need a restart")
+		cfg.Security = old.Security // what stays in force
 	}
 	if !slices.Equal(old.Names(), cfg.Names()) {
 		notes = append(notes, "the set of nodes changed: restart the nodes so they accept AT lines from the new origins")
 	}
 	if old.Places != cfg.Places {
 		notes = append(notes, "places settings need a restart")
+		cfg.Places = old.Places // what stays in force
+	}
+	if old.Persistence != cfg.Persistence {
+		notes = append(notes, "persistence settings need a restart")
+		cfg.Persistence = old.Persistence // what stays in force
 	}
 	h.topo.mu.Lock()
 	h.topo.cfg = cfg

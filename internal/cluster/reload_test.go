@@ -99,6 +99,7 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 	next.Limits.IdleTimeout = cfg.Limits.IdleTimeout + 7*time.Second
 	next.Limits.MaxConns = 123
 	next.Limits.MaxFuture = time.Hour
+	next.Persistence.SnapshotInterval = cfg.Persistence.SnapshotInterval + time.Second
 	next.Limits.MaxLine = 1000
 	notes, err := h.Reload(next)
 	if err != nil {
@@ -109,6 +110,9 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 			t.Errorf("notes %q: want %s reported as needing a restart", notes, want)
 		}
 	}
+	if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "persistence settings need a restart") }) {
+		t.Errorf("notes %q: want persistence reported as needing a restart", notes)
+	}
 	if next.Limits.MaxConns != 123 {
 		t.Errorf("Reload changed the caller's config")
 	}
@@ -117,7 +121,7 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "needs a restart") }) {
+	if slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "a restart") }) {
 		t.Errorf("reloading the running values: notes %q", notes)
 	}
 }
