@@ -110,6 +110,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.clients.Add(-1)
 		if !mayBePeer(c.Fd()) || !s.takePeerSlot() {
 			s.closed.refused.Add(1)
+			st.stats.closed.Add(1) // OnClose finds no state to count it by
 			return nil, gnet.Close
 		}
 		st.peerSlot = true

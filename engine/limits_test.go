@@ -553,3 +553,25 @@ func TestInfoLogSummarisesRefusals(t *testing.T) {
 		t.Fatalf("per-connection or per-line events at info:\n%s", l)
 	}
 }
+
+// TestStopTimedOutDrainStopsCleanly: a non-reader owed replies holds the
+// drain until the deadline's reserve; stopping the reactor must then fit in
+// that reserve. gnet's Engine.Stop only polls for the end every 500 ms, so
+// with a reserve under that (shutdown_timeout under 5 s) Stop always
+// returned "context deadline exceeded" and the binaries exited 1.
+func TestStopTimedOutDrainStopsCleanly(t *testing.T) {
+	t.Parallel()
+	m := startLimited(t, herd.Limits{WriteTimeout: time.Minute, MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20}, nil, 0)
+	s := m.Server.(*engine.Server)
+	nonReader(t, m.Addr(), 50_000)
+	testclient.Eventually(t, "the node to owe the non-reader", func() bool { return s.Owed() > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Stop(ctx); err != nil {
+		t.Errorf("Stop after a drain that ran out of time: %v (after %v)", err, time.Since(start))
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Stop took %v, over its 2 s context", d)
+	}
+}

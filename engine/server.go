@@ -316,13 +316,24 @@ func (s *Server) Stop(ctx context.Context) error {
 	case <-s.done: // stopped on its own
 		err = <-s.runErr
 	default:
-		if err = s.eng.Stop(ctx); err == nil {
-			select {
-			case err = <-s.runErr:
-			case <-ctx.Done():
-				err = ctx.Err()
+		// gnet's Engine.Stop checks for the end only every 500 ms, more
+		// than the reserve left when a drain ran out of time (under 5 s of
+		// shutdown_timeout): wait for the reactor's own return instead.
+		stopCtx, cancelStop := context.WithCancel(ctx)
+		stopped := make(chan error, 1)
+		go func() { stopped <- s.eng.Stop(stopCtx) }()
+		select {
+		case err = <-s.runErr:
+		case err = <-stopped:
+			if err == nil {
+				select {
+				case err = <-s.runErr:
+				case <-ctx.Done():
+					err = ctx.Err()
+				}
 			}
 		}
+		cancelStop()
 	}
 	select {
 	case <-s.done: // the reactor, and so the ticker, has ended

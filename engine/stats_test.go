@@ -1,10 +1,12 @@
 package engine_test
 
 import (
+	"net"
 	"testing"
 	"time"
 
 	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
@@ -39,4 +41,33 @@ func TestStatsCountLinesAndConnections(t *testing.T) {
 	for k, name := range engine.LineKinds {
 		t.Logf("%s: %d", name, s.Stats().Lines[k])
 	}
+}
+
+// TestStatsRefusedConnectionsUncounted: a connection refused over max_conns
+// was counted as opened but never as closed (OnClose finds no state), so
+// herd_connections and /status "connections" grew by one for every refusal
+// and never came back down.
+func TestStatsRefusedConnectionsUncounted(t *testing.T) {
+	t.Parallel()
+	m := startLimited(t, herd.Limits{MaxConns: 1}, nil, 0)
+	s := m.Server.(*engine.Server)
+	pr := newProbe(t, m.Addr()) // the one client
+	pr.check(t)
+	const n = 10
+	for range n {
+		c, err := net.DialTimeout("tcp", m.Addr(), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("IAMAT x +1.0+1.0 1\n"))
+		if !closedByNode(c, 10*time.Second) {
+			t.Fatal("a connection over max_conns was not closed")
+		}
+		c.Close()
+	}
+	testclient.Eventually(t, "every refusal counted", func() bool { return s.Stats().Refused >= n })
+	if st := s.Stats(); st.Connections != 1 {
+		t.Errorf("stats after %d refusals with one client connected: %+v; want Connections 1", n, st)
+	}
+	pr.check(t)
 }

@@ -365,6 +365,28 @@ func (c *Config) Validate() error {
 			return &ConfigError{f + ".peer_listen", "missing: security.tls needs a peer port on every node"}
 		}
 	}
+	if err := c.portClash(); err != nil {
+		return err
+	}
+	// Neighbours dial each node at its peer address (address, or
+	// peer_listen's port on address's host): two nodes on one address
+	// would make a node dial itself, or the wrong neighbour.
+	dial := make(map[string]int, len(c.Nodes))
+	for i, n := range c.Nodes {
+		a := strings.ToLower(n.PeerAddress())
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "0" {
+			continue
+		}
+		if j, dup := dial[a]; dup {
+			field := ".address"
+			if n.PeerListen != "" {
+				field = ".peer_listen"
+			}
+			return &ConfigError{fmt.Sprintf("nodes[%d]%s", i, field),
+				fmt.Sprintf("neighbours would dial %q, as they dial nodes[%d] (%s)", n.PeerAddress(), j, c.Nodes[j].Name)}
+		}
+		dial[a] = i
+	}
 	if t := c.Security.TLS; t.Enabled() && (t.Cert == "" || t.Key == "" || t.CA == "") {
 		return &ConfigError{"security.tls", "needs cert, key and ca"}
 	}
@@ -443,6 +465,41 @@ func sameListen(a, b string) bool {
 	}
 	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return strings.EqualFold(ha, hb) || wild(ha) || wild(hb)
+}
+
+// portClash names a node's listen, peer_listen or admin address that would
+// bind a port another of the herd's addresses on the same machine binds too
+// (say one node's admin port on another's client port): `herd up` would fail
+// to start with "address already in use", so config check refuses it.
+// Listen against listen is checked with the nodes themselves.
+func (c *Config) portClash() error {
+	type bind struct {
+		node  int
+		field string
+		addr  string
+	}
+	var binds []bind
+	for i, n := range c.Nodes {
+		binds = append(binds, bind{i, "listen", n.Listen})
+		if n.PeerListen != "" {
+			binds = append(binds, bind{i, "peer_listen", n.PeerListen})
+		}
+		if n.Admin != "" {
+			binds = append(binds, bind{i, "admin", n.Admin})
+		}
+	}
+	for k, b := range binds {
+		for _, a := range binds[:k] {
+			if a.field == "listen" && b.field == "listen" {
+				continue
+			}
+			if sameListen(a.addr, b.addr) && sameMachine(c.Nodes[a.node], c.Nodes[b.node]) {
+				return &ConfigError{fmt.Sprintf("nodes[%d].%s", b.node, b.field),
+					fmt.Sprintf("%q clashes with nodes[%d].%s %q", b.addr, a.node, a.field, a.addr)}
+			}
+		}
+	}
+	return nil
 }
 
 // sameMachine reports whether two nodes may run on one machine: their

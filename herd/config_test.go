@@ -287,6 +287,46 @@ func TestListenClashes(t *testing.T) {
 	}
 }
 
+// One node's admin or peer port on another node's port (on the same
+// machine) passed config check, and then `herd up` failed with "address
+// already in use".
+func TestPortClashesAcrossFields(t *testing.T) {
+	for _, tc := range []struct{ yaml, field string }{
+		{"nodes:\n  - name: A\n    listen: 127.0.0.1:13000\n    admin: 127.0.0.1:13001\n" +
+			"  - name: B\n    listen: 127.0.0.1:13001\n", "nodes[1].listen"},
+		{"nodes:\n  - name: A\n    listen: 127.0.0.1:13000\n    peer_listen: 127.0.0.1:13002\n" +
+			"  - name: B\n    listen: 127.0.0.1:13002\n", "nodes[1].listen"},
+		{"nodes:\n  - name: A\n    listen: 127.0.0.1:13000\n    admin: 127.0.0.1:13005\n" +
+			"  - name: B\n    listen: 127.0.0.1:13001\n    admin: 0.0.0.0:13005\n", "nodes[1].admin"},
+		{"nodes:\n  - name: A\n    listen: 127.0.0.1:13000\n    admin: 127.0.0.1:13005\n    peer_listen: 127.0.0.1:13005\n", "nodes[0].admin"},
+		{"nodes:\n  - name: A\n    listen: 0.0.0.0:13000\n    peer_listen: 127.0.0.1:13000\n", "nodes[0].peer_listen"},
+	} {
+		_, err := herd.ParseConfig([]byte(tc.yaml))
+		var ce *herd.ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field || !strings.Contains(err.Error(), "clashes with") {
+			t.Errorf("ParseConfig(%q) = %v; want a clash naming %s", tc.yaml, err, tc.field)
+		}
+	}
+	// Two nodes that neighbours would dial at one address: config check
+	// said ok, and the node dialled itself ("A" is not a neighbour) while
+	// B's link never came up.
+	same := "nodes:\n  - name: A\n    listen: 127.0.0.1:13600\n    neighbors: [B]\n" +
+		"  - name: B\n    listen: 127.0.0.1:13601\n    address: 127.0.0.1:13600\n"
+	var ce *herd.ConfigError
+	if _, err := herd.ParseConfig([]byte(same)); !errors.As(err, &ce) || ce.Field != "nodes[1].address" {
+		t.Errorf("two nodes dialled at one address: %v; want nodes[1].address", err)
+	}
+	ok := "nodes:\n  - name: A\n    listen: 0.0.0.0:12720\n    address: a.example:12720\n    admin: 0.0.0.0:12730\n    peer_listen: 0.0.0.0:13720\n" +
+		"  - name: B\n    listen: 0.0.0.0:12720\n    address: b.example:12720\n    admin: 0.0.0.0:12730\n    peer_listen: 0.0.0.0:13720\n" +
+		"  - name: C\n    listen: 127.0.0.1:0\n    admin: 127.0.0.1:0\n    peer_listen: 127.0.0.1:0\n"
+	if _, err := herd.ParseConfig([]byte(ok)); err != nil {
+		t.Errorf("nodes on different machines, and port 0, must be allowed: %v", err)
+	}
+	if _, err := herd.ParseConfig(herd.DefaultConfigYAML); err != nil {
+		t.Errorf("the default herd: %v", err)
+	}
+}
+
 func TestLimitsDefaultsAndIdleOff(t *testing.T) {
 	c, err := herd.ParseConfig([]byte("nodes:\n  - name: A\n    listen: 127.0.0.1:1\nlimits:\n  idle_timeout: -1s\n  max_conns: 500\n"))
 	if err != nil {

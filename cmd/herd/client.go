@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -109,13 +108,19 @@ func cmdWhatsat(args []string, stdout, stderr io.Writer) error {
 	if err := clientID(pos[0]); err != nil {
 		return err
 	}
-	if r, err := strconv.ParseFloat(pos[1], 64); err != nil || !(r > 0 && r <= 50) || strings.ContainsAny(pos[1], "eEnNiI") {
-		return cli.UsageErr("RADIUS_KM %q: want a decimal number of kilometres, greater than 0 and at most 50", pos[1])
-	}
-	if b, err := strconv.Atoi(pos[2]); err != nil || b < 1 || b > 20 || strings.HasPrefix(pos[2], "+") {
+	// The node's own parser decides, so that what passes here is what
+	// the node accepts ("5." and ".5" are not radii there).
+	line := "WHATSAT " + strings.Join(pos, " ")
+	var cmd codec.Command
+	switch err := codec.Parse([]byte(line), &cmd); {
+	case errors.Is(err, codec.ErrRadius):
+		return cli.UsageErr("RADIUS_KM %q: want a decimal number of kilometres (D or D.D), greater than 0 and at most 50", pos[1])
+	case errors.Is(err, codec.ErrBound):
 		return cli.UsageErr("BOUND %q: want a whole number from 1 to 20", pos[2])
+	case err != nil:
+		return cli.UsageErr("%s: %v", line, err)
 	}
-	reply, err := ask(*addr, "WHATSAT "+strings.Join(pos, " "), true)
+	reply, err := ask(*addr, line, true)
 	fmt.Fprint(stdout, reply)
 	if err != nil {
 		return err

@@ -65,6 +65,19 @@ func TestClientCommands(t *testing.T) {
 		code, out, _ := runHerd(t, "whatsat", "kiwi.cs.ucla.edu", "10", "2", "--addr", ball)
 		return code == 0 && strings.HasPrefix(out, at) && strings.Contains(out, `"status" : "OK"`) && strings.HasSuffix(out, "}\n\n")
 	})
+	// A southern, western location: "-33..." is an argument, not a flag.
+	code, out, errOut = runHerd(t, "iamat", "--addr", alford, "sydney", "-33.868820+151.209296")
+	if code != 0 || !strings.HasPrefix(out, "AT Alford +") || !strings.Contains(out, " sydney -33.868820+151.209296 ") {
+		t.Errorf("iamat with a negative latitude: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = runHerd(t, "iamat", "sydney", "-33.868820+151.209296", "--addr", alford)
+	if code != 0 || !strings.Contains(out, " sydney -33.868820+151.209296 ") {
+		t.Errorf("iamat with a negative latitude, flag last: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = runHerd(t, "whatsat", "--addr", alford, "sydney", "050", "01")
+	if code != 0 || !strings.Contains(out, " sydney -33.868820+151.209296 ") {
+		t.Errorf("whatsat 050 01: %d %q %q", code, out, errOut)
+	}
 	code, out, errOut = runHerd(t, "whatsat", "--addr", ball, "never-seen", "10", "2")
 	if code != 1 || out != "? WHATSAT never-seen 10 2\n" || !strings.Contains(errOut, "refused") {
 		t.Errorf("whatsat about an unknown client: %d %q %q", code, out, errOut)
@@ -107,6 +120,11 @@ func TestClientUsageErrors(t *testing.T) {
 		{[]string{"whatsat", "kiwi", "10", "21"}, "BOUND"},
 		{[]string{"whatsat", "kiwi", "10", "1.5"}, "BOUND"},
 		{[]string{"whatsat", "kiwi", "10"}, "needs CLIENT RADIUS_KM BOUND"},
+		// The node refuses these radii; the CLI used to send them and exit 1.
+		{[]string{"whatsat", "kiwi", ".5", "5"}, "RADIUS_KM"},
+		{[]string{"whatsat", "kiwi", "5.", "5"}, "RADIUS_KM"},
+		{[]string{"whatsat", "kiwi", "+5", "5"}, "RADIUS_KM"},
+		{[]string{"whatsat", "kiwi", "0x1p2", "5"}, "RADIUS_KM"},
 		{[]string{"status", "extra"}, "no arguments"},
 		{[]string{"config"}, "herd config check FILE"},
 		{[]string{"config", "check"}, "exactly one FILE"},

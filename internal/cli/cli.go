@@ -37,9 +37,14 @@ func UsageErr(format string, a ...any) error {
 // ParseArgs parses flags that may come before or after positional
 // arguments ("herd serve Alford --config f" and "herd serve --config f
 // Alford") and returns the positional ones.
+// An argument that starts with "-" and a digit or "." is a negative
+// number, not a flag: a southern or western location ("-33.86+151.21").
 func ParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
+		for len(args) > 0 && negativeNumber(args[0]) {
+			pos, args = append(pos, args[0]), args[1:]
+		}
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
@@ -56,6 +61,10 @@ func ParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+func negativeNumber(s string) bool {
+	return len(s) > 1 && s[0] == '-' && (s[1] == '.' || s[1] >= '0' && s[1] <= '9')
 }
 
 // NewFlagSet returns a flag set that prints errors and usage to stderr.

@@ -65,8 +65,9 @@ type Member struct {
 	Links  *peer.Links
 	Server Server
 	// Health is the node's readiness for /readyz. A step that must finish
-	// before the node takes traffic (loading a snapshot) calls
-	// Health.Hold("snapshot") and releases it when done.
+	// before the node takes traffic calls Health.Hold(reason) and releases
+	// it when done. (The snapshot is loaded before the admin port opens, so
+	// it holds nothing.)
 	Health *admin.Health
 	// Metrics is the node's own metrics Set.
 	Metrics *admin.Metrics

@@ -41,6 +41,28 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 		}
 	}
 	old := h.cfg
+	// The limits fixed when a node starts keep their running values (the
+	// engine and the node read them once): say so, and remember what is in force, so
+	// that a later reload compares against it.
+	next := *cfg
+	cfg = &next
+	for _, f := range []struct {
+		name     string
+		old, new any
+		keep     func()
+	}{
+		{"max_conns", old.Limits.MaxConns, cfg.Limits.MaxConns, func() { cfg.Limits.MaxConns = old.Limits.MaxConns }},
+		{"idle_timeout", old.Limits.IdleTimeout, cfg.Limits.IdleTimeout, func() { cfg.Limits.IdleTimeout = old.Limits.IdleTimeout }},
+		{"line_timeout", old.Limits.LineTimeout, cfg.Limits.LineTimeout, func() { cfg.Limits.LineTimeout = old.Limits.LineTimeout }},
+		{"write_timeout", old.Limits.WriteTimeout, cfg.Limits.WriteTimeout, func() { cfg.Limits.WriteTimeout = old.Limits.WriteTimeout }},
+		// The node takes max_future when it is created (herd.NodeOptions).
+		{"max_future", old.Limits.MaxFuture, cfg.Limits.MaxFuture, func() { cfg.Limits.MaxFuture = old.Limits.MaxFuture }},
+	} {
+		if f.old != f.new {
+			notes = append(notes, fmt.Sprintf("limits.%s %v -> %v needs a restart (still %v)", f.name, f.old, f.new, f.old))
+			f.keep()
+		}
+	}
 	for _, m := range h.Members {
 		name := m.Node.Name()
 		before, _ := old.Node(name)
@@ -67,15 +89,22 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 	}
 	if old.Peers != cfg.Peers {
 		notes = append(notes, "peers settings need a restart")
+		cfg.Peers = old.Peers // what stays in force
 	}
 	if old.Security != cfg.Security {
 		notes = append(notes, "security settings need a restart")
+		cfg.Security = old.Security // what stays in force
 	}
 	if !slices.Equal(old.Names(), cfg.Names()) {
 		notes = append(notes, "the set of nodes changed: restart the nodes so they accept AT lines from the new origins")
 	}
 	if old.Places != cfg.Places {
 		notes = append(notes, "places settings need a restart")
+		cfg.Places = old.Places // what stays in force
+	}
+	if old.Persistence != cfg.Persistence {
+		notes = append(notes, "persistence settings need a restart")
+		cfg.Persistence = old.Persistence // what stays in force
 	}
 	h.topo.mu.Lock()
 	h.topo.cfg = cfg

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herdnet/herd/internal/cluster"
 	"github.com/herdnet/herd/internal/testclient"
@@ -79,5 +80,48 @@ func TestReload(t *testing.T) {
 	}
 	if s := linkStates(alford); len(s) != 2 || s["Ball"] != peer.StateUp {
 		t.Errorf("a refused reload changed the links: %v", s)
+	}
+}
+
+// TestReloadRestartOnlyLimits: the limits fixed at start (max_conns and
+// the three timeouts in the engine, max_future in the node) used to be listed in "limits now
+// {...IdleTimeout:1s...}" as if applied, while the node kept the old ones.
+// The reload must say they need a restart, and compare a later reload
+// against the values in force.
+func TestReloadRestartOnlyLimits(t *testing.T) {
+	cfg := testConfig()
+	h, err := cluster.Start(cfg, []string{"Alford"}, cluster.Options{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testclient.StopAtCleanup(t, h.Stop)
+	next := testConfig()
+	next.Limits.IdleTimeout = cfg.Limits.IdleTimeout + 7*time.Second
+	next.Limits.MaxConns = 123
+	next.Limits.MaxFuture = time.Hour
+	next.Persistence.SnapshotInterval = cfg.Persistence.SnapshotInterval + time.Second
+	next.Limits.MaxLine = 1000
+	notes, err := h.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"limits.idle_timeout", "limits.max_conns", "limits.max_future"} {
+		if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, want) && strings.Contains(n, "needs a restart") }) {
+			t.Errorf("notes %q: want %s reported as needing a restart", notes, want)
+		}
+	}
+	if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "persistence settings need a restart") }) {
+		t.Errorf("notes %q: want persistence reported as needing a restart", notes)
+	}
+	if next.Limits.MaxConns != 123 {
+		t.Errorf("Reload changed the caller's config")
+	}
+	// Back to the file the node started with: nothing needs a restart.
+	notes, err = h.Reload(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "a restart") }) {
+		t.Errorf("reloading the running values: notes %q", notes)
 	}
 }
