@@ -16,14 +16,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Main is "herd load": it parses args (without the program or command
+// Main is "herd-bench load": it parses args (without the program or command
 // name) with its own flag set, runs, and prints the result to stdout. It
 // returns 0 when the run finished without errors, 1 when the run failed or
 // found wrong or missing replies, and 2 for bad flags. An interrupt
 // (SIGINT) stops the run.
 func Main(args []string, stdout, stderr io.Writer) int {
 	opt := DefaultOptions()
-	fs := flag.NewFlagSet("herd load", flag.ContinueOnError)
+	fs := flag.NewFlagSet("herd-bench load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&opt.Addr, "addr", opt.Addr, "server address, host:port in 127.0.0.0/8")
 	fs.IntVar(&opt.Conns, "conns", opt.Conns, fmt.Sprintf("connections (1..%d)", MaxConns))
@@ -44,7 +44,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	progress := fs.Bool("progress", false, "when stderr is not a terminal (no progress bar), print a progress line every 5s")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: herd load [flags]\n\nLoads a server on loopback and checks every reply.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: herd-bench load [flags]\n\nLoads a server on loopback and checks every reply.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +54,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "herd load: unexpected arguments %q\n", fs.Args())
+		fmt.Fprintf(stderr, "herd-bench load: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	opt.Mix = Mix(*mix)

@@ -43,7 +43,7 @@ type Options struct {
 	Log       io.Writer
 }
 
-// Sample is one load run's result, as `herd load --json` prints it.
+// Sample is one load run's result, as `herd-bench load --json` prints it.
 type Sample struct {
 	Engine      string  `json:"engine"`
 	Workload    string  `json:"workload,omitempty"`
@@ -132,7 +132,7 @@ func Available(engine string) error {
 			return errors.New("python3-twisted is not installed (apt-get install python3-twisted)")
 		}
 		if _, err := os.Stat(filepath.Join(repoRoot(), "bench/peers/twisted/herd_node.py")); err != nil {
-			return errors.New("bench/peers/twisted/herd_node.py not found: run herd bench from the repository")
+			return errors.New("bench/peers/twisted/herd_node.py not found: run herd-bench bench from the repository")
 		}
 	case "redis":
 		if _, err := exec.LookPath("redis-server"); err != nil {
@@ -143,7 +143,7 @@ func Available(engine string) error {
 			return errors.New("node (Node.js) is not installed")
 		}
 		if _, err := os.Stat(filepath.Join(repoRoot(), "bench/peers/node/herd_node.js")); err != nil {
-			return errors.New("bench/peers/node/herd_node.js not found: run herd bench from the repository")
+			return errors.New("bench/peers/node/herd_node.js not found: run herd-bench bench from the repository")
 		}
 	case "gnet", "goroutine", "echo":
 	default:
@@ -228,7 +228,7 @@ func protoOf(engine string) string {
 	return "herd"
 }
 
-// runLoad runs `herd load --json` against s.
+// runLoad runs `herd-bench load --json` against s.
 func runLoad(o *Options, s *server, conns, pipeline int, extra ...string) (Sample, error) {
 	gc0, cpu0, gcErr := s.cpuStats()
 	args := []string{"load", "--addr", s.addr, "--conns", strconv.Itoa(conns), "--pipeline", strconv.Itoa(pipeline),
@@ -310,7 +310,7 @@ func Run(ctx context.Context, o *Options) ([]Sample, error) {
 	return samples, nil
 }
 
-// Main is `herd bench`: it parses flags, runs the matrix and writes the report.
+// Main is `herd-bench bench`: it parses flags, runs the matrix and writes the report.
 func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -337,7 +337,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	o := &Options{Herd: self, Engines: strings.Split(*engines, ","), Conns: []int{1, 100, 1000, 10000}, Pipeline: []int{1, 16},
-		Rounds: *rounds, Duration: *dur, Warmup: time.Second, Out: *out, Log: stderr, Command: "herd bench " + strings.Join(args, " ")}
+		Rounds: *rounds, Duration: *dur, Warmup: time.Second, Out: *out, Log: stderr, Command: "herd-bench bench " + strings.Join(args, " ")}
 	switch {
 	case *tiny:
 		o.Quick = true
@@ -444,7 +444,7 @@ func rerender(o *Options, from, out string, redoExtras bool, stdout, stderr io.W
 			return 1
 		}
 	}
-	o.Command = "make bench (herd bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt), report rendered again from its saved samples with herd bench --from " + filepath.Base(from)
+	o.Command = "make bench (herd-bench bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt), report rendered again from its saved samples with herd-bench bench --from " + filepath.Base(from)
 	if redoExtras {
 		o.Command += " --redo-extras (memory, propagation and the WHATSAT mix measured again)"
 	}
