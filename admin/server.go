@@ -99,11 +99,16 @@ func New(node Node, logger *slog.Logger) *Server {
 	s.srv = &fasthttp.Server{
 		Handler:            s.handle,
 		Name:               "herd-admin",
-		ReadTimeout:        10 * time.Second,
+		// Probes and scrapes are tiny requests: a client that takes seconds
+		// to send its headers is cut off, and no one address may hold more
+		// than a few connections, so half-sent requests from one host cannot
+		// take every slot and fail the liveness probe.
+		ReadTimeout:        3 * time.Second,
 		WriteTimeout:       10 * time.Second,
 		IdleTimeout:        time.Minute,
 		MaxRequestBodySize: 4096,
 		Concurrency:        256,
+		MaxConnsPerIP:      32,
 		NoDefaultDate:      true,
 		Logger:             fasthttpLogger{logger},
 	}
