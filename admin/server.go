@@ -97,8 +97,8 @@ func New(node Node, logger *slog.Logger) *Server {
 	}
 	s := &Server{node: node, log: logger}
 	s.srv = &fasthttp.Server{
-		Handler:            s.handle,
-		Name:               "herd-admin",
+		Handler: s.handle,
+		Name:    "herd-admin",
 		// Probes and scrapes are tiny requests: a client that takes seconds
 		// to send its headers is cut off, and no one address may hold more
 		// than a few connections, so half-sent requests from one host cannot
