@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/places"
@@ -279,6 +280,17 @@ func DefaultConfig() *Config {
 // ParseConfig parses YAML (unknown fields are errors), fills defaults and
 // validates the result.
 func ParseConfig(data []byte) (*Config, error) {
+	if f, err := parser.ParseBytes(data, 0); err == nil {
+		docs := 0
+		for _, d := range f.Docs {
+			if d.Body != nil {
+				docs++
+			}
+		}
+		if docs > 1 {
+			return nil, fmt.Errorf("config: %d YAML documents (separated by ---): a herd config is one document", docs)
+		}
+	}
 	var c Config
 	if err := yaml.UnmarshalWithOptions(data, &c, yaml.DisallowUnknownField()); err != nil {
 		if field := badDuration(data); field != nil {

@@ -338,3 +338,14 @@ func TestLimitsDefaultsAndIdleOff(t *testing.T) {
 		t.Fatalf("limits %+v", l)
 	}
 }
+
+func TestConfigOneDocument(t *testing.T) {
+	two := "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n---\nnodes:\n  - name: B\n    listen: 127.0.0.1:2\n"
+	if _, err := herd.ParseConfig([]byte(two)); err == nil || !strings.Contains(err.Error(), "2 YAML documents") {
+		t.Errorf("two documents: %v", err)
+	}
+	one := "---\nnodes:\n  - name: A\n    listen: 127.0.0.1:1\n"
+	if _, err := herd.ParseConfig([]byte(one)); err != nil {
+		t.Errorf("one document with a leading ---: %v", err)
+	}
+}
