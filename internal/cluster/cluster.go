@@ -98,7 +98,18 @@ func (m *Member) Addr() string { return m.Server.Addr() }
 func (m *Member) Stop(ctx context.Context) error {
 	m.Health.SetDraining() // /readyz says 503 before the port closes
 	err := m.Server.Stop(ctx)
-	m.Links.Close()
+	// Closing the links flushes what is queued for each neighbour; one
+	// that stops reading could hold that for its write timeout, so the
+	// wait is bounded by ctx too (inbound links are closed at once, so the
+	// cache no longer changes and the snapshot below can be written while
+	// a flush finishes).
+	closed := make(chan struct{})
+	go func() { m.Links.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("%s: peer links still flushing: %w", m.Node.Name(), ctx.Err()))
+	}
 	if m.Admin != nil {
 		err = errors.Join(err, m.Admin.Stop(ctx))
 	}
