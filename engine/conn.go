@@ -157,8 +157,9 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if s.draining.Load() || st.drain.Load() {
 		return s.drainConn(c, st)
 	}
+	lim := s.limits() // read once per callback: a reload applies from the next one
 	bp := scratch.Get().(*[]byte)
-	out, action := s.serve(c, st, (*bp)[:0], s.limits().MaxPending)
+	out, action := s.serve(c, st, (*bp)[:0], lim.MaxPending)
 	s.write(c, st, out)
 	*bp = out
 	scratch.Put(bp)
@@ -169,14 +170,14 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return s.drainConn(c, st)
 	case s.writeStalled(c, st):
 		return gnet.Close
-	case c.OutboundBuffered() > s.limits().MaxOutbound:
+	case c.OutboundBuffered() > lim.MaxOutbound:
 		// No more lines from a client that reads slower than it asks: it
 		// gets what it is owed (within write_timeout), then is closed.
 		s.closed.maxOutbound.Add(1)
 		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a client that does not read its replies", Conn: st.id})
 		st.drain.Store(true)
 		return s.drainConn(c, st)
-	case len(st.pending) >= s.limits().MaxPending && c.InboundBuffered() > s.limits().MaxPausedInbound:
+	case len(st.pending) >= lim.MaxPending && c.InboundBuffered() > lim.MaxPausedInbound:
 		// Reading is paused behind running WHATSATs, and the client keeps
 		// sending: gnet would buffer it all. Bound what one client may park.
 		s.closed.flood.Add(1)
@@ -256,6 +257,7 @@ func (s *Server) stalled(st *connState, owed int64) bool {
 // over-long line, or the one line of close-after-reply, it marks the
 // connection to drain: what it is owed goes out, then it is closed.
 func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) ([]byte, gnet.Action) {
+	lim := s.limits()
 	buf, _ := c.Peek(-1)
 	used, lines, needMore := 0, 0, false
 	if len(buf) > 0 {
@@ -265,7 +267,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 	for {
 		out = st.flushReady(out)
 		for action == gnet.None && !st.drain.Load() && len(st.pending) < maxPending {
-			line, n, err := codec.NextLine(buf[used:], s.limits().MaxLine)
+			line, n, err := codec.NextLine(buf[used:], lim.MaxLine)
 			if err == codec.ErrNeedMore {
 				needMore = len(buf) > used
 				break
@@ -273,7 +275,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 			if err == codec.ErrLineTooLong {
 				// PROTOCOL.md: "? " and the first limit's worth of bytes, then close.
 				head := buf[used:]
-				head = head[:min(len(head), s.limits().MaxLine)]
+				head = head[:min(len(head), lim.MaxLine)]
 				out = st.queue(out, codec.AppendInvalid(nil, head))
 				s.closed.lineTooLong.Add(1)
 				s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "line too long, closing", Conn: st.id})
@@ -296,7 +298,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 				used = len(buf)
 				break
 			}
-			if s.limits().CloseAfterReply {
+			if lim.CloseAfterReply {
 				// One request per connection: close once its reply is out (a
 				// WHATSAT's once it arrives).
 				st.drain.Store(true)
@@ -355,7 +357,6 @@ func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
 	out, outcome, e := s.node.Serve(out, line, &st.cmd, &st.hc)
 	st.stats.countLine(st.cmd.Kind, out[p:])
 	if st.hc.Reason != nil {
-		s.closed.rejected.Add(1)
 		s.log.Rejected(st.id, "", st.hc.Reason, line)
 	}
 	if outcome == herd.HandOff {
@@ -447,6 +448,7 @@ func (s *Server) handOff(c gnet.Conn, st *connState, rest []byte) gnet.Action {
 }
 
 func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {
+	lim := s.limits()
 	bp := scratch.Get().(*[]byte)
 	out := (*bp)[:0]
 	if s.draining.Load() || st.drain.Load() || st.kick.Load() != 0 || st.probation.Load() {
@@ -456,11 +458,11 @@ func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {
 	} else {
 		out, _ = s.serve(c, st, out, int(^uint(0)>>1))
 		answered := len(out) > 0 || len(st.pending) > 0
-		if buf, _ := c.Peek(-1); len(buf) > 0 && !(s.limits().CloseAfterReply && answered) {
-			if line, err := codec.LastLine(buf, s.limits().MaxLine); err == nil {
+		if buf, _ := c.Peek(-1); len(buf) > 0 && !(lim.CloseAfterReply && answered) {
+			if line, err := codec.LastLine(buf, lim.MaxLine); err == nil {
 				out = s.handle(c, st, line, out)
 			} else if err == codec.ErrLineTooLong {
-				out = st.queue(out, codec.AppendInvalid(nil, buf[:min(len(buf), s.limits().MaxLine)]))
+				out = st.queue(out, codec.AppendInvalid(nil, buf[:min(len(buf), lim.MaxLine)]))
 			}
 			_, _ = c.Discard(len(buf))
 		}

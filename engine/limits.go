@@ -127,11 +127,10 @@ type closeCounts struct {
 	maxOutbound  atomic.Uint64 // closed by max_outbound
 	flood        atomic.Uint64 // closed by max_paused_inbound
 	lineTooLong  atomic.Uint64 // closed for a line over max_line
-	rejected     atomic.Uint64 // lines answered "? line"
 	overloaded   atomic.Uint64 // WHATSATs answered OVER_QUERY_LIMIT at once
 }
 
-// statNames pairs each counter with its name in the summary log.
+// counters pairs each counter with its name in the summary log.
 func (st *closeCounts) counters() []struct {
 	name string
 	v    *atomic.Uint64
@@ -143,8 +142,7 @@ func (st *closeCounts) counters() []struct {
 		{"refused_conns", &st.refused}, {"closed_idle", &st.idle}, {"closed_slow_line", &st.slowLine},
 		{"closed_write_timeout", &st.writeTimeout}, {"closed_output_total", &st.outputTotal},
 		{"closed_max_outbound", &st.maxOutbound}, {"closed_flood", &st.flood},
-		{"closed_line_too_long", &st.lineTooLong}, {"rejected_lines", &st.rejected},
-		{"whatsat_overloaded", &st.overloaded},
+		{"closed_line_too_long", &st.lineTooLong}, {"whatsat_overloaded", &st.overloaded},
 	}
 }
 
@@ -153,6 +151,7 @@ type ticker struct {
 	lastSummary int64
 	reported    []uint64 // counter values at the last summary
 	logDropped  uint64
+	rejected    uint64  // invalid lines as of the last summary
 	owing       []owing // reused: connections that owe output
 	freedAt     int64   // when FreeOSMemory last ran
 }
@@ -291,6 +290,12 @@ func (s *Server) summary() {
 			attrs = append(attrs, slog.Uint64(c.name, v-tk.reported[i]))
 			tk.reported[i] = v
 		}
+	}
+	// Lines answered "? " are counted per event loop (stats.go): summed here,
+	// not counted twice on the request path.
+	if inv := s.Stats().Lines[LineInvalid]; inv != tk.rejected {
+		attrs = append(attrs, slog.Uint64("rejected_lines", inv-tk.rejected))
+		tk.rejected = inv
 	}
 	if d := s.log.Dropped(); d != tk.logDropped {
 		attrs = append(attrs, slog.Uint64("log_dropped", d-tk.logDropped))
