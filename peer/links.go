@@ -35,6 +35,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// MaxInbound bounds the inbound links (handshaking or up) a node serves at
+// once, on the client port and the peer port together: connections that
+// claim to be neighbours do not count against max_conns, so they are
+// bounded here.
+const MaxInbound = 64
+
 // Neighbor is a node to link with. Address is host:port and is resolved
 // again on every reconnect.
 type Neighbor struct {
@@ -171,6 +177,15 @@ func (ls *Links) track(c net.Conn) bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if ls.stopped {
+		return false
+	}
+	if len(ls.conns) >= MaxInbound {
+		// A node has a handful of neighbours, each with one inbound link
+		// (two while it reconnects): more is someone claiming to be a
+		// neighbour to escape max_conns. Refuse before any buffer is made.
+		_ = c.SetWriteDeadline(timeNow().Add(time.Second))
+		_, _ = c.Write([]byte("? PEER: too many inbound links\n"))
+		ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "inbound link refused: too many inbound links", Remote: c.RemoteAddr().String()})
 		return false
 	}
 	ls.conns[c] = struct{}{}
