@@ -258,3 +258,11 @@ func TestNodeBinaryHasNoBenchTools(t *testing.T) {
 		}
 	}
 }
+
+// A malformed --debug-addr is a usage error (exit 2), not a runtime one.
+func TestBadDebugAddr(t *testing.T) {
+	code, _, errOut := runHerd(t, "serve", "Alford", "--debug-addr", "nonsense", "--log-dir", "-")
+	if code != 2 || !strings.Contains(errOut, `--debug-addr "nonsense": want host:port`) {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+}

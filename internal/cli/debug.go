@@ -16,6 +16,9 @@ import (
 // `go tool pprof http://addr/debug/pprof/profile`, and /debug/herd/cpu
 // (cpuStats). It returns a stop func.
 func serveDebug(addr string) (func(), error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, UsageErr("--debug-addr %q: want host:port", addr)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--debug-addr: %w", err)
