@@ -122,3 +122,19 @@ func TestAllocsNode(t *testing.T) {
 		}
 	}
 }
+
+// Warming a read's lookups allocates nothing.
+func TestAllocsWarm(t *testing.T) {
+	c := herd.NewCache()
+	for i := range 80_000 { // large enough for Warm to work (it skips small caches)
+		offerAT(t, c, clientLine(i, 5))
+	}
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: c})
+	var buf []byte
+	for i := range 16 {
+		buf = append(buf, "IAMAT client-"+strconv.Itoa(i*37)+" +1.0-2.0 6\n"...)
+	}
+	if a := testing.AllocsPerRun(1000, func() { n.Warm(buf) }); a != 0 {
+		t.Errorf("Warm: %v allocs, want 0", a)
+	}
+}

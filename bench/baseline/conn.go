@@ -67,12 +67,16 @@ func (s *Server) serveConn(c net.Conn) (handedOff bool) {
 // was closed on purpose, or the I/O error.
 func (cn *conn) run() error {
 	maxLine := cn.s.cfg.Limits.MaxLine
+	warmed := 0 // buffered bytes whose lookups are warmed (herd.Node.Warm), as the engine does
 	for {
 		// Every complete line already buffered is answered before the
 		// replies go out, so a pipelined batch gets one write.
 		buf, err := cn.r.Peek(cn.r.Buffered())
 		if err != nil {
 			return err
+		}
+		if warmed <= 0 {
+			warmed = cn.s.node.Warm(buf)
 		}
 		line, n, err := codec.NextLine(buf, maxLine)
 		switch err {
@@ -83,6 +87,7 @@ func (cn *conn) run() error {
 				_, _ = cn.r.Discard(n)
 				return cn.handOff(hello)
 			}
+			warmed -= n
 			if _, derr := cn.r.Discard(n); derr != nil && err == nil {
 				err = derr
 			}
