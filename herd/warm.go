@@ -13,6 +13,10 @@ const warmBatch = 32
 // per shard is about 65,000 clients in all.
 const warmMinPerShard = 1024
 
+// warmProbes is how many index slots from its home warm looks at for a
+// client.
+const warmProbes = 4
+
 // large reports whether the cache holds more clients than the CPU caches
 // keep hot. One shard's count stands for all of them (the hash spreads
 // clients evenly), so this is one atomic load.
@@ -25,8 +29,8 @@ func (c *Cache) large() bool { return c.shards[0].count.Load() >= warmMinPerShar
 // a batch of cold lookups costs about one memory round trip per pass
 // instead of two per lookup. It changes nothing and takes no lock; a word
 // or record that moves meanwhile only makes the warming useless. It
-// returns how many records it touched (a client whose index word is not at
-// its home slot, or is missing, has none).
+// returns how many records it touched (a client missing from the cache, or
+// more than warmProbes slots from its home, has none).
 func (c *Cache) warm(ids [][]byte) int {
 	var (
 		shs  [warmBatch]*shard
@@ -45,7 +49,14 @@ func (c *Cache) warm(ids [][]byte) int {
 	}
 	touched := 0
 	for i := range n {
-		if w := ws[i]; w != 0 && uint32(w>>32) == tags[i] {
+		// The home word is in the cache now. A client displaced by
+		// another with the same home sits a slot or two further on,
+		// most often in the same cache line.
+		ix, w := ixs[i], ws[i]
+		for j := uint32(1); w != 0 && uint32(w>>32) != tags[i] && j < warmProbes; j++ {
+			w = atomic.LoadUint64(&ix.words[(tags[i]+j)&ix.mask])
+		}
+		if w != 0 && uint32(w>>32) == tags[i] {
 			touched++
 			// An atomic load is never dropped as unused (it orders memory).
 			// A record of a typical line (90-odd bytes) spans two or three
