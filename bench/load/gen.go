@@ -159,11 +159,21 @@ func appendStamp(dst []byte, ns int64) []byte {
 	return appendFrac(dst, ns%1e9, 9)
 }
 
+// digitPairs holds "00" to "99", for writing two digits per division.
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// appendFrac appends v (0 <= v < 10^digits, digits <= 9) as exactly
+// digits decimal digits, zero-padded.
 func appendFrac(dst []byte, v int64, digits int) []byte {
 	var b [9]byte
-	for i := digits - 1; i >= 0; i-- {
-		b[i] = byte('0' + v%10)
-		v /= 10
+	u, i := uint64(v), digits
+	for ; i >= 2; i -= 2 {
+		r := u % 100
+		u /= 100
+		b[i-2], b[i-1] = digitPairs[2*r], digitPairs[2*r+1]
+	}
+	if i == 1 {
+		b[0] = byte('0' + u%10)
 	}
 	return append(dst, b[:digits]...)
 }

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"fmt"
 	"bufio"
 	"bytes"
 	"context"
@@ -53,6 +54,10 @@ func TestCheckReplies(t *testing.T) {
 		{"at wrong location", reqIAMAT, iamat, []string{"AT Alford +0.263873386 kiwi.cs.ucla.edu +34.06893-118.445127 1479413884.392014450"}, true},
 		{"at wrong time", reqIAMAT, iamat, []string{"AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.39201445"}, true},
 		{"at unparseable", reqIAMAT, iamat, []string{"AT Alford 0.26 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"}, true},
+		{"at skew not a number", reqIAMAT, iamat, []string{"AT Alford +0.2x3873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"}, true},
+		{"at no server name", reqIAMAT, iamat, []string{"AT +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"}, true},
+		{"at extra field", reqIAMAT, iamat, []string{"AT Alford x +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"}, true},
+		{"at glued to the client id", reqIAMAT, iamat, []string{"AT Alford +0.263873386xkiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"}, true},
 		{"at answered with ?", reqIAMAT, iamat, []string{"? " + strings.TrimSuffix(iamat, "\n")}, true},
 		{"invalid good", reqInvalid, "HELLO c1-2 3\n", []string{"? HELLO c1-2 3"}, false},
 		{"invalid keeps leading space", reqInvalid, "  LLL\n", []string{"?   LLL"}, false},
@@ -594,4 +599,56 @@ func TestGenHot(t *testing.T) {
 		}
 		last = cmd.Stamp
 	}
+}
+
+// BenchmarkGenNext is the generator's cost per IAMAT it writes (the reader
+// makes the same request again to check its reply).
+func BenchmarkGenNext(b *testing.B) {
+	opt := Options{Mix: MixHerd, ClientPrefix: "c", IDsPerConn: DefaultIDsPerConn}
+	g := newGen(&opt, 7, time.Now().UnixNano())
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = g.next(buf[:0])
+	}
+}
+
+// The generator's number writers agree with fmt for edge and random values.
+func TestAppendNumbers(t *testing.T) {
+	vals := []int64{0, 1, 9, 10, 99, 100, 999_999, 1_000_000, 85_000_000, -85_000_000, -1, 123_456_789, 180_000_000}
+	for i := range 1000 {
+		vals = append(vals, int64(mix64(uint64(i))%400_000_001)-200_000_000)
+	}
+	for _, v := range vals {
+		want := fmt.Sprintf("%+d.%06d", v/1e6, abs(v)%1e6)
+		if v < 0 && v/1e6 == 0 {
+			want = fmt.Sprintf("-0.%06d", -v%1e6)
+		}
+		if v < 0 {
+			want = "-" + strings.TrimLeft(want, "+-")
+		}
+		if got := string(appendMicroDeg(nil, v, true)); got != want {
+			t.Errorf("appendMicroDeg(%d) = %q, want %q", v, got, want)
+		}
+		ns := abs(v) * 7919
+		if got, want := string(appendStamp(nil, ns)), fmt.Sprintf("%d.%09d", ns/1e9, ns%1e9); got != want {
+			t.Errorf("appendStamp(%d) = %q, want %q", ns, got, want)
+		}
+		for d := 1; d <= 9; d++ {
+			m := int64(1)
+			for range d {
+				m *= 10
+			}
+			if got, want := string(appendFrac(nil, abs(v)%m, d)), fmt.Sprintf("%0*d", d, abs(v)%m); got != want {
+				t.Errorf("appendFrac(%d, %d) = %q, want %q", abs(v)%m, d, got, want)
+			}
+		}
+	}
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"text/tabwriter"
 	"time"
 
@@ -43,6 +44,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&opt.ReplyTimeout, "timeout", opt.ReplyTimeout, "longest wait for a reply")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	progress := fs.Bool("progress", false, "when stderr is not a terminal (no progress bar), print a progress line every 5s")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this `file` (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: herd-bench load [flags]\n\nLoads a server on loopback and checks every reply.\n\n")
 		fs.PrintDefaults()
@@ -73,6 +75,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case *progress:
 		opt.ProgressInterval = 5 * time.Second
 		opt.Progress = func(p Progress) { fmt.Fprintln(stderr, progressLine(p, opt)) }
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "herd-bench load:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "herd-bench load:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
