@@ -41,6 +41,14 @@ func fmtRange(s stat, f string) string {
 	return fmt.Sprintf(f+" ("+f+"–"+f+")", s.med, s.lo, s.hi)
 }
 
+// diff renders a-b in µs, or "–" when either was not measured.
+func diff(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", a-b)
+}
+
 func ratio(a, b float64) string {
 	if a == 0 || b == 0 {
 		return "–"
@@ -320,16 +328,22 @@ func workloadSection(b *strings.Builder, o *Options, samples []Sample) {
 			}
 		}
 	}
-	w("\n| workload | pipeline | conns | gnet/echo throughput | gnet/goroutine CPU per IAMAT | gnet GC %% |\n|---|---:|---:|---:|---:|---:|\n")
+	w("\n| workload | pipeline | conns | gnet/echo throughput | gnet/goroutine CPU per IAMAT | gnet GC %% | echo/echo-goroutine CPU per line | node work µs/IAMAT, gnet | node work µs/IAMAT, goroutine |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, wl := range workloads {
 		for _, pipe := range o.Pipeline {
 			for _, c := range o.Conns {
 				g := wlKey{wl, "gnet", c, pipe}
-				w("| %s | %d | %d | %s | %s | %.2f |\n", wl, pipe, c,
-					ratio(med(rps, g), med(rps, wlKey{wl, "echo", c, pipe})),
-					ratio(med(cpu, g), med(cpu, wlKey{wl, "goroutine", c, pipe})), med(gc, g))
+				r := wlKey{wl, "goroutine", c, pipe}
+				e, eg := wlKey{wl, "echo", c, pipe}, wlKey{wl, "echo-goroutine", c, pipe}
+				w("| %s | %d | %d | %s | %s | %.2f | %s | %s | %s |\n", wl, pipe, c,
+					ratio(med(rps, g), med(rps, e)),
+					ratio(med(cpu, g), med(cpu, r)), med(gc, g),
+					ratio(med(cpu, e), med(cpu, eg)), diff(med(cpu, g), med(cpu, e)), diff(med(cpu, r), med(cpu, eg)))
 			}
 		}
+	}
+	if slices.Contains(engines, "echo-goroutine") {
+		w("\n`echo/echo-goroutine` is the I/O models' own ratio: the two echo servers make the same reads and writes with no command work, so it is the lowest gnet/goroutine CPU ratio any node built on them could reach at that cell. `node work` is a node's CPU per IAMAT beyond its echo's CPU per line: parsing, the cache, the AT line, the engine's bookkeeping.\n")
 	}
 	w("\n### Targets of the cold-cache issue\n\n| target | cell | measured | met |\n|---|---|---:|---|\n")
 	for _, c := range []int{1000, 10000} {

@@ -25,7 +25,7 @@ import (
 // Options is one benchmark run.
 type Options struct {
 	Herd     string   // path to the herd binary
-	Engines  []string // gnet, goroutine, twisted, redis, echo
+	Engines  []string // gnet, goroutine, twisted, node, redis, echo, echo-goroutine
 	Conns    []int    // connection counts
 	Pipeline []int    // pipeline depths
 	// Workloads are "cold" (each connection rotates through 1,000 clients)
@@ -145,7 +145,7 @@ func Available(engine string) error {
 		if _, err := os.Stat(filepath.Join(repoRoot(), "bench/peers/node/herd_node.js")); err != nil {
 			return errors.New("bench/peers/node/herd_node.js not found: run herd-bench bench from the repository")
 		}
-	case "gnet", "goroutine", "echo":
+	case "gnet", "goroutine", "echo", "echo-goroutine":
 	default:
 		return fmt.Errorf("unknown engine %q", engine)
 	}
@@ -176,6 +176,8 @@ func start(o *Options, engine, dir string) (*server, error) {
 		cmd = exec.Command(o.Herd, "serve", "Alford", "--config", cfg, "--engine", engine, "--log-level", "warn", "--log-dir", dir, "--debug-addr", debug)
 	case "echo":
 		cmd = exec.Command(o.Herd, "echo-server", "--listen", addr)
+	case "echo-goroutine":
+		cmd = exec.Command(o.Herd, "echo-server", "--listen", addr, "--engine", "goroutine")
 	case "twisted":
 		cmd = exec.Command("/usr/bin/python3", filepath.Join(repoRoot(), "bench/peers/twisted/herd_node.py"), "Alford", "--port", strconv.Itoa(port))
 	case "node":
@@ -220,7 +222,7 @@ func (s *server) stop() {
 
 func protoOf(engine string) string {
 	switch engine {
-	case "echo":
+	case "echo", "echo-goroutine":
 		return "echo"
 	case "redis":
 		return "redis"
@@ -317,7 +319,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "a small matrix (under two minutes)")
 	tiny := fs.Bool("tiny", false, "a few-second smoke run of the tooling (CI)")
 	out := fs.String("out", "BENCHMARKS.md", "report `file`; - for stdout")
-	engines := fs.String("engines", "gnet,goroutine,twisted,node,redis,echo", "comma-separated engines: gnet, goroutine, twisted, node, redis, echo")
+	engines := fs.String("engines", "gnet,goroutine,twisted,node,redis,echo", "comma-separated engines: gnet, goroutine, twisted, node, redis, echo, echo-goroutine (echo on one goroutine per connection: with echo, the I/O models' own costs)")
 	rounds := fs.Int("rounds", 3, "repetitions of every cell")
 	workloads := fs.String("workloads", "cold,hot", "comma-separated workloads: cold (1,000 clients per connection), hot (one per connection)")
 	conns := fs.String("conns", "", "comma-separated connection counts (default: the matrix's)")
