@@ -9,6 +9,12 @@ import (
 	"github.com/herdnet/herd/codec"
 )
 
+// BenchmarkColdOffer stores a newer line for clients picked at random from
+// a million (every lookup misses the CPU caches), one at a time or in
+// batches of 16 as a pipelined read brings them, with and without warming
+// the batch's lookups first (Cache.warm, what Node.Warm does for a read).
+// One op is one stored line. Picking the ids misses too (they are scattered
+// over the heap), in every variant alike.
 func BenchmarkColdOffer(b *testing.B) {
 	const n = 1_000_000
 	c := NewCache()
