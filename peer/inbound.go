@@ -50,8 +50,22 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 	var dst []byte
 	var bits uint = minBucketBits
 	var refused uint64
+	warmed := 0 // buffered bytes whose lookups are warmed
 	for {
+		if warmed <= 0 && r.Buffered() > 0 {
+			// A neighbour's stream is a batch of AT lines about as many
+			// clients as the herd has: touch their cache memory together
+			// (herd.Node.Warm), as the engine does for a client's read.
+			buf, _ := r.Peek(r.Buffered())
+			warmed = node.Warm(buf)
+		}
+		before := r.Buffered()
 		line, err := readLine(r)
+		if used := before - r.Buffered(); used > 0 {
+			warmed -= used
+		} else {
+			warmed = 0 // the reader refilled its buffer
+		}
 		if err != nil {
 			if refused > 0 {
 				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates refused: origin is no node of the herd", Peer: name, Total: refused})
