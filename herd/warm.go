@@ -74,19 +74,24 @@ func (c *Cache) warm(ids [][]byte) int {
 // bytes from a connection, as many complete lines as there are, up to 32):
 // it finds the client id of each IAMAT, WHATSAT and AT line written in the
 // canonical single-spaced form, and touches the memory their lookups will
-// read (Cache.warm), all lookups together, before Serve handles the lines
+// read (Cache.Warm), all lookups together, before Serve handles the lines
 // one by one. It returns how many bytes of buf it looked at (whole lines),
 // so an engine calls it again once it has served that far. It changes
 // nothing, never allocates, and ignores whatever it does not recognise:
 // Serve still parses and judges every line.
+func (n *Node) Warm(buf []byte) int { return n.cache.Warm(buf) }
+
+// Warm is Node.Warm for whoever holds the cache: the peer links call it on
+// the AT lines they are about to send, whose lookups (is this still the
+// line held?) are as cold as the node's.
 //
-// It pays when a read brings many lines about clients whose entries are
-// not in the CPU caches (a pipelined stream over many clients); it would
-// cost a hash per line when they are, so it does nothing (and returns
-// len(buf)) while the cache holds fewer than about 65,000 clients (8 MB of
-// lines and index), which the CPU caches keep hot anyway.
-func (n *Node) Warm(buf []byte) int {
-	if !n.cache.large() {
+// It pays when the lines are about clients whose entries are not in the
+// CPU caches (a pipelined stream over many clients); it would cost a hash
+// per line when they are, so it does nothing (and returns len(buf)) while
+// the cache holds fewer than about 65,000 clients (8 MB of lines and
+// index), which the CPU caches keep hot anyway.
+func (c *Cache) Warm(buf []byte) int {
+	if !c.large() {
 		return len(buf) // it all fits in the CPU caches: nothing to warm
 	}
 	var ids [warmBatch][]byte
@@ -104,7 +109,7 @@ func (n *Node) Warm(buf []byte) int {
 		}
 	}
 	if k > 1 { // one lookup alone has nothing to overlap with
-		n.cache.warm(ids[:k])
+		c.warm(ids[:k])
 	}
 	return used
 }

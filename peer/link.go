@@ -395,12 +395,20 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{})
 func (l *link) sendQueued(w *bufio.Writer) error {
 	lines, full := l.q.take(l.spare)
 	l.spare = full // handed back on the next take, after these lines are sent
+	cache := l.ls.cfg.Cache
+	warmed := 0 // bytes of lines whose lookups are warmed
 	for len(lines) > 0 {
+		if warmed <= 0 {
+			// send looks each line up in the cache: touch the memory of
+			// the next lookups together (herd.Cache.Warm).
+			warmed = cache.Warm(lines)
+		}
 		i := bytes.IndexByte(lines, '\n')
 		if err := l.send(w, lines[:i]); err != nil {
 			return err
 		}
 		lines = lines[i+1:]
+		warmed -= i + 1
 	}
 	return nil
 }
