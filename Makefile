@@ -68,7 +68,7 @@ places-data:
 	$(GO) generate ./places/geonames
 	git diff --stat places/geonames/data
 
-# The full benchmark matrix (about 15 minutes): installs the comparison peers
+# The full benchmark matrix (about 25 minutes): installs the comparison peers
 # (Debian's python3-twisted and redis-server) if missing, then writes
 # BENCHMARKS.md. bench-quick is the same with a smaller matrix.
 bench: bench-peers

@@ -319,7 +319,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "a small matrix (under two minutes)")
 	tiny := fs.Bool("tiny", false, "a few-second smoke run of the tooling (CI)")
 	out := fs.String("out", "BENCHMARKS.md", "report `file`; - for stdout")
-	engines := fs.String("engines", "gnet,goroutine,twisted,node,redis,echo", "comma-separated engines: gnet, goroutine, twisted, node, redis, echo, echo-goroutine (echo on one goroutine per connection: with echo, the I/O models' own costs)")
+	engines := fs.String("engines", "gnet,goroutine,twisted,node,redis,echo,echo-goroutine", "comma-separated engines: gnet, goroutine, twisted, node, redis, echo, echo-goroutine (echo on one goroutine per connection: with echo, the I/O models' own costs)")
 	rounds := fs.Int("rounds", 3, "repetitions of every cell")
 	workloads := fs.String("workloads", "cold,hot", "comma-separated workloads: cold (1,000 clients per connection), hot (one per connection)")
 	conns := fs.String("conns", "", "comma-separated connection counts (default: the matrix's)")
