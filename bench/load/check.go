@@ -126,9 +126,31 @@ func canonicalAT(line, fields []byte) bool {
 	}
 	head := line[len("AT ") : tail-1] // server name, skew
 	sp := bytes.IndexByte(head, ' ')
-	if sp <= 0 || sp+2 > len(head) || (head[sp+1] != '+' && head[sp+1] != '-') {
+	if sp <= 0 {
 		return false
 	}
-	_, ok := codec.ParseStamp(head[sp+2:])
-	return ok
+	for _, c := range head[:sp] {
+		if codec.IsSpace(c) { // another separator: not the canonical form
+			return false
+		}
+	}
+	return canonicalSkew(head[sp+1:])
+}
+
+// canonicalSkew reports whether b is a skew as the protocol writes it:
+// a sign, digits, a point and digits ([+-]D+.D+), nothing else.
+func canonicalSkew(b []byte) bool {
+	if len(b) < 4 || (b[0] != '+' && b[0] != '-') {
+		return false
+	}
+	dot := bytes.IndexByte(b, '.')
+	if dot < 2 || dot == len(b)-1 {
+		return false
+	}
+	for i, c := range b[1:] {
+		if i+1 != dot && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
