@@ -504,3 +504,76 @@ func TestCacheNoTornReads(t *testing.T) {
 		t.Errorf("Len = %d, want %d", c.Len(), clients)
 	}
 }
+
+// Range copies shards while writers move clients
+// between records of other sizes (and other clients take the freed
+// records): every client stored before Range began is visited exactly once,
+// whole, with the line it held then or a newer one. With -race too.
+func TestCacheRangeDuringMoves(t *testing.T) {
+	const clients = 640
+	c := herd.NewCache()
+	var held [clients]atomic.Int64 // newest time stored for each client
+	offer := func(k int, sec int64) {
+		line := tornLine(k, sec)
+		var cmd codec.Command
+		if err := codec.Parse([]byte(line), &cmd); err != nil {
+			t.Error(err)
+			return
+		}
+		if _, stored := c.OfferAppend(nil, cmd.ClientID, cmd.Stamp, []byte(line)); stored {
+			for {
+				cur := held[k].Load()
+				if cur >= sec || held[k].CompareAndSwap(cur, sec) {
+					break
+				}
+			}
+		}
+	}
+	for k := range clients {
+		offer(k, 1)
+	}
+	var stop atomic.Bool
+	var writers sync.WaitGroup
+	for w := range 2 {
+		writers.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			for sec := int64(2); !stop.Load() && sec < 1_000_000; sec++ {
+				offer(rng.IntN(clients), sec) // lengths vary with sec: most offers move
+			}
+		})
+	}
+	rounds := 300
+	if testing.Short() {
+		rounds = 30
+	}
+	for range rounds {
+		var before [clients]int64
+		for k := range clients {
+			before[k] = held[k].Load()
+		}
+		seen := make(map[string]bool, clients)
+		c.Range(func(id []byte, st codec.Stamp, line []byte) bool {
+			if seen[string(id)] {
+				t.Errorf("Range visited %s twice", id)
+			}
+			seen[string(id)] = true
+			k, err := strconv.Atoi(strings.TrimPrefix(string(id), "c"))
+			if err != nil || k < 0 || k >= clients {
+				t.Errorf("Range visited an unknown client %q", id)
+				return false
+			}
+			if want := tornLine(k, st.Sec); string(line) != want {
+				t.Errorf("Range gave torn line %q, want %q", line, want)
+			}
+			if st.Sec < before[k] {
+				t.Errorf("Range gave c%d at time %d, older than the %d it held when Range began", k, st.Sec, before[k])
+			}
+			return true
+		})
+		if len(seen) != clients {
+			t.Errorf("Range visited %d clients, want %d", len(seen), clients)
+		}
+	}
+	stop.Store(true)
+	writers.Wait()
+}
