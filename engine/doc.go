@@ -2,7 +2,9 @@
 // epoll event loop per core, every client connection owned by one loop.
 //
 // The loop parses lines in place from gnet's buffer, answers IAMAT and AT
-// synchronously, and writes each batch of replies with one write. WHATSAT's
+// synchronously (warming the batch's cache lookups first, herd.Node.Warm),
+// and writes each batch of replies with one write, a raw write(2) when gnet
+// holds nothing back for the connection (rawwrite.go). WHATSAT's
 // backend call runs on a bounded worker pool and its reply returns through
 // the connection's loop (Conn.Wake), so replies on a connection keep request
 // order. Nothing that blocks runs on a loop: no backend call, no lock wait,

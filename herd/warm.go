@@ -23,8 +23,8 @@ const warmProbes = 4
 func (c *Cache) large() bool { return c.shards[0].count.Load() >= warmMinPerShard }
 
 // warm touches, for each client id, the index word where its lookup starts
-// and then the header of the record that word points to, so that the
-// lookups that follow find both in the CPU caches. The loads of each pass
+// and then the record that word points to (every cache line of a typical
+// line), so that the lookups that follow find both in the CPU caches. The loads of each pass
 // do not depend on each other, so the CPU has them in flight together:
 // a batch of cold lookups costs about one memory round trip per pass
 // instead of two per lookup. It changes nothing and takes no lock; a word
