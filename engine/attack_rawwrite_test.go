@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,16 +20,9 @@ import (
 // raw writes meet a full socket quickly.
 func attackDialTiny(t *testing.T, addr string) *net.TCPConn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := dialTiny(t, addr)
 	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	return c.(*net.TCPConn)
+	return c
 }
 
 func attackIAMATs(id string, from, n int) string {

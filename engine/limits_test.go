@@ -193,11 +193,11 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// nonReader dials addr with a tiny receive buffer, sends n IAMATs and never
-// reads a reply.
-func nonReader(t *testing.T, addr string, n int) net.Conn {
+// dialTiny dials addr with a 4 KiB receive buffer, so that the node's
+// replies fill the socket quickly. The connection is closed at cleanup.
+func dialTiny(t *testing.T, addr string) *net.TCPConn {
 	t.Helper()
-	d := net.Dialer{Timeout: 2 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 	}}
 	c, err := d.Dial("tcp", addr)
@@ -205,6 +205,14 @@ func nonReader(t *testing.T, addr string, n int) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn)
+}
+
+// nonReader dials addr with a tiny receive buffer, sends n IAMATs and never
+// reads a reply.
+func nonReader(t *testing.T, addr string, n int) net.Conn {
+	t.Helper()
+	c := dialTiny(t, addr)
 	req := []byte(strings.Repeat("IAMAT nonreader-with-a-long-name +34.068930-118.445127 1479413884.392014450\n", n))
 	go func() { _, _ = c.Write(req) }()
 	return c

@@ -3,9 +3,7 @@ package engine_test
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,14 +19,7 @@ import (
 func TestRepliesInOrderPastFullSocket(t *testing.T) {
 	t.Parallel()
 	m := startLimited(t, herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}, nil, 0)
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	c, err := d.Dial("tcp", m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTiny(t, m.Addr())
 	_ = c.SetDeadline(time.Now().Add(time.Minute))
 	const n = 120_000
 	var req strings.Builder
