@@ -292,23 +292,32 @@ func (ls *Links) root() (count, sum uint64) {
 
 // onSyncAnswer takes the neighbour's DIGEST or HAVE and does the next step
 // of the sync; done reports that the sync is over.
+// push writes every line of the cache that send accepts to w, counts them
+// as sent and flushes. It returns how many it wrote.
+func (l *link) push(w *bufio.Writer, send func(line []byte) bool) (n int, err error) {
+	l.ls.cfg.Cache.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+		if !send(line) {
+			return true
+		}
+		err = writeAT(w, line)
+		n++
+		return err == nil
+	})
+	l.sent.Add(uint64(n))
+	if err == nil {
+		err = w.Flush()
+	}
+	return n, err
+}
+
 func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool, err error) {
-	c := l.ls.cfg.Cache
 	switch m.word {
 	case "DIGEST":
 		switch {
 		case m.count == 0 && sy.count > 0:
 			// The neighbour is empty (it restarted): send everything.
-			n := 0
-			c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
-				err = writeAT(w, line)
-				n++
-				return err == nil
-			})
-			l.sent.Add(uint64(n))
-			if err == nil {
-				err = w.Flush()
-			}
+			var n int
+			n, err = l.push(w, func([]byte) bool { return true })
 			l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "sync: neighbour empty, pushed the cache", Peer: l.name, Pushed: n})
 			return true, err
 		case len(m.payload) == 0:
@@ -331,24 +340,16 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		for _, h := range u64s(m.payload) {
 			has[h] = struct{}{}
 		}
-		n := 0
 		b := sy.bits
-		c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+		var n int
+		n, err = l.push(w, func(line []byte) bool {
 			h := lineHash(line)
 			if !sy.want[h>>(64-b)] {
-				return true
+				return false
 			}
-			if _, ok := has[h]; ok {
-				return true
-			}
-			err = writeAT(w, line)
-			n++
-			return err == nil
+			_, had := has[h]
+			return !had
 		})
-		l.sent.Add(uint64(n))
-		if err == nil {
-			err = w.Flush()
-		}
 		if n > 0 {
 			l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "sync: sent what the neighbour lacked", Peer: l.name, Pushed: n})
 		}
