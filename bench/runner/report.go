@@ -235,7 +235,8 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
   now land, overlapped (a million clients fit no CPU cache); about 17%% the
   cache store itself, 5%% parsing, 4%% writing the AT line, and the garbage
   collector under 1%%. ` + "`runtime.asyncPreempt`" + ` holds 4-8%% of the samples;
-  running with GODEBUG=asyncpreemptoff=1 changed nothing measurable, so it
+  running with GODEBUG=asyncpreemptoff=1 (` + "`bench/ab.sh`" + `, 4 rounds against
+  the same build without it) changed nothing measurable, so it
   looks like the profiler's attribution, not work. The echo server does the
   same system calls and nothing else, which is why it is the ceiling.
 - **gnet against goroutine-per-connection.** Both make one read and one write
