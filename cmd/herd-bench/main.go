@@ -1,7 +1,7 @@
 // Command herd-bench is Herd's benchmark binary, as redis-benchmark sits
 // beside redis-server: the load generator (load), the benchmark matrix that
-// writes BENCHMARKS.md (bench), a gnet line-echo server that is the
-// benchmarks' ceiling (echo-server), and the node commands (up, serve) with
+// writes BENCHMARKS.md (bench), a line-echo server that is the
+// benchmarks' ceiling (echo-server, on gnet or a goroutine per connection), and the node commands (up, serve) with
 // a second I/O model, the goroutine-per-connection baseline
 // (--engine goroutine). Operators deploy herd, never this.
 //
@@ -26,7 +26,7 @@ const usage = `herd-bench: load and benchmark tools for Herd
 Usage:
   herd-bench load [flags]          the load generator (checks every reply)
   herd-bench bench [flags]         run the benchmark matrix, write BENCHMARKS.md
-  herd-bench echo-server [flags]   a gnet line-echo server: the benchmarks' ceiling
+  herd-bench echo-server [flags]   a line-echo server (gnet, or --engine goroutine): the ceiling
   herd-bench up [flags]            herd up, with --engine gnet|goroutine
   herd-bench serve NAME [flags]    herd serve, with --engine gnet|goroutine
   herd-bench help                  show this help
