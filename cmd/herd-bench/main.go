@@ -1,7 +1,8 @@
 // Command herd-bench is Herd's benchmark binary, as redis-benchmark sits
 // beside redis-server: the load generator (load), the benchmark matrix that
 // writes BENCHMARKS.md (bench), a line-echo server that is the
-// benchmarks' ceiling (echo-server, on gnet or a goroutine per connection), and the node commands (up, serve) with
+// benchmarks' ceiling (echo-server, on gnet or a goroutine per
+// connection), and the node commands (up, serve) with
 // a second I/O model, the goroutine-per-connection baseline
 // (--engine goroutine). Operators deploy herd, never this.
 //
