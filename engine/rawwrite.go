@@ -17,6 +17,9 @@ import (
 // meanwhile, and the usual entry and exit (and, when the write outlasts a
 // sysmon tick, the hand-off and the thread wake-ups it brings) cost more
 // than the write. gnet's own write (conn.Write) makes the ordinary call.
+// When the socket is full, gnet's Write tries once more before it buffers
+// the rest (it has no call that only buffers): one extra system call, and
+// only for a client that reads slower than it asks.
 func writeNow(fd int, b []byte) int {
 	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 	if errno != 0 {
