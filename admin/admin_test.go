@@ -15,7 +15,7 @@ import (
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 )
@@ -35,14 +35,14 @@ func adminConfig(t testing.TB) *herd.Config {
 	return cfg
 }
 
-func startHerd(t testing.TB) *cluster.Herd {
+func startHerd(t testing.TB) *node.Herd {
 	t.Helper()
 	cfg := adminConfig(t)
 	var names []string
 	for _, n := range cfg.Nodes {
 		names = append(names, n.Name)
 	}
-	h, err := cluster.Start(cfg, names, cluster.Options{Loops: 2, Admin: true})
+	h, err := node.Start(cfg, names, node.Options{Loops: 2, Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
@@ -181,7 +181,7 @@ func TestAttackStopDrainsFullSocket(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Limits = herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}.WithDefaults()
-	h, err := cluster.Start(cfg, []string{"Holiday"}, cluster.Options{Setup: plainSetup, Loops: 2})
+	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

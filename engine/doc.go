@@ -11,7 +11,7 @@
 // no log write (logging goes through a bounded queue to its own goroutine).
 //
 // The engine is the reactor and nothing else: peer links are the peer
-// package's, and running several nodes is internal/cluster's. A neighbour
+// package's, and running several nodes is package node's. A neighbour
 // that links in on the client port (a node without a peer port) is
 // recognised by its PEER line (herd.Node.Serve returns HandOff) and its
 // connection handed, on a duplicate of the socket, to Config.HandOff.

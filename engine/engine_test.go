@@ -11,7 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
 )
@@ -45,14 +45,14 @@ func plainSetup(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 	return herd.NodeOptions{Name: nc.Name}, logger, nil
 }
 
-func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *cluster.Herd {
+func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *node.Herd {
 	t.Helper()
 	if len(names) == 0 {
 		for _, n := range cfg.Nodes {
 			names = append(names, n.Name)
 		}
 	}
-	h, err := cluster.Start(cfg, names, cluster.Options{Setup: plainSetup, Loops: 2})
+	h, err := node.Start(cfg, names, node.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestConformance(t *testing.T) {
 			o.Places, o.PlacesTimeout, o.MaxInFlight = opts.Places, opts.PlacesTimeout, opts.MaxInFlight
 			return o, l, err
 		}
-		h, err := cluster.Start(cfg, []string{opts.Name}, cluster.Options{Setup: setup, Loops: 2})
+		h, err := node.Start(cfg, []string{opts.Name}, node.Options{Setup: setup, Loops: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,14 +17,14 @@ import (
 
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 )
 
 // startLimited runs one node (Holiday) with limits and, when p is not nil,
 // places backend p with maxInFlight workers.
-func startLimited(t *testing.T, limits herd.Limits, p places.Provider, maxInFlight int) *cluster.Member {
+func startLimited(t *testing.T, limits herd.Limits, p places.Provider, maxInFlight int) *node.Member {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.Limits = limits.WithDefaults()
@@ -33,7 +33,7 @@ func startLimited(t *testing.T, limits herd.Limits, p places.Provider, maxInFlig
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, time.Minute, maxInFlight
 		return o, l, err
 	}
-	h, err := cluster.Start(cfg, []string{"Holiday"}, cluster.Options{Setup: setup, Loops: 2})
+	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestStopDeliversRunningWhatsat(t *testing.T) {
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, time.Minute, 2
 		return o, l, err
 	}
-	h, err := cluster.Start(cfg, []string{"Holiday"}, cluster.Options{Setup: setup, Loops: 2})
+	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestStopDeliversRunningWhatsat(t *testing.T) {
 func TestStopUnderPipelinedLoad(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	h, err := cluster.Start(cfg, []string{"Holiday"}, cluster.Options{Setup: plainSetup, Loops: 2})
+	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/places/geonames"
@@ -38,7 +38,7 @@ func offline(t testing.TB) places.Provider {
 }
 
 // startPlacesNode runs one node (Holiday) with provider p.
-func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *cluster.Member {
+func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *node.Member {
 	t.Helper()
 	cfg := testConfig(t)
 	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
@@ -46,7 +46,7 @@ func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *cl
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, timeout, 4
 		return o, l, err
 	}
-	h, err := cluster.Start(cfg, []string{"Holiday"}, cluster.Options{Setup: setup, Loops: 2})
+	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
@@ -64,7 +64,7 @@ func TestRelinkAfterRestart(t *testing.T) {
 	}
 }
 
-func since(m *cluster.Member, neighbour string) time.Time {
+func since(m *node.Member, neighbour string) time.Time {
 	for _, s := range m.Links.Status() {
 		if s.Name == neighbour {
 			return s.Since
@@ -73,7 +73,7 @@ func since(m *cluster.Member, neighbour string) time.Time {
 	return time.Time{}
 }
 
-func up(m *cluster.Member, neighbour string) bool {
+func up(m *node.Member, neighbour string) bool {
 	for _, s := range m.Links.Status() {
 		if s.Name == neighbour {
 			return s.Up

@@ -16,7 +16,7 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
@@ -115,7 +115,7 @@ func zeros(n int) []string {
 
 // start runs the named nodes of cfg (all when names is nil), logging to
 // logs, and stops them when the test ends.
-func start(t testing.TB, cfg *herd.Config, names []string, logs *logBuf) *cluster.Herd {
+func start(t testing.TB, cfg *herd.Config, names []string, logs *logBuf) *node.Herd {
 	t.Helper()
 	if names == nil {
 		names = cfg.Names()
@@ -123,7 +123,7 @@ func start(t testing.TB, cfg *herd.Config, names []string, logs *logBuf) *cluste
 	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), nil
 	}
-	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, Loops: 1})
+	h, err := node.Start(cfg, names, node.Options{Setup: setup, Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func start(t testing.TB, cfg *herd.Config, names []string, logs *logBuf) *cluste
 	return h
 }
 
-func stopMember(t testing.TB, m *cluster.Member) {
+func stopMember(t testing.TB, m *node.Member) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -152,7 +152,7 @@ func view(c *herd.Cache) map[string]string {
 
 // converged reports whether every member holds the same view, with at
 // least n clients.
-func converged(ms []*cluster.Member, n int) bool {
+func converged(ms []*node.Member, n int) bool {
 	first := view(ms[0].Node.Cache())
 	if len(first) < n {
 		return false

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
@@ -74,7 +74,7 @@ func TestOpenHerdRefusesUnknownOrigin(t *testing.T) {
 	}
 }
 
-func allUp(h *cluster.Herd) bool {
+func allUp(h *node.Herd) bool {
 	for _, m := range h.Members {
 		for _, s := range m.Links.Status() {
 			if !s.Up {

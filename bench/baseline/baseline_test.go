@@ -11,14 +11,14 @@ import (
 
 	"github.com/herdnet/herd/bench/baseline"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
-		// The herd test runs nodes through internal/cluster, which links
+		// The herd test runs nodes through package node, which links
 		// gnet, whose shared worker pool lives for the process; the baseline
 		// itself starts none of these.
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
@@ -61,10 +61,10 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{}, testLogger(), nil
 	}
-	newServer := func(node *herd.Node, sc cluster.ServerConfig) cluster.Server {
+	newServer := func(node *herd.Node, sc node.ServerConfig) node.Server {
 		return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger, HandOff: sc.HandOff})
 	}
-	h, err := cluster.Start(cfg, []string{"Hamilton", "Holiday", "Ball"}, cluster.Options{Setup: setup, NewServer: newServer})
+	h, err := node.Start(cfg, []string{"Hamilton", "Holiday", "Ball"}, node.Options{Setup: setup, NewServer: newServer})
 	if err != nil {
 		t.Fatal(err)
 	}

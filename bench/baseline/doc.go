@@ -7,5 +7,5 @@
 // without any queue, and replies are flushed once no more input is buffered,
 // so pipelined requests are answered in batches, as the gnet engine does.
 // It imports neither gnet nor the engine; cmd/herd-bench runs whole herds of
-// baseline nodes through internal/cluster.
+// baseline nodes through package node.
 package baseline

@@ -19,7 +19,7 @@ import (
 	"github.com/herdnet/herd/bench/runner"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/cli"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 )
 
 const usage = `herd-bench: load and benchmark tools for Herd
@@ -37,9 +37,9 @@ Run "herd-bench COMMAND -h" for a command's flags.
 
 // engines: the gnet node and the goroutine-per-connection baseline, built
 // from the same codec, herd and peer packages.
-var engines = cli.Engines{"gnet": cluster.Gnet, "goroutine": goroutine}
+var engines = cli.Engines{"gnet": node.Gnet, "goroutine": goroutine}
 
-func goroutine(node *herd.Node, sc cluster.ServerConfig) cluster.Server {
+func goroutine(node *herd.Node, sc node.ServerConfig) node.Server {
 	return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger, HandOff: sc.HandOff})
 }
 

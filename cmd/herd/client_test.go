@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/places/provider"
@@ -17,7 +17,7 @@ import (
 // startAdminHerd runs the default herd in this process on 127.0.0.1:0, with
 // admin ports and the offline places index, and writes a config file that
 // names the real addresses (for herd status).
-func startAdminHerd(t *testing.T) (*cluster.Herd, string) {
+func startAdminHerd(t *testing.T) (*node.Herd, string) {
 	t.Helper()
 	cfg := herd.DefaultConfig()
 	for i := range cfg.Nodes {
@@ -35,7 +35,7 @@ func startAdminHerd(t *testing.T) (*cluster.Herd, string) {
 	for _, n := range cfg.Nodes {
 		names = append(names, n.Name)
 	}
-	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, Loops: 1, Admin: true})
+	h, err := node.Start(cfg, names, node.Options{Setup: setup, Loops: 1, Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}

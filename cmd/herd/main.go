@@ -15,7 +15,7 @@ import (
 	"os"
 
 	"github.com/herdnet/herd/internal/cli"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 )
 
 const usage = `herd: a server herd that floods client locations between nodes
@@ -39,7 +39,7 @@ benchmark matrix are in the herd-bench binary.
 `
 
 // engines: the node binary offers the event loops only.
-var engines = cli.Engines{"gnet": cluster.Gnet}
+var engines = cli.Engines{"gnet": node.Gnet}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

@@ -15,14 +15,14 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places/provider"
 	"github.com/herdnet/herd/snapshot"
 )
 
 // Engines are the I/O models a binary offers, by --engine name. "gnet"
-// (cluster.Gnet) is the default and must be present.
-type Engines map[string]cluster.NewServer
+// (node.Gnet) is the default and must be present.
+type Engines map[string]node.NewServer
 
 func (e Engines) names() string {
 	names := make([]string, 0, len(e))
@@ -189,7 +189,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		}
 		defer stop()
 	}
-	h, err := cluster.Start(cfg, names, cluster.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true, DataDir: f.nodeDataDir})
+	h, err := node.Start(cfg, names, node.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true, DataDir: f.nodeDataDir})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 )
 
 // reloadSignal delivers SIGHUP, which makes up and serve re-read their
@@ -23,7 +23,7 @@ func reloadSignal() (<-chan os.Signal, func()) {
 // meanwhile it re-reads the config file (with the command line's
 // overrides) and applies it to the running nodes. A file that does not load
 // or validate leaves the running config as it was, and says why.
-func waitReloading(f *nodeFlags, h *cluster.Herd, sig <-chan os.Signal, stdout, stderr io.Writer) (os.Signal, error) {
+func waitReloading(f *nodeFlags, h *node.Herd, sig <-chan os.Signal, stdout, stderr io.Writer) (os.Signal, error) {
 	for {
 		select {
 		case got := <-sig:

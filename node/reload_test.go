@@ -1,4 +1,4 @@
-package cluster_test
+package node_test
 
 import (
 	"slices"
@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/peer"
 )
 
-func linkStates(m *cluster.Member) map[string]peer.LinkState {
+func linkStates(m *node.Member) map[string]peer.LinkState {
 	out := map[string]peer.LinkState{}
 	for _, l := range m.Links.Stats() {
 		out[l.Peer] = l.State
@@ -26,7 +26,7 @@ func linkStates(m *cluster.Member) map[string]peer.LinkState {
 func TestReload(t *testing.T) {
 	cfg := testConfig()
 	names := []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
-	h, err := cluster.Start(cfg, names, cluster.Options{Loops: 1})
+	h, err := node.Start(cfg, names, node.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestReload(t *testing.T) {
 // against the values in force.
 func TestReloadRestartOnlyLimits(t *testing.T) {
 	cfg := testConfig()
-	h, err := cluster.Start(cfg, []string{"Alford"}, cluster.Options{Loops: 1})
+	h, err := node.Start(cfg, []string{"Alford"}, node.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cluster_test
+package node_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/cluster"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/snapshot"
 )
@@ -20,13 +20,13 @@ import (
 var allNodes = []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
 
 // startHerd starts names with their data in dataDir/NAME.
-func startHerd(t *testing.T, cfg *herd.Config, dataDir string, restored map[string]snapshot.Restored, names ...string) *cluster.Herd {
+func startHerd(t *testing.T, cfg *herd.Config, dataDir string, restored map[string]snapshot.Restored, names ...string) *node.Herd {
 	t.Helper()
-	o := cluster.Options{Loops: 2, DataDir: func(name string) string { return filepath.Join(dataDir, name) }}
+	o := node.Options{Loops: 2, DataDir: func(name string) string { return filepath.Join(dataDir, name) }}
 	if restored != nil {
 		o.Restored = func(name string, r snapshot.Restored) { restored[name] = r }
 	}
-	h, err := cluster.Start(cfg, names, o)
+	h, err := node.Start(cfg, names, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func startHerd(t *testing.T, cfg *herd.Config, dataDir string, restored map[stri
 	return h
 }
 
-func stopHerd(t *testing.T, h *cluster.Herd) {
+func stopHerd(t *testing.T, h *node.Herd) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -45,7 +45,7 @@ func stopHerd(t *testing.T, h *cluster.Herd) {
 
 // report sends n IAMATs, client i to node i%len(members), pipelined on one
 // connection per node, and reads every reply.
-func report(t *testing.T, h *cluster.Herd, n int) {
+func report(t *testing.T, h *node.Herd, n int) {
 	t.Helper()
 	conns := make([]*testclient.Client, len(h.Members))
 	for i, m := range h.Members {
@@ -69,7 +69,7 @@ func report(t *testing.T, h *cluster.Herd, n int) {
 }
 
 // view is client id -> AT line of everything a node holds.
-func view(m *cluster.Member) map[string]string {
+func view(m *node.Member) map[string]string {
 	got := map[string]string{}
 	var cmd codec.Command
 	for line := range snapshot.Lines(m.Node.Cache()) {
@@ -81,7 +81,7 @@ func view(m *cluster.Member) map[string]string {
 }
 
 // converge waits until every member holds exactly want.
-func converge(t *testing.T, h *cluster.Herd, want map[string]string) {
+func converge(t *testing.T, h *node.Herd, want map[string]string) {
 	t.Helper()
 	for _, m := range h.Members {
 		testclient.Eventually(t, m.Node.Name()+" holding every client", func() bool { return maps.Equal(view(m), want) })
@@ -187,7 +187,7 @@ func TestCorruptSnapshotRepairedByNeighbours(t *testing.T) {
 // A node without a data directory writes nothing and reports no restore.
 func TestNoDataDirNoSnapshot(t *testing.T) {
 	cfg := testConfig()
-	h, err := cluster.Start(cfg, []string{"Alford"}, cluster.Options{Loops: 1})
+	h, err := node.Start(cfg, []string{"Alford"}, node.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestUnusableDataDir(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := cluster.Start(testConfig(), []string{"Alford", "Ball"}, cluster.Options{Loops: 1,
+	_, err := node.Start(testConfig(), []string{"Alford", "Ball"}, node.Options{Loops: 1,
 		DataDir: func(name string) string {
 			if name == "Ball" {
 				return filepath.Join(file, name) // under a regular file

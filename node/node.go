@@ -1,4 +1,4 @@
-// Package cluster runs the nodes of one herd config in this process, over
+// Package node assembles and runs the nodes of one herd config in this process, over
 // either I/O model: it builds each member (cache, peer links, herd.Node and
 // the client-facing server), starts every server first so that a herd on
 // port 0 learns each node's real address, then links every node to its
@@ -9,7 +9,7 @@
 // code. Tests use it to stand up a herd on loopback. With Options.Admin each
 // node also gets its admin port (package admin), started before the client
 // port so /livez answers while the node starts.
-package cluster
+package node
 
 import (
 	"context"
@@ -280,7 +280,7 @@ func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog
 		return nil, r, nil
 	}
 	if opts.Cache != nil {
-		return nil, r, errors.New("cluster: a node with a data directory gets its cache from its snapshot; Setup must leave Cache nil")
+		return nil, r, errors.New("node: a node with a data directory gets its cache from its snapshot; Setup must leave Cache nil")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

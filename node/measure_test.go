@@ -1,6 +1,6 @@
 //go:build unix
 
-package cluster_test
+package node_test
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ import (
 // without, and restart-to-ready (load) time. It takes a minute or two and
 // about 1 GB of memory, so it runs only when asked:
 //
-//	HERD_SNAPSHOT_MEASURE=1 go test -run TestMeasureSnapshot -v ./internal/cluster
+//	HERD_SNAPSHOT_MEASURE=1 go test -run TestMeasureSnapshot -v ./node
 //
 // HERD_SNAPSHOT_CLIENTS overrides the million.
 func TestMeasureSnapshot(t *testing.T) {
