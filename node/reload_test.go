@@ -84,9 +84,9 @@ func TestReload(t *testing.T) {
 }
 
 // TestReloadRestartOnlyLimits: the limits fixed at start (max_conns and
-// the three timeouts in the engine, max_future in the node) used to be listed in "limits now
-// {...IdleTimeout:1s...}" as if applied, while the node kept the old ones.
-// The reload must say they need a restart, and compare a later reload
+// the three timeouts in the engine, max_future in the node) must not be
+// reported as applied while the node keeps the old ones: the reload must
+// say they need a restart, and compare a later reload
 // against the values in force.
 func TestReloadRestartOnlyLimits(t *testing.T) {
 	cfg := testConfig()

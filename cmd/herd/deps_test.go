@@ -19,7 +19,8 @@ func goList(t *testing.T, args ...string) []string {
 	return strings.Fields(string(out))
 }
 
-// TestImportRules keeps the layout of the README's "How it works": the
+// TestImportRules keeps the layout of docs/ARCHITECTURE.md ("Which way
+// imports point"): the
 // node binary links nothing from bench, no plotting and no JSON library
 // but the standard one (go-json alone would add 3 MiB to it), the domain package
 // no HTTP or JSON client and no data, and only engine and bench/echo import

@@ -228,7 +228,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		fmt.Fprintf(stdout, "snapshots in %s every %v and on stop; clients restored: %s\n", where, cfg.Persistence.SnapshotInterval, strings.Join(restored, ", "))
 	}
 	if cfg.Security.Secret == "" && !cfg.Security.TLS.Enabled() {
-		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see README, Securing the herd\n", herd.SecretEnv)
+		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see docs/SECURITY.md\n", herd.SecretEnv)
 	}
 	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
