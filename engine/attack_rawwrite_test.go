@@ -12,8 +12,8 @@ import (
 
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 // attackDialTiny dials addr with a 4 KiB receive buffer, so the node's

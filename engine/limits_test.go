@@ -17,8 +17,8 @@ import (
 
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 )
 

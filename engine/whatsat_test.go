@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/places/geonames"
 )

@@ -15,8 +15,8 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 // TestRelinkAfterRestart: a neighbour that restarts hears of an update sent

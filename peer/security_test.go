@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 const secretYAML = "security: {secret: s3cret-for-tests}\npeers: {backoff_min: 10ms, backoff_max: 200ms}\n"

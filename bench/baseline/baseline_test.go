@@ -11,9 +11,9 @@ import (
 
 	"github.com/herdnet/herd/bench/baseline"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 func TestMain(m *testing.M) {

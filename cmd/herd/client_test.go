@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/places/provider"
 )
