@@ -5,17 +5,41 @@ import (
 	"sync"
 
 	"github.com/herdnet/herd/admin"
+	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/peer"
 )
 
-// adminNode is what the node's admin port reads of it.
+// adminNode is what the node's admin port reads of it. The port opens
+// before the node is assembled (build): until it is, it reports the
+// configured address and no clients, links or counters.
 func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
 	return admin.Node{
-		Name:    n.Node.Name(),
-		Listen:  n.Addr,
-		Clients: n.Node.Cache().Len,
-		Links:   n.Links.Stats,
-		Engine:  n.Server.Stats,
+		Name: n.nc.Name,
+		Listen: func() string {
+			if !n.built.Load() {
+				return n.nc.Listen
+			}
+			return n.Addr()
+		},
+		Clients: func() int {
+			if !n.built.Load() {
+				return 0
+			}
+			return n.Node.Cache().Len()
+		},
+		Links: func() []peer.LinkStats {
+			if !n.built.Load() {
+				return nil
+			}
+			return n.Links.Stats()
+		},
+		Engine: func() engine.Stats {
+			if !n.built.Load() {
+				return engine.Stats{}
+			}
+			return n.Server.Stats()
+		},
 		Herd:    herdTopology,
 		Health:  n.Health,
 		Metrics: n.Metrics,
