@@ -49,7 +49,9 @@ func (p *gnetProbe) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func TestGnetOutbound(t *testing.T) {
 	p := &gnetProbe{addr: make(chan string, 1), found: make(chan []byte, 1), want: bytes.Repeat([]byte("0123456789abcde\n"), 1<<19)}
 	ran := make(chan error, 1)
-	go func() { ran <- gnet.Run(p, "tcp://127.0.0.1:0", gnet.WithNumEventLoop(1), gnet.WithLogLevel(logging.ErrorLevel)) }()
+	go func() {
+		ran <- gnet.Run(p, "tcp://127.0.0.1:0", gnet.WithNumEventLoop(1), gnet.WithLogLevel(logging.ErrorLevel))
+	}()
 	var addr string
 	select {
 	case addr = <-p.addr:
