@@ -19,7 +19,7 @@ func TestInboundLinksAreBounded(t *testing.T) {
 	t.Parallel()
 	cfg := ring(t, zeros(5), nil, "")
 	h := start(t, cfg, []string{"Alford"}, &logBuf{})
-	addr := h.Member("Alford").Addr()
+	addr := h.Node("Alford").Addr()
 	const dials = 3 * peer.MaxInbound
 	var conns []net.Conn
 	t.Cleanup(func() {
