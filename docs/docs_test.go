@@ -399,15 +399,17 @@ func TestNothingPointsOutside(t *testing.T) {
 			return err
 		}
 		if d.IsDir() {
-			if d.Name() == ".git" || d.Name() == "node_modules" {
+			if d.Name() == ".git" || d.Name() == "node_modules" || d.Name() == "bin" {
 				return filepath.SkipDir
 			}
 			return nil
 		}
 		switch filepath.Ext(path) {
-		case ".go", ".md", ".yaml", ".yml", ".sh", ".py", ".js", "":
+		case ".go", ".md", ".yaml", ".yml", ".sh", ".py", ".js", ".service":
 		default:
-			return nil
+			if d.Name() != "Makefile" && d.Name() != "Dockerfile" {
+				return nil
+			}
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
