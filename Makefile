@@ -23,7 +23,7 @@ help:
 	@echo "make fuzz         run each fuzz target (codec, Google body splice, snapshot, whole node) for FUZZTIME ($(FUZZTIME))"
 	@echo "make build        bin/herd (the node) and bin/herd-bench (the benchmark tools)"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
-	@echo "make bench-quick  a small matrix in under two minutes"
+	@echo "make bench-quick  a small matrix in under two minutes; prints its report"
 	@echo "make benchstat    Go micro-benchmarks x BENCH_COUNT into bench/results/new.txt, compared"
 	@echo "                  with benchstat to bench/results/old.txt, or to git ref BASE (BASE=HEAD)"
 	@echo "make tidy         fail if go.mod/go.sum are not tidy"
@@ -72,8 +72,9 @@ places-data:
 	git diff --stat places/geonames/data
 
 # The full benchmark matrix (about 25 minutes): installs the comparison peers
-# (Debian's python3-twisted and redis-server) if missing, then writes
-# BENCHMARKS.md. bench-quick is the same with a smaller matrix.
+# (Debian's python3-twisted and redis-server) if missing, then writes its
+# report between the markers of BENCHMARKS.md (the hand-written sections
+# around them stay). bench-quick runs a smaller matrix and prints its report.
 bench: bench-peers
 	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
 	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places/... ./engine | tee bench/results/go-bench.txt
@@ -81,7 +82,7 @@ bench: bench-peers
 
 bench-quick: bench-peers
 	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
-	./bin/herd-bench bench --quick --out BENCHMARKS.md
+	./bin/herd-bench bench --quick --out -
 
 bench-peers:
 	@command -v redis-server >/dev/null && /usr/bin/python3 -c 'import twisted' 2>/dev/null || \
