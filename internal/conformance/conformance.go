@@ -13,15 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/places"
 )
 
-// Start starts a node as opts describe (name, and places backend if any; no
-// neighbours) with limits, zero fields meaning defaults, stops it when the
+// Start starts a node as opts describe (name, places backend if any, and
+// MaxFuture; no neighbours) with limits, zero fields meaning defaults, stops it when the
 // test ends, and returns its address.
-type Start func(t *testing.T, opts herd.NodeOptions, limits herd.Limits) string
+type Start func(t *testing.T, opts herd.NodeOptions, limits engine.Limits) string
 
 // Run runs every check against servers made by start.
 func Run(t *testing.T, start Start) {
@@ -49,7 +50,7 @@ func Run(t *testing.T, start Start) {
 // farFutureIAMAT: the origin refuses an IAMAT more than limits.max_future
 // ahead of its clock, which would freeze the client's location for ever.
 func farFutureIAMAT(t *testing.T, start Start) {
-	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Ball"}, herd.Limits{MaxFuture: time.Hour}))
+	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Ball", MaxFuture: time.Hour}, engine.Limits{}))
 	for _, l := range []string{
 		"IAMAT kiwi +1.0+1.0 999999999999999999.0",
 		fmt.Sprintf("IAMAT kiwi +1.0+1.0 %d", time.Now().Add(2*time.Hour).Unix()),
@@ -67,7 +68,7 @@ func farFutureIAMAT(t *testing.T, start Start) {
 // invalidLines: every invalid example of PROTOCOL.md, and more, gets
 // "? line"; the connection keeps working.
 func invalidLines(t *testing.T, start Start) {
-	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Ball"}, herd.Limits{}))
+	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Ball"}, engine.Limits{}))
 	for _, l := range []string{
 		"LLL",
 		"IAMAT kiwi 34.068930-118.445127 1.0",
@@ -94,7 +95,7 @@ func invalidLines(t *testing.T, start Start) {
 
 // pipelinedThousand: 1,000 IAMATs in one write get 1,000 replies in order.
 func pipelinedThousand(t *testing.T, start Start) {
-	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Welsh"}, herd.Limits{}))
+	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Welsh"}, engine.Limits{}))
 	var b strings.Builder
 	for i := range 1000 {
 		fmt.Fprintf(&b, "IAMAT client%d +1.0+2.0 %d.5\n", i, 1000+i)
@@ -111,7 +112,7 @@ func pipelinedThousand(t *testing.T, start Start) {
 // halfClose: a client that half-closes gets every reply, and bytes left
 // without a newline count as a last line.
 func halfClose(t *testing.T, start Start) {
-	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Welsh"}, herd.Limits{}))
+	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Welsh"}, engine.Limits{}))
 	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\nLLL")
 	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func halfClose(t *testing.T, start Start) {
 // limit's worth of bytes, before its newline arrives, and only that client
 // is disconnected.
 func overlongLine(t *testing.T, start Start) {
-	addr := start(t, herd.NodeOptions{Name: "Hamilton"}, herd.Limits{})
+	addr := start(t, herd.NodeOptions{Name: "Hamilton"}, engine.Limits{})
 	other := testclient.Dial(t, addr)
 	c := testclient.Dial(t, addr)
 	long := strings.Repeat("x", 5000) // no newline: the limit applies before it arrives
@@ -149,7 +150,7 @@ func overlongLine(t *testing.T, start Start) {
 
 // splitReads: lines that arrive a byte at a time are framed the same.
 func splitReads(t *testing.T, start Start) {
-	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Ball"}, herd.Limits{}))
+	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Ball"}, engine.Limits{}))
 	for _, b := range []byte("IAMAT kiwi +1.0+1.0 1\r\nLLL\r\n") {
 		c.Send(string(b))
 		time.Sleep(time.Millisecond) // separate segments, so the server sees partial lines
@@ -164,7 +165,7 @@ func splitReads(t *testing.T, start Start) {
 
 // closeAfterReply: one request per connection.
 func closeAfterReply(t *testing.T, start Start) {
-	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Welsh"}, herd.Limits{CloseAfterReply: true}))
+	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Welsh"}, engine.Limits{CloseAfterReply: true}))
 	c.Send("IAMAT a +1.0+2.0 1\nIAMAT b +1.0+2.0 2\n")
 	all, err := io.ReadAll(c.R)
 	if err != nil {
@@ -177,7 +178,7 @@ func closeAfterReply(t *testing.T, start Start) {
 
 // staleIAMAT: an IAMAT not newer than the stored one gets the stored line.
 func staleIAMAT(t *testing.T, start Start) {
-	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Holiday"}, herd.Limits{}))
+	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Holiday"}, engine.Limits{}))
 	first := c.Ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
 	if got := c.Ask("IAMAT kiwi +10.0-10.0 1479413884.4"); got != first {
 		t.Fatalf("stale IAMAT: got %q, want stored %q", got, first)
@@ -206,7 +207,7 @@ func (p slowPlaces) Nearby(ctx context.Context, _ places.Query, dst []byte) ([]b
 // WHATSAT's, which ends with its one empty line.
 func whatsatOrder(t *testing.T, start Start) {
 	opts := herd.NodeOptions{Name: "Holiday", Places: slowPlaces{200 * time.Millisecond}, PlacesTimeout: 5 * time.Second, MaxInFlight: 4}
-	c := testclient.Dial(t, start(t, opts, herd.Limits{}))
+	c := testclient.Dial(t, start(t, opts, engine.Limits{}))
 	at := c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	c.Send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2\nLLL\n")
 	want := []string{at, "{\n", "   \"html_attributions\" : [],\n", "   \"results\" : [],\n", "   \"status\" : \"ZERO_RESULTS\"\n", "}\n", "\n"}
