@@ -15,8 +15,8 @@ import (
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 )
 
