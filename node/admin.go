@@ -10,7 +10,7 @@ import (
 )
 
 // adminNode is what the member's admin port reads of it.
-func (m *Member) adminNode(herdTopology func() admin.Topology) admin.Node {
+func (m *Member) adminNode(herdTopology func() admin.Topology, token string) admin.Node {
 	n := admin.Node{
 		Name:    m.Node.Name(),
 		Listen:  m.Addr,
@@ -19,9 +19,13 @@ func (m *Member) adminNode(herdTopology func() admin.Topology) admin.Node {
 		Herd:    herdTopology,
 		Health:  m.Health,
 		Metrics: m.Metrics,
+		Token:   token,
 	}
 	if es, ok := m.Server.(interface{ Stats() engine.Stats }); ok {
 		n.Engine = es.Stats
+	}
+	if m.Snapshot != nil {
+		n.Snapshot = m.Snapshot.Status
 	}
 	return n
 }

@@ -231,7 +231,11 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 		// The snapshot is loaded by now, so /readyz turns 200 only once the
 		// node has its view back and listens.
 		if o.Admin && nc.Admin != "" {
-			m.Admin = admin.New(m.adminNode(topo.get), logger)
+			if admin.Exposed(nc.Admin) && cfg.Security.AdminToken == "" && logger != nil {
+				logger.Warn("admin port not on loopback and no admin token (security.admin_token or "+herd.AdminTokenEnv+
+					"): anyone who reaches it can read the node's status and metrics", "node", opts.Name, "admin", nc.Admin)
+			}
+			m.Admin = admin.New(m.adminNode(topo.get, cfg.Security.AdminToken), logger)
 			if err := m.Admin.Start(nc.Admin); err != nil {
 				m.Admin = nil
 				closeAll()

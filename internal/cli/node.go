@@ -100,6 +100,9 @@ func (f *nodeFlags) load() (*herd.Config, error) {
 	if s := os.Getenv(herd.SecretEnv); s != "" {
 		cfg.Security.Secret = s
 	}
+	if s := os.Getenv(herd.AdminTokenEnv); s != "" {
+		cfg.Security.AdminToken = s
+	}
 	if f.closeAfterReply {
 		cfg.Limits.CloseAfterReply = true
 	}
