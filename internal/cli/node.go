@@ -160,12 +160,8 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	var files []io.Closer
-	defer func() {
-		for _, fl := range files {
-			fl.Close()
-		}
-	}()
+	var logs nodeLogs
+	defer logs.close()
 	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		var w io.Writer = stderr
 		if f.logDir != "-" {
@@ -178,10 +174,11 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			if _, err := fl.Write(nil); err != nil { // open it now: report a bad directory at start
 				return herd.NodeOptions{}, nil, fmt.Errorf("log file: %w", err)
 			}
-			files = append(files, fl)
+			logs.files = append(logs.files, fl)
 			w = fl
 		}
 		logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+		logs.nodes = append(logs.nodes, logger.With("node", nc.Name))
 		opts := herd.NodeOptions{Name: nc.Name, Places: backend, PlacesTimeout: cfg.Places.Timeout, MaxInFlight: cfg.Places.MaxInFlight}
 		return opts, logger, nil
 	}
@@ -236,7 +233,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
-	got, failed := waitReloading(f, h, sig, stdout, stderr)
+	got, failed := waitReloading(f, h, &logs, sig, stdout, stderr)
 	if failed != nil {
 		// A reactor gave up (it logged why): exit non-zero, so that a
 		// supervisor restarts the node, rather than idle without a listener.
