@@ -39,13 +39,13 @@ func TestSnapshotFailureIsVisible(t *testing.T) {
 		cfg.Nodes[i].Admin = "127.0.0.1:0"
 	}
 	dataDir := t.TempDir()
-	h, err := node.Start(cfg, []string{"Alford"}, node.Options{Loops: 1, Admin: true,
+	h, err := node.StartHerd(cfg, []string{"Alford"}, node.Options{Loops: 1, Admin: true,
 		DataDir: func(name string) string { return filepath.Join(dataDir, name) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
-	m := h.Member("Alford")
+	m := h.Node("Alford")
 	base := "http://" + m.AdminAddr()
 	testclient.Dial(t, m.Addr()).Ask("IAMAT kiwi +1.0+1.0 1")
 	if _, err := m.Snapshot.Save(); err != nil {
@@ -92,7 +92,7 @@ func TestExposedAdminPortWarns(t *testing.T) {
 		setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 			return herd.NodeOptions{}, slog.New(slog.NewJSONHandler(&logs, nil)), nil
 		}
-		if _, err := node.Start(cfg, []string{cfg.Nodes[0].Name}, node.Options{Loops: 1, Admin: true, Setup: setup}); err == nil {
+		if _, err := node.StartHerd(cfg, []string{cfg.Nodes[0].Name}, node.Options{Loops: 1, Admin: true, Setup: setup}); err == nil {
 			t.Fatal("an admin port opened on 192.0.2.1")
 		}
 		warned := strings.Contains(logs.String(), `"level":"WARN","msg":"admin port not on loopback and no admin token`)
