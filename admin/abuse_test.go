@@ -3,6 +3,8 @@ package admin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -183,5 +185,75 @@ func TestSlowConnectionsDoNotStarveProbesFromTheSameAddress(t *testing.T) {
 	_, _, body := get(t, "http://"+s.Addr()+"/metrics")
 	if got := sample(body, "herd_admin_evicted_total"); got < 32 {
 		t.Errorf("herd_admin_evicted_total = %v, want at least 32", got)
+	}
+}
+
+// TestBadRequestsSummarisedOncePerInterval: bad requests sent without a
+// pause are summarised in at most one line per interval, and the lines
+// add up to what the counter says. An oversized header gets 431 and counts
+// too. (As in TestMalformedRequestsDoNotFloodTheLog, the odd request that
+// the kernel turns into a reset is not reported by fasthttp.)
+func TestBadRequestsSummarisedOncePerInterval(t *testing.T) {
+	const every = 100 * time.Millisecond
+	restore := admin.SetSummaryEvery(every)
+	var logs lockedBuffer
+	s := admin.New(admin.Node{Name: "Solo"}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	restore()
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Addr()
+	big := "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("B", 8000) + "\r\n\r\n"
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Write([]byte(big))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	reply, _ := io.ReadAll(c)
+	c.Close()
+	if !strings.HasPrefix(string(reply), "HTTP/1.1 431 ") {
+		t.Errorf("oversized header answered %.60q, want 431", reply)
+	}
+	start := time.Now()
+	sent := 1
+	for time.Since(start) < 5*every+every/2 && sent < 20000 {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("NOT HTTP AT ALL\r\n\r\n"))
+		c.Close()
+		sent++
+	}
+	elapsed := time.Since(start)
+	var counted float64
+	testclient.Eventually(t, "the bad requests counted", func() bool {
+		_, _, body := get(t, "http://"+addr+"/metrics")
+		counted = sample(body, "herd_admin_bad_requests_total")
+		return counted >= float64(sent-sent/100)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var lines, total int
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var e struct {
+			Msg   string `json:"msg"`
+			Count int    `json:"count"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Msg != "admin: bad requests rejected" {
+			t.Errorf("unexpected log line %q", l)
+			continue
+		}
+		lines++
+		total += e.Count
+	}
+	maxLines := int(time.Since(start)/every) + 2 // each tick, and Stop's
+	if lines < 2 || lines > maxLines || total < sent-sent/100 || total > sent {
+		t.Errorf("%d bad requests over %v: %d summary lines (want 2..%d) counting %d",
+			sent, elapsed, lines, maxLines, total)
 	}
 }

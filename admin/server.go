@@ -107,6 +107,7 @@ type Server struct {
 	log      *slog.Logger
 	srv      *fasthttp.Server
 	complain *complaints
+	every    time.Duration // summaryEvery when New ran
 	bearer   [sha256.Size]byte // of the token; zero without one
 	ln       net.Listener
 	mu       sync.Mutex
@@ -129,7 +130,7 @@ func New(node Node, logger *slog.Logger) *Server {
 	if node.Metrics == nil {
 		node.Metrics = NewMetrics()
 	}
-	s := &Server{node: node, log: logger, complain: &complaints{log: logger, count: node.Metrics.badRequests}}
+	s := &Server{node: node, log: logger, complain: &complaints{log: logger, count: node.Metrics.badRequests}, every: summaryEvery}
 	if node.Token != "" {
 		s.bearer = sha256.Sum256([]byte(node.Token))
 	}
@@ -170,12 +171,12 @@ func (s *Server) Start(addr string) error {
 		}
 	}()
 	s.wg.Go(func() {
-		t := time.NewTicker(summaryEvery)
+		t := time.NewTicker(s.every)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				s.complain.flush(summaryEvery)
+				s.complain.flush(s.every)
 			case <-s.stop:
 				return
 			}
@@ -211,7 +212,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	close(stop)
 	s.wg.Wait()
-	s.complain.flush(summaryEvery)
+	s.complain.flush(s.every)
 	return err
 }
 
