@@ -107,7 +107,7 @@ type Server struct {
 	log      *slog.Logger
 	srv      *fasthttp.Server
 	complain *complaints
-	every    time.Duration // summaryEvery when New ran
+	every    time.Duration     // summaryEvery when New ran
 	bearer   [sha256.Size]byte // of the token; zero without one
 	ln       net.Listener
 	mu       sync.Mutex
