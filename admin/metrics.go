@@ -41,10 +41,11 @@ type Metrics struct {
 }
 
 // renderEvery is how long a rendered /metrics exposition is served before
-// the next scrape renders a new one. Rendering costs about a millisecond
-// of CPU (the process metrics read /proc); serving the cached bytes costs
-// microseconds, so scrapes as frequent as anyone likes cost the node at
-// most one render per renderEvery. Prometheus scrapes every 15 s or so, so
+// the next scrape renders a new one. Rendering costs a few hundred
+// microseconds of CPU (BenchmarkRender; the process metrics read /proc);
+// serving the cached bytes about one (BenchmarkScrape), so scrapes as
+// frequent as anyone likes cost the node at most one render per
+// renderEvery. Prometheus scrapes every 15 s or so, so
 // the figures it stores are never older than this.
 var renderEvery = 250 * time.Millisecond
 
