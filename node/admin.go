@@ -5,16 +5,17 @@ import (
 	"sync"
 
 	"github.com/herdnet/herd/admin"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/engine"
-	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/peer"
+	"github.com/herdnet/herd/snapshot"
 )
 
 // adminNode is what the node's admin port reads of it. The port opens
 // before the node is assembled (build): until it is, it reports the
-// configured address and no clients, links or counters.
+// configured address and no clients, links, counters or snapshot writes.
 func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
-	return admin.Node{
+	an := admin.Node{
 		Name: n.nc.Name,
 		Listen: func() string {
 			if !n.built.Load() {
@@ -43,19 +44,29 @@ func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
 		Herd:    herdTopology,
 		Health:  n.Health,
 		Metrics: n.Metrics,
+		Token:   n.adminToken,
 	}
+	if n.hasDataDir {
+		an.Snapshot = func() snapshot.Status {
+			if !n.built.Load() || n.Snapshot == nil {
+				return snapshot.Status{}
+			}
+			return n.Snapshot.Status()
+		}
+	}
+	return an
 }
 
 // topology is /herd: the config's nodes, with the real addresses of those
 // running in this process (port 0 becomes the port picked).
 type topology struct {
-	cfg    *herd.Config
+	cfg    *config.Config
 	mu     sync.Mutex
 	listen map[string]string // under mu
 	admin  map[string]string // under mu
 }
 
-func newTopology(cfg *herd.Config) *topology {
+func newTopology(cfg *config.Config) *topology {
 	return &topology{cfg: cfg, listen: map[string]string{}, admin: map[string]string{}}
 }
 

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 
 	"github.com/herdnet/herd/admin"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/peer"
@@ -46,7 +47,7 @@ type Server interface {
 	// Stats are the server's counters for the admin port.
 	Stats() engine.Stats
 	// SetLimits replaces the limits while the server runs (reload).
-	SetLimits(herd.Limits)
+	SetLimits(engine.Limits)
 }
 
 var _ Server = (*engine.Server)(nil)
@@ -54,7 +55,7 @@ var _ Server = (*engine.Server)(nil)
 // ServerConfig is what every I/O model needs besides its node.
 type ServerConfig struct {
 	Listen string // host:port; port 0 picks a free port
-	Limits herd.Limits
+	Limits engine.Limits
 	Loops  int // event loops of the gnet engine; 0: one per core
 	Logger *slog.Logger
 	// HandOff takes over a connection that opened with a neighbour's PEER
@@ -74,7 +75,7 @@ func Gnet(node *herd.Node, cfg ServerConfig) Server {
 // Setup returns the options and logger of the node nc describes. Name,
 // Cache and Flooder are filled in by Start when left unset, and so are the
 // security settings (Origins, Secret, PeerPort) from the config.
-type Setup func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error)
+type Setup func(nc config.Node) (herd.NodeOptions, *slog.Logger, error)
 
 // Options are what starting a node needs besides the config and its name.
 type Options struct {
@@ -96,8 +97,8 @@ type Options struct {
 
 // Config says which node of which herd Start runs, and how.
 type Config struct {
-	Herd *herd.Config // validated
-	Name string       // one of Herd's nodes
+	Herd *config.Config // validated
+	Name string         // one of Herd's nodes
 	Options
 }
 
@@ -124,10 +125,12 @@ type Node struct {
 	// listened; zero when the node has no data directory.
 	Restored snapshot.Restored
 
-	nc    herd.Member // the node's entry in the config
-	opts  herd.NodeOptions
-	log   *slog.Logger // Setup's; nil: none
-	built atomic.Bool  // set once Node, Links and Server are: the admin port starts before
+	nc         config.Node // the node's entry in the config
+	opts       herd.NodeOptions
+	log        *slog.Logger // Setup's; nil: none
+	adminToken string       // security.admin_token
+	hasDataDir bool         // keeps a snapshot
+	built      atomic.Bool  // set once Node, Links and Server are: the admin port starts before
 	// backend is Setup's places backend, before the metrics wrap it.
 	backend places.Provider
 }
@@ -156,7 +159,7 @@ func Start(cfg Config) (*Node, error) {
 // yet (with o.Admin and an admin address): /livez answers from the start,
 // and /readyz says 503 while the snapshot loads, and until the places
 // backend is ready.
-func build(cfg *herd.Config, name string, o Options, share int, topo *topology) (n *Node, err error) {
+func build(cfg *config.Config, name string, o Options, share int, topo *topology) (n *Node, err error) {
 	if o.NewServer == nil {
 		o.NewServer = Gnet
 	}
@@ -174,17 +177,15 @@ func build(cfg *herd.Config, name string, o Options, share int, topo *topology) 
 	if opts.Name == "" {
 		opts.Name = nc.Name
 	}
-	n = &Node{Health: &admin.Health{}, Metrics: admin.NewMetrics(), nc: nc, log: logger}
+	n = &Node{Health: &admin.Health{}, Metrics: admin.NewMetrics(), nc: nc, log: logger, adminToken: cfg.Security.AdminToken,
+		hasDataDir: o.DataDir != nil && o.DataDir(nc.Name) != ""}
 	if o.Admin && nc.Admin != "" {
-		a := admin.New(n.adminNode(topo.get), logger)
-		if err := a.Start(nc.Admin); err != nil {
+		if err := n.startAdmin(topo); err != nil {
 			return nil, err
 		}
-		n.Admin = a
-		topo.set(nc.Name, "", a.Addr())
 		defer func() {
 			if err != nil {
-				_ = a.Stop(context.Background())
+				_ = n.Admin.Stop(context.Background())
 			}
 		}()
 	}
@@ -214,7 +215,7 @@ func build(cfg *herd.Config, name string, o Options, share int, topo *topology) 
 	nodeOptions(cfg, nc, &opts, logger)
 	opts.Places = n.Metrics.Places(opts.Places)
 	hn := herd.NewNode(opts)
-	sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: share}
+	sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: share}
 	n.Node, n.Links, n.Snapshot, n.Restored, n.Server, n.opts = hn, links, store, restored, o.NewServer(hn, sc), opts
 	n.built.Store(true) // the admin port may read them now
 	return n, nil
@@ -249,7 +250,7 @@ func holdUntilReady(h *admin.Health, p places.Provider, logger *slog.Logger, nam
 // nodeOptions fills in what the config says of the node's options: its
 // clock limit and its security settings, and warns of a herd without a
 // secret.
-func nodeOptions(cfg *herd.Config, nc herd.Member, opts *herd.NodeOptions, logger *slog.Logger) {
+func nodeOptions(cfg *config.Config, nc config.Node, opts *herd.NodeOptions, logger *slog.Logger) {
 	if opts.MaxFuture == 0 {
 		opts.MaxFuture = cfg.Limits.MaxFuture
 	}
@@ -266,6 +267,21 @@ func nodeOptions(cfg *herd.Config, nc herd.Member, opts *herd.NodeOptions, logge
 		msg = "no herd secret (security.secret or HERD_SECRET): anyone who reaches the peer port may inject updates"
 	}
 	logger.Warn(msg, "node", opts.Name)
+}
+
+// startAdmin opens the node's admin port, before the node is assembled.
+func (n *Node) startAdmin(topo *topology) error {
+	if admin.Exposed(n.nc.Admin) && n.adminToken == "" && n.log != nil {
+		n.log.Warn("admin port not on loopback and no admin token (security.admin_token or "+config.AdminTokenEnv+
+			"): anyone who reaches it can read the node's status and metrics", "node", n.nc.Name, "admin", n.nc.Admin)
+	}
+	a := admin.New(n.adminNode(topo.get), n.log)
+	if err := a.Start(n.nc.Admin); err != nil {
+		return err
+	}
+	n.Admin = a
+	topo.set(n.nc.Name, "", a.Addr())
+	return nil
 }
 
 // listen opens the node's peer port and its client port (the snapshot is
@@ -309,7 +325,7 @@ func (n *Node) listen(topo *topology) (dialAddr string, err error) {
 
 // restore opens the data directory of the node called name, if it has one,
 // and loads its snapshot into opts.Cache, which it sets.
-func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog.Logger, o Options) (*snapshot.Store, snapshot.Restored, error) {
+func restore(cfg *config.Config, name string, opts *herd.NodeOptions, logger *slog.Logger, o Options) (*snapshot.Store, snapshot.Restored, error) {
 	var r snapshot.Restored
 	dir := ""
 	if o.DataDir != nil {

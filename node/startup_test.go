@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
@@ -63,7 +64,7 @@ func TestStartBeforePlacesIndex(t *testing.T) {
 		cfg.Nodes[i].Admin = "127.0.0.1:0"
 	}
 	p, building, release := gatedIndex(t)
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{Name: nc.Name, Places: p, PlacesTimeout: time.Minute}, nil, nil
 	}
 	n, err := node.Start(node.Config{Herd: cfg, Name: "Alford", Options: node.Options{Setup: setup, Loops: 1, Admin: true}})
