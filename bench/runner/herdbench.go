@@ -201,11 +201,14 @@ func runLevel(o *Options, ho HerdOptions, h *herdRun, lv, rate float64, i int) L
 }
 
 // settle lets the herd catch up with the load before: the nodes agree on
-// their client count (Herd engines), then one second passes.
+// their client count (Herd engines), an update entered at each node
+// reaches every other (behind whatever the links still carried), then one
+// second passes.
 func (h *herdRun) settle() {
 	if h.nodes[0].admin != "" {
 		h.agree(60 * time.Second)
 	}
+	_ = h.ready(60 * time.Second)
 	time.Sleep(time.Second)
 }
 
