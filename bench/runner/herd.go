@@ -291,7 +291,12 @@ type herdLoad struct {
 	RPS        float64 `json:"rps"`                 // sum of the five generators' throughput
 	CPUusPerUp float64 `json:"herd_cpu_us_per_req"` // the five processes' CPU per client update
 	P99us      float64 `json:"client_p99_us"`       // the worst generator's p99
-	Failed     string  `json:"failed,omitempty"`
+	// Dropped is the growth of herd_peer_updates_dropped_total over the
+	// five nodes during the run; DropsCounted is false when the engine
+	// exports no such counter.
+	Dropped      float64 `json:"dropped"`
+	DropsCounted bool    `json:"drops_counted"`
+	Failed       string  `json:"failed,omitempty"`
 }
 
 // loadHerd runs five `herd-bench load` processes at once, one per node
@@ -308,6 +313,7 @@ func loadHerd(o *Options, h *herdRun, conns, pipeline int, rate float64, d time.
 		cpu0    float64
 		cpuErr  error
 	)
+	drop0, counted := h.metric("herd_peer_updates_dropped_total")
 	sampled := make(chan struct{})
 	cpuTimer := time.AfterFunc(o.Warmup, func() { cpu0, cpuErr = h.cpu(); close(sampled) })
 	for i, n := range h.nodes {
@@ -336,6 +342,10 @@ func loadHerd(o *Options, h *herdRun, conns, pipeline int, rate float64, d time.
 	}
 	wg.Wait()
 	var l herdLoad
+	if counted {
+		drop1, ok := h.metric("herd_peer_updates_dropped_total")
+		l.Dropped, l.DropsCounted = drop1-drop0, ok
+	}
 	if cpuTimer.Stop() {
 		l.Failed = "the load ended before its warm-up did"
 		return l

@@ -222,7 +222,7 @@ func TestHerdCellTiny(t *testing.T) {
 }
 
 // TestPropagationTiny runs `herd-bench propagation`'s measurement at tiny
-// size: idle first, capacity, then a loaded level, each with probes and
+// size: capacity, then an idle and a loaded level, each with probes and
 // counted drops.
 func TestPropagationTiny(t *testing.T) {
 	if testing.Short() {
@@ -232,16 +232,16 @@ func TestPropagationTiny(t *testing.T) {
 	o := &Options{Herd: buildBench(t), Log: os.Stderr, Command: "test"}
 	ho := DefaultHerdOptions()
 	tinyHerd(o, &ho)
-	ho.Levels = []float64{0.5, 0}
+	ho.Levels = []float64{0, 0.5}
 	res, err := Propagation(t.Context(), o, ho, "gnet")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Capacity.RPS <= 0 || len(res.Levels) != 2 {
+	if res.Capacity.RPS <= 0 || !res.Capacity.DropsCounted || len(res.Levels) != 2 {
 		t.Fatalf("%+v", res)
 	}
 	if res.Levels[0].Level != 0 || res.Levels[1].Level != 0.5 {
-		t.Errorf("levels ran as %v, %v: want idle first", res.Levels[0].Level, res.Levels[1].Level)
+		t.Errorf("levels ran as %v, %v: want 0, 0.5", res.Levels[0].Level, res.Levels[1].Level)
 	}
 	for _, lr := range res.Levels {
 		if lr.Failed != "" || lr.Probe.Probes == 0 || lr.Probe.Lost != 0 || !lr.DropsCounted || lr.AgreeSec < 0 {

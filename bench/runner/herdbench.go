@@ -151,65 +151,43 @@ func Propagation(ctx context.Context, o *Options, ho HerdOptions, engine string)
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	h, err := startHerd(o, engine, dir)
-	if err != nil {
-		return res, err
-	}
-	defer h.stop()
-	// Idle levels first, while the herd is fresh; a loaded level comes
-	// after the capacity run and waits until the herd has caught up with it.
-	order := slices.Clone(ho.Levels)
-	slices.SortStableFunc(order, func(a, b float64) int {
-		if (a == 0) == (b == 0) {
-			return 0
+	// Every run gets a fresh herd, so that none pays for the repair work
+	// (resyncs after drops) or the backlog of the one before.
+	fresh := func(run func(h *herdRun)) error {
+		h, err := startHerd(o, engine, dir)
+		if err != nil {
+			return err
 		}
-		if a == 0 {
-			return -1
-		}
-		return 1
-	})
-	res.Levels = make([]LevelResult, 0, len(order))
-	i := 0
-	for ; i < len(order) && order[i] == 0; i++ {
-		fmt.Fprintf(o.Log, "bench: idle: ")
-		res.Levels = append(res.Levels, runLevel(o, ho, h, 0, 0, i))
+		defer h.stop()
+		run(h)
+		return nil
 	}
 	fmt.Fprintf(o.Log, "bench: %s herd capacity: %d conns x pipeline %d per node, closed loop, %s\n", engine, ho.Conns, ho.Pipeline, ho.Duration)
-	res.Capacity = loadHerd(o, h, ho.Conns, ho.Pipeline, 0, ho.Duration)
+	if err := fresh(func(h *herdRun) { res.Capacity = loadHerd(o, h, ho.Conns, ho.Pipeline, 0, ho.Duration) }); err != nil {
+		return res, err
+	}
 	if res.Capacity.Failed != "" || res.Capacity.RPS == 0 {
 		return res, fmt.Errorf("capacity run: %s", res.Capacity.Failed)
 	}
-	fmt.Fprintf(o.Log, "bench: capacity %.0f IAMAT/s, %.2f µs herd CPU per update\n", res.Capacity.RPS, res.Capacity.CPUusPerUp)
-	for ; i < len(order); i++ {
+	fmt.Fprintf(o.Log, "bench: capacity %.0f IAMAT/s, %.2f µs herd CPU per update, %.0f dropped\n", res.Capacity.RPS, res.Capacity.CPUusPerUp, res.Capacity.Dropped)
+	for i, lv := range ho.Levels {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		h.settle()
-		lv := order[i]
-		fmt.Fprintf(o.Log, "bench: level %.0f%% (%.0f IAMAT/s): ", lv*100, lv*res.Capacity.RPS)
-		res.Levels = append(res.Levels, runLevel(o, ho, h, lv, lv*res.Capacity.RPS, i))
+		rate := lv * res.Capacity.RPS
+		fmt.Fprintf(o.Log, "bench: level %.0f%% (%.0f IAMAT/s): ", lv*100, rate)
+		err := fresh(func(h *herdRun) {
+			lr := level(o, ho, h, rate, fmt.Sprintf("%d-%d", time.Now().UnixNano(), i))
+			lr.Level = lv
+			fmt.Fprintf(o.Log, "propagation p50 %.0f µs p99 %.0f µs p99.9 %.0f µs, %d probes, %d lost, dropped %.0f %s\n",
+				lr.Probe.P50us, lr.Probe.P99us, lr.Probe.P999us, lr.Probe.Probes, lr.Probe.Lost, lr.Dropped, lr.Failed)
+			res.Levels = append(res.Levels, lr)
+		})
+		if err != nil {
+			return res, err
+		}
 	}
 	return res, nil
-}
-
-func runLevel(o *Options, ho HerdOptions, h *herdRun, lv, rate float64, i int) LevelResult {
-	lr := level(o, ho, h, rate, fmt.Sprintf("%d-%d", time.Now().UnixNano(), i))
-	lr.Level = lv
-	fmt.Fprintf(o.Log, "propagation p50 %.0f µs p99 %.0f µs p99.9 %.0f µs, %d probes, %d lost, dropped %.0f %s\n",
-		lr.Probe.P50us, lr.Probe.P99us, lr.Probe.P999us, lr.Probe.Probes, lr.Probe.Lost, lr.Dropped, lr.Failed)
-	return lr
-}
-
-// settle lets the herd catch up with the load before: the nodes agree on
-// their client count (Herd engines), an update entered at each node
-// reaches every other (behind whatever the links still carried), then one
-// second passes.
-func (h *herdRun) settle() {
-	if h.nodes[0].admin != "" {
-		h.agree(60 * time.Second)
-	}
-	_ = h.ready(60 * time.Second)
-	time.Sleep(time.Second)
 }
 
 // Herd runs the herd cell: for each engine a five-process herd, its
@@ -236,15 +214,20 @@ func Herd(ctx context.Context, o *Options, ho HerdOptions, engines []string) (He
 		}
 		fmt.Fprintf(o.Log, "bench: herd of five %s nodes: ", e)
 		cell := HerdCell{Engine: e}
+		// Throughput and propagation each on a fresh herd: the second must
+		// not pay for the first's backlog.
 		h, err := startHerd(o, e, dir)
+		if err == nil {
+			cell.Closed = loadHerd(o, h, ho.Conns, ho.Pipeline, 0, ho.Duration)
+			h.stop()
+			h, err = startHerd(o, e, dir)
+		}
 		if err != nil {
 			cell.Failed = err.Error()
 			fmt.Fprintf(o.Log, "FAILED: %v\n", err)
 			res.Cells = append(res.Cells, cell)
 			continue
 		}
-		cell.Closed = loadHerd(o, h, ho.Conns, ho.Pipeline, 0, ho.Duration)
-		h.settle()
 		cell.Prop = level(o, ho, h, ho.Rate, fmt.Sprintf("%d-%d", time.Now().UnixNano(), i))
 		h.stop()
 		switch {

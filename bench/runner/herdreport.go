@@ -28,6 +28,13 @@ func dropsCell(lr LevelResult) string {
 	return fmt.Sprintf("%.0f", lr.Dropped)
 }
 
+func loadDrops(l herdLoad) string {
+	if !l.DropsCounted {
+		return "not counted"
+	}
+	return fmt.Sprintf("%.0f", l.Dropped)
+}
+
 func agreeCell(lr LevelResult) string {
 	if lr.AgreeSec < 0 {
 		return "–"
@@ -36,7 +43,7 @@ func agreeCell(lr LevelResult) string {
 }
 
 // PropagationReport renders a propagation run as a Markdown section;
-// chartDir (relative to the report's directory, "" for none) holds its chart.
+// chartFile (relative to the report's directory, "" for none) is its chart.
 func PropagationReport(r PropagationResult, chartFile string) string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
@@ -45,8 +52,8 @@ func PropagationReport(r PropagationResult, chartFile string) string {
 	w("```sh\n%s\n```\n\n", r.Command)
 	w("%s, %s. Five `%s` processes in the five-node topology (Alford–Hamilton, Alford–Welsh, Ball–Holiday, Ball–Welsh, Hamilton–Holiday), ", r.Machine, r.Date, r.Engine)
 	w("five `herd-bench load` generators (one per node, %d connections x pipeline %d, cold workload) and the probes share the machine's cores.\n\n", ho.Conns, ho.Pipeline)
-	w("Capacity, closed loop over the five nodes: **%.0f IAMAT/s**, %.2f µs of herd CPU (the five processes) per client IAMAT. ", r.Capacity.RPS, r.Capacity.CPUusPerUp)
-	w("Each level is open-loop load at a fraction of it for %s, while a probe IAMAT enters at Alford every %s and Ball is polled (an older IAMAT for the probe's client, answered from the cache) until it answers with the probe's line; times run from the probe's write to the poll reply that showed it. ", ho.Duration, ho.ProbeInterval)
+	w("Capacity, closed loop over the five nodes: **%.0f IAMAT/s**, %.2f µs of herd CPU (the five processes) per client IAMAT, %s updates dropped by the links. ", r.Capacity.RPS, r.Capacity.CPUusPerUp, loadDrops(r.Capacity))
+	w("Each run (capacity, each level) starts a fresh herd. Each level is open-loop load at a fraction of the capacity for %s, while a probe IAMAT enters at Alford every %s and Ball is polled (an older IAMAT for the probe's client, answered from the cache) until it answers with the probe's line; times run from the probe's write to the poll reply that showed it. ", ho.Duration, ho.ProbeInterval)
 	w("Lost probes (not at Ball within %s) count as %s. Dropped is the growth of `herd_peer_updates_dropped_total` over the five nodes; agree is how long after the load the five nodes took to report the same `herd_clients`.\n\n", ho.ProbeTimeout, ho.ProbeTimeout)
 	w("| load | target IAMAT/s | achieved IAMAT/s | probes | p50 ms | p99 ms | p99.9 ms | max ms | lost | dropped | agree s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, lr := range r.Levels {
@@ -95,15 +102,15 @@ func HerdReport(r HerdResults, charts []chart) string {
 	w("%s, %s. Each engine runs as five processes in the five-node topology (Alford–Hamilton, Alford–Welsh, Ball–Holiday, Ball–Welsh, Hamilton–Holiday). ", r.Machine, r.Date)
 	w("Load: five `herd-bench load` generators at once, one per node, %d connections x pipeline %d each (cold workload, distinct clients per generator), %s closed loop; ", ho.Conns, ho.Pipeline, ho.Duration)
 	w("herd CPU per update is the five processes' CPU (utime+stime from /proc) over the measured interval divided by the client IAMATs answered, so it includes every flooded apply. ")
-	w("Propagation: open-loop load of %.0f IAMAT/s in total while a probe enters at Alford every %s and Ball (two hops) is polled until it holds it. ", ho.Rate, ho.ProbeInterval)
+	w("Propagation, on a fresh herd: open-loop load of %.0f IAMAT/s in total while a probe enters at Alford every %s and Ball (two hops) is polled until it holds it. ", ho.Rate, ho.ProbeInterval)
 	w("`gnet` is the Herd node, `goroutine` the same node on one goroutine per connection (bench/baseline, through package node), `twisted` and `node` the Python Twisted and Node.js herd nodes of bench/peers (unbounded send buffers, so they never drop). The generators, the probes and the five servers share the cores.\n\n")
-	w("| engine | IAMAT/s (5 nodes) | herd CPU µs/update | client p99 ms | at %.0f/s: achieved | propagation p50 ms | p99 ms | p99.9 ms | lost | dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", ho.Rate)
+	w("| engine | IAMAT/s (5 nodes) | herd CPU µs/update | client p99 ms | dropped | at %.0f/s: achieved | propagation p50 ms | p99 ms | p99.9 ms | lost | dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", ho.Rate)
 	for _, c := range r.Cells {
 		name := c.Engine
 		if c.Failed != "" {
 			name += " (failed: " + c.Failed + ")"
 		}
-		w("| %s | %.0f | %.2f | %s | %.0f | %s | %s | %s | %d | %s |\n", name, c.Closed.RPS, c.Closed.CPUusPerUp, ms(c.Closed.P99us), c.Prop.Load.RPS,
+		w("| %s | %.0f | %.2f | %s | %s | %.0f | %s | %s | %s | %d | %s |\n", name, c.Closed.RPS, c.Closed.CPUusPerUp, ms(c.Closed.P99us), loadDrops(c.Closed), c.Prop.Load.RPS,
 			ms(c.Prop.Probe.P50us), ms(c.Prop.Probe.P99us), ms(c.Prop.Probe.P999us), c.Prop.Probe.Lost, dropsCell(c.Prop))
 	}
 	w("\n")
