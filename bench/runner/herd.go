@@ -39,6 +39,8 @@ type herdNode struct {
 	addr  string // client port
 	admin string // admin port (metrics) of a Herd node; "" for the peers
 	cmd   *exec.Cmd
+	// stderr keeps what the process wrote there, read only after it ended.
+	stderr bytes.Buffer
 }
 
 // herdRun is a running five-node herd of one engine.
@@ -73,8 +75,22 @@ func neighbours(name string) []string {
 
 // startHerd starts five processes of engine on free loopback ports, linked
 // as the five-node topology, and waits until an update entered at any node
-// reaches every other one.
+// reaches every other one. It tries three times: a free port found by
+// listening and closing can be taken by another process before the node
+// binds it.
 func startHerd(o *Options, engine, dir string) (*herdRun, error) {
+	var err error
+	for range 3 {
+		var h *herdRun
+		if h, err = startHerdOnce(o, engine, dir); err == nil {
+			return h, nil
+		}
+		fmt.Fprintf(o.Log, "bench: %v\n", err)
+	}
+	return nil, err
+}
+
+func startHerdOnce(o *Options, engine, dir string) (*herdRun, error) {
 	if err := Available(engine); err != nil {
 		return nil, err
 	}
@@ -121,7 +137,7 @@ func startHerd(o *Options, engine, dir string) (*herdRun, error) {
 			h.stop()
 			return nil, fmt.Errorf("engine %q cannot form a herd (want one of %s)", engine, strings.Join(HerdEngines, ", "))
 		}
-		hn.cmd.Stdout, hn.cmd.Stderr = io.Discard, io.Discard
+		hn.cmd.Stdout, hn.cmd.Stderr = io.Discard, &hn.stderr
 		hn.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := hn.cmd.Start(); err != nil {
 			h.stop()
@@ -131,6 +147,15 @@ func startHerd(o *Options, engine, dir string) (*herdRun, error) {
 	}
 	if err := h.ready(30 * time.Second); err != nil {
 		h.stop()
+		var said []string
+		for _, n := range h.nodes {
+			if b := bytes.TrimSpace(n.stderr.Bytes()); len(b) > 0 {
+				said = append(said, fmt.Sprintf("%s said %q", n.name, b[max(0, len(b)-300):]))
+			}
+		}
+		if len(said) > 0 {
+			err = fmt.Errorf("%w (%s)", err, strings.Join(said, "; "))
+		}
 		return nil, fmt.Errorf("%s herd: %w", engine, err)
 	}
 	return h, nil
