@@ -321,7 +321,9 @@ type herdLoad struct {
 	// exports no such counter.
 	Dropped      float64 `json:"dropped"`
 	DropsCounted bool    `json:"drops_counted"`
-	Failed       string  `json:"failed,omitempty"`
+	// Examples are a few of the generators' wrong or missing replies.
+	Examples []string `json:"error_examples,omitempty"`
+	Failed   string   `json:"failed,omitempty"`
 }
 
 // loadHerd runs five `herd-bench load` processes at once, one per node
@@ -337,6 +339,7 @@ func loadHerd(o *Options, h *herdRun, conns, pipeline int, rate float64, d time.
 		wg      sync.WaitGroup
 		cpu0    float64
 		cpuErr  error
+		names   []string // error examples, each prefixed by its node
 	)
 	drop0, counted := h.metric("herd_peer_updates_dropped_total")
 	sampled := make(chan struct{})
@@ -363,6 +366,9 @@ func loadHerd(o *Options, h *herdRun, conns, pipeline int, rate float64, d time.
 				return
 			}
 			results = append(results, res)
+			for _, ex := range res.ErrorExamples {
+				names = append(names, n.name+": "+ex)
+			}
 		}()
 	}
 	wg.Wait()
@@ -383,6 +389,7 @@ func loadHerd(o *Options, h *herdRun, conns, pipeline int, rate float64, d time.
 		l.RPS += r.RequestsPerSec
 		l.P99us = max(l.P99us, r.Latency.P99)
 	}
+	l.Examples = names[:min(len(names), 3)]
 	switch {
 	case len(fails) > 0:
 		l.Failed = strings.Join(fails, "; ")

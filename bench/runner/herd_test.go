@@ -143,7 +143,8 @@ func (f *fakeHerd) serve(ln net.Listener, name string) {
 func TestProbeMeasuresVisibility(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) }) // after every other cleanup
 	_, alford, ball := newFakeHerd(t, 30*time.Millisecond)
-	st, err := probe(alford, ball, "t", 10*time.Millisecond, 200*time.Millisecond, 2*time.Second)
+	ho := HerdOptions{ProbeInterval: 10 * time.Millisecond, Duration: 200 * time.Millisecond, ProbeTimeout: 2 * time.Second, PollInterval: 100 * time.Microsecond}
+	st, err := probe(alford, ball, "t", ho)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,8 @@ func TestProbeMeasuresVisibility(t *testing.T) {
 	}
 
 	_, alford, ball = newFakeHerd(t, -1)
-	st, err = probe(alford, ball, "t", 20*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond)
+	ho = HerdOptions{ProbeInterval: 20 * time.Millisecond, Duration: 100 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond}
+	st, err = probe(alford, ball, "t", ho)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,13 +22,16 @@ type HerdOptions struct {
 	Levels        []float64     // propagation: fractions of the measured capacity; 0 is idle
 	ProbeInterval time.Duration // time between probe IAMATs at Alford
 	ProbeTimeout  time.Duration // a probe not at Ball by then is lost
+	PollInterval  time.Duration // least time between two rounds of polls at Ball
 }
 
 // DefaultHerdOptions is a modest run: 50 connections per node at
-// pipeline 16, 10 s per load, a probe every 5 ms.
+// pipeline 16, 10 s per load, a probe every 5 ms, Ball polled every
+// 200 µs at most.
 func DefaultHerdOptions() HerdOptions {
 	return HerdOptions{Conns: 50, Pipeline: 16, Duration: 10 * time.Second, Rate: 2000,
-		Levels: []float64{0, 0.25, 0.5, 0.8}, ProbeInterval: 5 * time.Millisecond, ProbeTimeout: 10 * time.Second}
+		Levels: []float64{0, 0.25, 0.5, 0.8}, ProbeInterval: 5 * time.Millisecond, ProbeTimeout: 10 * time.Second,
+		PollInterval: 200 * time.Microsecond}
 }
 
 // LevelResult is propagation at one load level.
@@ -91,7 +94,7 @@ func level(o *Options, ho HerdOptions, h *herdRun, rate float64, tag string) Lev
 		if rate > 0 {
 			time.Sleep(o.Warmup)
 		}
-		st, err := probe(h.node("Alford").addr, h.node("Ball").addr, tag, ho.ProbeInterval, ho.Duration, ho.ProbeTimeout)
+		st, err := probe(h.node("Alford").addr, h.node("Ball").addr, tag, ho)
 		pc <- probed{st, err}
 	}()
 	if rate > 0 {
@@ -105,7 +108,7 @@ func level(o *Options, ho HerdOptions, h *herdRun, rate float64, tag string) Lev
 	case lr.Load.Failed != "":
 		lr.Failed = lr.Load.Failed
 	case lr.Load.Errors > 0:
-		lr.Failed = fmt.Sprintf("%d wrong or missing replies", lr.Load.Errors)
+		lr.Failed = fmt.Sprintf("%d wrong or missing replies, e.g. %s", lr.Load.Errors, strings.Join(lr.Load.Examples, "; "))
 	}
 	if counted {
 		drop1, ok := h.metric("herd_peer_updates_dropped_total")
@@ -234,7 +237,7 @@ func Herd(ctx context.Context, o *Options, ho HerdOptions, engines []string) (He
 		case cell.Closed.Failed != "":
 			cell.Failed = cell.Closed.Failed
 		case cell.Closed.Errors > 0:
-			cell.Failed = fmt.Sprintf("%d wrong or missing replies", cell.Closed.Errors)
+			cell.Failed = fmt.Sprintf("%d wrong or missing replies, e.g. %s", cell.Closed.Errors, strings.Join(cell.Closed.Examples, "; "))
 		case cell.Prop.Failed != "":
 			cell.Failed = "propagation: " + cell.Prop.Failed
 		}

@@ -53,7 +53,7 @@ func PropagationReport(r PropagationResult, chartFile string) string {
 	w("%s, %s. Five `%s` processes in the five-node topology (Alford–Hamilton, Alford–Welsh, Ball–Holiday, Ball–Welsh, Hamilton–Holiday), ", r.Machine, r.Date, r.Engine)
 	w("five `herd-bench load` generators (one per node, %d connections x pipeline %d, cold workload) and the probes share the machine's cores.\n\n", ho.Conns, ho.Pipeline)
 	w("Capacity, closed loop over the five nodes: **%.0f IAMAT/s**, %.2f µs of herd CPU (the five processes) per client IAMAT, %s updates dropped by the links. ", r.Capacity.RPS, r.Capacity.CPUusPerUp, loadDrops(r.Capacity))
-	w("Each run (capacity, each level) starts a fresh herd. Each level is open-loop load at a fraction of the capacity for %s, while a probe IAMAT enters at Alford every %s and Ball is polled (an older IAMAT for the probe's client, answered from the cache) until it answers with the probe's line; times run from the probe's write to the poll reply that showed it. ", ho.Duration, ho.ProbeInterval)
+	w("Each run (capacity, each level) starts a fresh herd. Each level is open-loop load at a fraction of the capacity for %s, while a probe IAMAT enters at Alford every %s and Ball is polled every %s (an older IAMAT for the probe's client, answered from the cache) until it answers with the probe's line; times run from the probe's write to the poll reply that showed it. ", ho.Duration, ho.ProbeInterval, ho.PollInterval)
 	w("Lost probes (not at Ball within %s) count as %s. Dropped is the growth of `herd_peer_updates_dropped_total` over the five nodes; agree is how long after the load the five nodes took to report the same `herd_clients`.\n\n", ho.ProbeTimeout, ho.ProbeTimeout)
 	w("| load | target IAMAT/s | achieved IAMAT/s | probes | p50 ms | p99 ms | p99.9 ms | max ms | lost | dropped | agree s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, lr := range r.Levels {
@@ -102,7 +102,7 @@ func HerdReport(r HerdResults, charts []chart) string {
 	w("%s, %s. Each engine runs as five processes in the five-node topology (Alford–Hamilton, Alford–Welsh, Ball–Holiday, Ball–Welsh, Hamilton–Holiday). ", r.Machine, r.Date)
 	w("Load: five `herd-bench load` generators at once, one per node, %d connections x pipeline %d each (cold workload, distinct clients per generator), %s closed loop; ", ho.Conns, ho.Pipeline, ho.Duration)
 	w("herd CPU per update is the five processes' CPU (utime+stime from /proc) over the measured interval divided by the client IAMATs answered, so it includes every flooded apply. ")
-	w("Propagation, on a fresh herd: open-loop load of %.0f IAMAT/s in total while a probe enters at Alford every %s and Ball (two hops) is polled until it holds it. ", ho.Rate, ho.ProbeInterval)
+	w("Propagation, on a fresh herd: open-loop load of %.0f IAMAT/s in total while a probe enters at Alford every %s and Ball (two hops) is polled every %s until it holds it. ", ho.Rate, ho.ProbeInterval, ho.PollInterval)
 	w("`gnet` is the Herd node, `goroutine` the same node on one goroutine per connection (bench/baseline, through package node), `twisted` and `node` the Python Twisted and Node.js herd nodes of bench/peers (unbounded send buffers, so they never drop). The generators, the probes and the five servers share the cores.\n\n")
 	w("| engine | IAMAT/s (5 nodes) | herd CPU µs/update | client p99 ms | dropped | at %.0f/s: achieved | propagation p50 ms | p99 ms | p99.9 ms | lost | dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", ho.Rate)
 	for _, c := range r.Cells {

@@ -78,13 +78,16 @@ type ProbeStats struct {
 // maxPollBatch bounds the polls written at once.
 const maxPollBatch = 256
 
-// probe sends an IAMAT for a new client to from every interval for d (open
-// loop: a slow herd does not slow the probes, so a stall is charged to
-// every probe it delays), and meanwhile polls to for every probe not yet
-// seen there, all of them in one pipelined batch per round trip. A probe
-// not seen within timeout of its send is lost. tag makes the client ids
+// probe sends an IAMAT for a new client to from every ho.ProbeInterval for
+// ho.Duration (open loop: a slow herd does not slow the probes, so a stall
+// is charged to every probe it delays), and meanwhile polls to for every
+// probe not yet seen there, all of them in one pipelined batch, a batch
+// every ho.PollInterval at most (so that polling does not load the node it
+// measures; the figures are late by up to that much). A probe not seen
+// within ho.ProbeTimeout of its send is lost. tag makes the client ids
 // unique to the run.
-func probe(from, to, tag string, interval, d, timeout time.Duration) (ProbeStats, error) {
+func probe(from, to, tag string, ho HerdOptions) (ProbeStats, error) {
+	interval, d, timeout := ho.ProbeInterval, ho.Duration, ho.ProbeTimeout
 	deadline := time.Now().Add(d + timeout + 10*time.Second)
 	fc, err := dialUntil(from, time.Now().Add(5*time.Second))
 	if err != nil {
@@ -179,6 +182,7 @@ func probe(from, to, tag string, interval, d, timeout time.Duration) (ProbeStats
 	lost := 0
 	br := bufio.NewReader(tc)
 	buf := make([]byte, 0, 64*maxPollBatch)
+	var lastRound time.Time
 	for {
 		mu.Lock()
 		batch := append([]pending(nil), out[:min(len(out), maxPollBatch)]...)
@@ -195,6 +199,10 @@ func probe(from, to, tag string, interval, d, timeout time.Duration) (ProbeStats
 			<-wake
 			continue
 		}
+		if wait := ho.PollInterval - time.Since(lastRound); wait > 0 {
+			time.Sleep(wait)
+		}
+		lastRound = time.Now()
 		buf = buf[:0]
 		for _, p := range batch {
 			buf = pollLine(buf, p.client, p.ns)
