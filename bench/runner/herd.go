@@ -78,11 +78,11 @@ func neighbours(name string) []string {
 // reaches every other one. It tries three times: a free port found by
 // listening and closing can be taken by another process before the node
 // binds it.
-func startHerd(o *Options, engine, dir string) (*herdRun, error) {
+func startHerd(o *Options, ho HerdOptions, engine, dir string) (*herdRun, error) {
 	var err error
 	for range 3 {
 		var h *herdRun
-		if h, err = startHerdOnce(o, engine, dir); err == nil {
+		if h, err = startHerdOnce(o, ho, engine, dir); err == nil {
 			return h, nil
 		}
 		fmt.Fprintf(o.Log, "bench: %v\n", err)
@@ -90,7 +90,7 @@ func startHerd(o *Options, engine, dir string) (*herdRun, error) {
 	return nil, err
 }
 
-func startHerdOnce(o *Options, engine, dir string) (*herdRun, error) {
+func startHerdOnce(o *Options, ho HerdOptions, engine, dir string) (*herdRun, error) {
 	if err := Available(engine); err != nil {
 		return nil, err
 	}
@@ -128,7 +128,8 @@ func startHerdOnce(o *Options, engine, dir string) (*herdRun, error) {
 		switch engine {
 		case "gnet", "goroutine":
 			hn.admin = admin[n]
-			hn.cmd = exec.Command(o.Herd, "serve", n, "--config", cfg, "--engine", engine, "--log-level", "warn", "--log-dir", dir)
+			args := append([]string{"serve", n, "--config", cfg, "--engine", engine, "--log-level", "warn", "--log-dir", dir}, ho.ServeFlags...)
+			hn.cmd = exec.Command(o.Herd, args...)
 		case "twisted":
 			hn.cmd = exec.Command("/usr/bin/python3", append([]string{filepath.Join(repoRoot(), "bench/peers/twisted/herd_node.py"), n, "--port", port}, nbArgs...)...)
 		case "node":

@@ -23,6 +23,9 @@ type HerdOptions struct {
 	ProbeInterval time.Duration // time between probe IAMATs at Alford
 	ProbeTimeout  time.Duration // a probe not at Ball by then is lost
 	PollInterval  time.Duration // least time between two rounds of polls at Ball
+	// ServeFlags are added to every `herd-bench serve` of a gnet or
+	// goroutine herd (say "--loops 1"), for A/B runs.
+	ServeFlags []string
 }
 
 // DefaultHerdOptions is a modest run: 50 connections per node at
@@ -157,7 +160,7 @@ func Propagation(ctx context.Context, o *Options, ho HerdOptions, engine string)
 	// Every run gets a fresh herd, so that none pays for the repair work
 	// (resyncs after drops) or the backlog of the one before.
 	fresh := func(run func(h *herdRun)) error {
-		h, err := startHerd(o, engine, dir)
+		h, err := startHerd(o, ho, engine, dir)
 		if err != nil {
 			return err
 		}
@@ -219,11 +222,11 @@ func Herd(ctx context.Context, o *Options, ho HerdOptions, engines []string) (He
 		cell := HerdCell{Engine: e}
 		// Throughput and propagation each on a fresh herd: the second must
 		// not pay for the first's backlog.
-		h, err := startHerd(o, e, dir)
+		h, err := startHerd(o, ho, e, dir)
 		if err == nil {
 			cell.Closed = loadHerd(o, h, ho.Conns, ho.Pipeline, 0, ho.Duration)
 			h.stop()
-			h, err = startHerd(o, e, dir)
+			h, err = startHerd(o, ho, e, dir)
 		}
 		if err != nil {
 			cell.Failed = err.Error()

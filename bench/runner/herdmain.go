@@ -23,7 +23,9 @@ func herdFlags(fs *flag.FlagSet, ho *HerdOptions) func() error {
 	fs.DurationVar(&ho.ProbeInterval, "probe-interval", ho.ProbeInterval, "time between propagation probes at Alford")
 	fs.DurationVar(&ho.ProbeTimeout, "probe-timeout", ho.ProbeTimeout, "a probe not at Ball by then is lost")
 	fs.DurationVar(&ho.PollInterval, "poll-interval", ho.PollInterval, "least time between two rounds of polls at Ball (the figures' resolution; 0: back to back)")
+	serveFlags := fs.String("serve-flags", "", "extra flags, space-separated, for every `herd-bench serve` of a gnet or goroutine herd (e.g. \"--loops 1\")")
 	return func() error {
+		ho.ServeFlags = strings.Fields(*serveFlags)
 		if *conns < 1 || *pipe < 1 || ho.Duration <= 0 || ho.ProbeInterval <= 0 || ho.ProbeTimeout <= 0 || ho.PollInterval < 0 {
 			return errors.New("--conns-per-node, --pipeline-per-node, --herd-duration, --probe-interval and --probe-timeout must be positive")
 		}

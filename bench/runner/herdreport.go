@@ -23,14 +23,14 @@ func ms(us float64) string {
 
 func dropsCell(lr LevelResult) string {
 	if !lr.DropsCounted {
-		return "not counted"
+		return "no counter"
 	}
 	return fmt.Sprintf("%.0f", lr.Dropped)
 }
 
 func loadDrops(l herdLoad) string {
 	if !l.DropsCounted {
-		return "not counted"
+		return "no counter"
 	}
 	return fmt.Sprintf("%.0f", l.Dropped)
 }
