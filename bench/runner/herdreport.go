@@ -48,6 +48,7 @@ func PropagationReport(r PropagationResult, chartFile string) string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
 	ho := r.Options
+	var failed []string
 	w("## How fast does an update reach a node two hops away while the herd is loaded?\n\n")
 	w("```sh\n%s\n```\n\n", r.Command)
 	w("%s, %s. Five `%s` processes in the five-node topology (Alford–Hamilton, Alford–Welsh, Ball–Holiday, Ball–Welsh, Hamilton–Holiday), ", r.Machine, r.Date, r.Engine)
@@ -63,12 +64,16 @@ func PropagationReport(r PropagationResult, chartFile string) string {
 			name, target, got = "idle", "0", "0"
 		}
 		if lr.Failed != "" {
-			name += " (failed: " + lr.Failed + ")"
+			name += " (failed, below)"
+			failed = append(failed, fmt.Sprintf("- %s failed: %s.\n", name[:len(name)-len(" (failed, below)")], lr.Failed))
 		}
 		w("| %s | %s | %s | %d | %s | %s | %s | %s | %d | %s | %s |\n", name, target, got, lr.Probe.Probes,
 			ms(lr.Probe.P50us), ms(lr.Probe.P99us), ms(lr.Probe.P999us), ms(lr.Probe.MaxUs), lr.Probe.Lost, dropsCell(lr), agreeCell(lr))
 	}
 	w("\n")
+	for _, f := range failed {
+		w("%s", f)
+	}
 	for _, g := range []struct {
 		level, p99us float64
 	}{{0.5, 2000}, {0.8, 10000}} {
@@ -97,6 +102,7 @@ func HerdReport(r HerdResults, charts []chart) string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
 	ho := r.Options
+	var failed []string
 	w("## Herd against herd: which five-node herd floods client locations fastest and cheapest?\n\n")
 	w("```sh\n%s\n```\n\n", r.Command)
 	w("%s, %s. Each engine runs as five processes in the five-node topology (Alford–Hamilton, Alford–Welsh, Ball–Holiday, Ball–Welsh, Hamilton–Holiday). ", r.Machine, r.Date)
@@ -108,12 +114,16 @@ func HerdReport(r HerdResults, charts []chart) string {
 	for _, c := range r.Cells {
 		name := c.Engine
 		if c.Failed != "" {
-			name += " (failed: " + c.Failed + ")"
+			name += " (failed, below)"
+			failed = append(failed, fmt.Sprintf("- %s failed: %s.\n", c.Engine, c.Failed))
 		}
 		w("| %s | %.0f | %.2f | %s | %s | %.0f | %s | %s | %s | %d | %s |\n", name, c.Closed.RPS, c.Closed.CPUusPerUp, ms(c.Closed.P99us), loadDrops(c.Closed), c.Prop.Load.RPS,
 			ms(c.Prop.Probe.P50us), ms(c.Prop.Probe.P99us), ms(c.Prop.Probe.P999us), c.Prop.Probe.Lost, dropsCell(c.Prop))
 	}
 	w("\n")
+	for _, f := range failed {
+		w("%s", f)
+	}
 	var gnet *HerdCell
 	for i := range r.Cells {
 		if r.Cells[i].Engine == "gnet" && r.Cells[i].Closed.RPS > 0 {
