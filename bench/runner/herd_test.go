@@ -260,3 +260,27 @@ func TestPropagationTiny(t *testing.T) {
 		}
 	}
 }
+
+// A herd section never replaces the generated report in BENCHMARKS.md; a
+// plain file gets it as it is.
+func TestWriteSection(t *testing.T) {
+	dir := t.TempDir()
+	bench := filepath.Join(dir, "BENCHMARKS.md")
+	doc := spliceReport("", "# Herd benchmarks\n\nmatrix\n")
+	if err := os.WriteFile(bench, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSection("## herd\n", bench, nil); err == nil {
+		t.Error("wrote a herd section over the generated report")
+	}
+	if b, _ := os.ReadFile(bench); string(b) != doc {
+		t.Errorf("BENCHMARKS.md changed:\n%s", b)
+	}
+	plain := filepath.Join(dir, "herd.md")
+	if err := writeSection("## herd\n", plain, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(plain); string(b) != "## herd\n" {
+		t.Errorf("herd.md = %q", b)
+	}
+}

@@ -108,7 +108,7 @@ func PropagationMain(args []string, stdout, stderr io.Writer) int {
 			file = c.File
 		}
 	}
-	if err := writeReport(PropagationReport(res, file), *out, stdout); err != nil {
+	if err := writeSection(PropagationReport(res, file), *out, stdout); err != nil {
 		fmt.Fprintln(stderr, "propagation:", err)
 		return 1
 	}
@@ -156,4 +156,19 @@ func renderHerd(res HerdResults, chartDir, out string, log io.Writer) string {
 		}
 	}
 	return HerdReport(res, charts)
+}
+
+// writeSection writes a five-node herd section to out ("-": stdout) as it
+// is. It refuses a file holding the generated report's markers (such as
+// BENCHMARKS.md), which only the matrix's report may replace: the herd
+// cell gets there through --topology single,five.
+func writeSection(section, out string, stdout io.Writer) error {
+	if out == "-" {
+		_, err := io.WriteString(stdout, section)
+		return err
+	}
+	if old, err := os.ReadFile(out); err == nil && strings.Contains(string(old), reportBegin) {
+		return fmt.Errorf("%s holds the generated report: write the section elsewhere, or run bench --topology single,five", out)
+	}
+	return os.WriteFile(out, []byte(section), 0o644)
 }
