@@ -85,7 +85,7 @@ func startHerd(o *Options, ho HerdOptions, engine, dir string) (*herdRun, error)
 		if h, err = startHerdOnce(o, ho, engine, dir); err == nil {
 			return h, nil
 		}
-		fmt.Fprintf(o.Log, "bench: %v\n", err)
+		fmt.Fprintf(o.Log, "(start failed, trying again: %v) ", err)
 	}
 	return nil, err
 }
@@ -95,17 +95,14 @@ func startHerdOnce(o *Options, ho HerdOptions, engine, dir string) (*herdRun, er
 		return nil, err
 	}
 	h := &herdRun{engine: engine}
+	ports, err := freePorts(2 * len(fiveNames))
+	if err != nil {
+		return nil, err
+	}
 	addr, admin := map[string]string{}, map[string]string{}
-	for _, n := range fiveNames {
-		p, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		addr[n] = "127.0.0.1:" + strconv.Itoa(p)
-		if p, err = freePort(); err != nil {
-			return nil, err
-		}
-		admin[n] = "127.0.0.1:" + strconv.Itoa(p)
+	for i, n := range fiveNames {
+		addr[n] = "127.0.0.1:" + strconv.Itoa(ports[2*i])
+		admin[n] = "127.0.0.1:" + strconv.Itoa(ports[2*i+1])
 	}
 	cfg := filepath.Join(dir, "herd-"+engine+".yaml")
 	if engine == "gnet" || engine == "goroutine" {
@@ -214,6 +211,22 @@ func (h *herdRun) ready(within time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// freePorts returns n distinct free loopback ports: it holds every
+// listener open until all n are chosen (one at a time, the kernel may hand
+// out a port just closed again).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 func dialUntil(addr string, deadline time.Time) (net.Conn, error) {

@@ -284,3 +284,21 @@ func TestWriteSection(t *testing.T) {
 		t.Errorf("herd.md = %q", b)
 	}
 }
+
+// A herd's ten ports are distinct: a node whose admin port equals another
+// port of the herd does not start.
+func TestFreePortsDistinct(t *testing.T) {
+	for range 20 {
+		ports, err := freePorts(10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]bool{}
+		for _, p := range ports {
+			if seen[p] {
+				t.Fatalf("port %d twice in %v", p, ports)
+			}
+			seen[p] = true
+		}
+	}
+}
