@@ -23,6 +23,7 @@ type HerdOptions struct {
 	ProbeInterval time.Duration // time between probe IAMATs at Alford
 	ProbeTimeout  time.Duration // a probe not at Ball by then is lost
 	PollInterval  time.Duration // least time between two rounds of polls at Ball
+	Rounds        int           // herd cell: repetitions of every engine, in alternating order
 	// ServeFlags are added to every `herd-bench serve` of a gnet or
 	// goroutine herd (say "--loops 1"), for A/B runs.
 	ServeFlags []string
@@ -69,6 +70,7 @@ type PropagationResult struct {
 // HerdCell is one engine's five-node herd in the herd cell.
 type HerdCell struct {
 	Engine string      `json:"engine"`
+	Round  int         `json:"round,omitempty"`
 	Closed herdLoad    `json:"closed"` // closed-loop throughput and CPU per update
 	Prop   LevelResult `json:"propagation"`
 	Failed string      `json:"failed,omitempty"`
@@ -206,10 +208,8 @@ func Herd(ctx context.Context, o *Options, ho HerdOptions, engines []string) (He
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	for i, e := range engines {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
+	var run []string
+	for _, e := range engines {
 		if !slices.Contains(HerdEngines, e) {
 			fmt.Fprintf(o.Log, "bench: herd: skipping %s: not a herd engine (%s)\n", e, strings.Join(HerdEngines, ", "))
 			continue
@@ -218,35 +218,52 @@ func Herd(ctx context.Context, o *Options, ho HerdOptions, engines []string) (He
 			fmt.Fprintf(o.Log, "bench: herd: skipping %s: %v\n", e, err)
 			continue
 		}
-		fmt.Fprintf(o.Log, "bench: herd of five %s nodes: ", e)
-		cell := HerdCell{Engine: e}
-		// Throughput and propagation each on a fresh herd: the second must
-		// not pay for the first's backlog.
-		h, err := startHerd(o, ho, e, dir)
-		if err == nil {
-			cell.Closed = loadHerd(o, h, ho.Conns, ho.Pipeline, 0, ho.Duration)
-			h.stop()
-			h, err = startHerd(o, ho, e, dir)
+		run = append(run, e)
+	}
+	for round := 1; round <= max(ho.Rounds, 1); round++ {
+		// Alternate the order of engines from round to round.
+		order := slices.Clone(run)
+		if round%2 == 0 {
+			slices.Reverse(order)
 		}
-		if err != nil {
-			cell.Failed = err.Error()
-			fmt.Fprintf(o.Log, "FAILED: %v\n", err)
+		for _, e := range order {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			fmt.Fprintf(o.Log, "bench: round %d, herd of five %s nodes: ", round, e)
+			cell := herdCell(o, ho, e, dir)
+			cell.Round = round
+			fmt.Fprintf(o.Log, "%.0f IAMAT/s, %.2f µs herd CPU per update; at %.0f/s propagation p50 %.0f µs p99 %.0f µs %s\n",
+				cell.Closed.RPS, cell.Closed.CPUusPerUp, ho.Rate, cell.Prop.Probe.P50us, cell.Prop.Probe.P99us, cell.Failed)
 			res.Cells = append(res.Cells, cell)
-			continue
 		}
-		cell.Prop = level(o, ho, h, ho.Rate, fmt.Sprintf("%d-%d", time.Now().UnixNano(), i))
-		h.stop()
-		switch {
-		case cell.Closed.Failed != "":
-			cell.Failed = cell.Closed.Failed
-		case cell.Closed.Errors > 0:
-			cell.Failed = fmt.Sprintf("%d wrong or missing replies, e.g. %s", cell.Closed.Errors, strings.Join(cell.Closed.Examples, "; "))
-		case cell.Prop.Failed != "":
-			cell.Failed = "propagation: " + cell.Prop.Failed
-		}
-		fmt.Fprintf(o.Log, "%.0f IAMAT/s, %.2f µs herd CPU per update; at %.0f/s propagation p50 %.0f µs p99 %.0f µs %s\n",
-			cell.Closed.RPS, cell.Closed.CPUusPerUp, ho.Rate, cell.Prop.Probe.P50us, cell.Prop.Probe.P99us, cell.Failed)
-		res.Cells = append(res.Cells, cell)
 	}
 	return res, nil
+}
+
+// herdCell measures one engine's herd once: throughput and propagation,
+// each on a fresh herd (the second must not pay for the first's backlog).
+func herdCell(o *Options, ho HerdOptions, e, dir string) HerdCell {
+	cell := HerdCell{Engine: e}
+	h, err := startHerd(o, ho, e, dir)
+	if err == nil {
+		cell.Closed = loadHerd(o, h, ho.Conns, ho.Pipeline, 0, ho.Duration)
+		h.stop()
+		h, err = startHerd(o, ho, e, dir)
+	}
+	if err != nil {
+		cell.Failed = err.Error()
+		return cell
+	}
+	cell.Prop = level(o, ho, h, ho.Rate, fmt.Sprintf("%d-%s", time.Now().UnixNano(), e))
+	h.stop()
+	switch {
+	case cell.Closed.Failed != "":
+		cell.Failed = cell.Closed.Failed
+	case cell.Closed.Errors > 0:
+		cell.Failed = fmt.Sprintf("%d wrong or missing replies, e.g. %s", cell.Closed.Errors, strings.Join(cell.Closed.Examples, "; "))
+	case cell.Prop.Failed != "":
+		cell.Failed = "propagation: " + cell.Prop.Failed
+	}
+	return cell
 }

@@ -37,7 +37,7 @@ func herdFlags(fs *flag.FlagSet, ho *HerdOptions) func() error {
 // tinyHerd shrinks ho to a few-second smoke run.
 func tinyHerd(o *Options, ho *HerdOptions) {
 	ho.Conns, ho.Pipeline, ho.Duration, ho.Rate = 2, 2, 500*time.Millisecond, 200
-	ho.ProbeInterval, ho.ProbeTimeout = 20*time.Millisecond, 5*time.Second
+	ho.ProbeInterval, ho.ProbeTimeout, ho.Rounds = 20*time.Millisecond, 5*time.Second, 1
 	o.Warmup = 200 * time.Millisecond
 }
 

@@ -102,7 +102,6 @@ func HerdReport(r HerdResults, charts []chart) string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
 	ho := r.Options
-	var failed []string
 	w("## Herd against herd: which five-node herd floods client locations fastest and cheapest?\n\n")
 	w("```sh\n%s\n```\n\n", r.Command)
 	w("%s, %s. Each engine runs as five processes in the five-node topology (Alford–Hamilton, Alford–Welsh, Ball–Holiday, Ball–Welsh, Hamilton–Holiday). ", r.Machine, r.Date)
@@ -110,35 +109,30 @@ func HerdReport(r HerdResults, charts []chart) string {
 	w("herd CPU per update is the five processes' CPU (utime+stime from /proc) over the measured interval divided by the client IAMATs answered, so it includes every flooded apply. ")
 	w("Propagation, on a fresh herd: open-loop load of %.0f IAMAT/s in total while a probe enters at Alford every %s and Ball (two hops) is polled every %s until it holds it. ", ho.Rate, ho.ProbeInterval, ho.PollInterval)
 	w("`gnet` is the Herd node, `goroutine` the same node on one goroutine per connection (bench/baseline, through package node), `twisted` and `node` the Python Twisted and Node.js herd nodes of bench/peers (unbounded send buffers, so they never drop). The generators, the probes and the five servers share the cores.\n\n")
+	w("Every engine ran %d round(s), engines in alternating order; cells are the median over rounds, with min–max for throughput and CPU.\n\n", rounds(r))
 	w("| engine | IAMAT/s (5 nodes) | herd CPU µs/update | client p99 ms | dropped | at %.0f/s: achieved | propagation p50 ms | p99 ms | p99.9 ms | lost | dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", ho.Rate)
-	for _, c := range r.Cells {
-		name := c.Engine
-		if c.Failed != "" {
-			name += " (failed, below)"
-			failed = append(failed, fmt.Sprintf("- %s failed: %s.\n", c.Engine, c.Failed))
-		}
-		w("| %s | %.0f | %.2f | %s | %s | %.0f | %s | %s | %s | %d | %s |\n", name, c.Closed.RPS, c.Closed.CPUusPerUp, ms(c.Closed.P99us), loadDrops(c.Closed), c.Prop.Load.RPS,
-			ms(c.Prop.Probe.P50us), ms(c.Prop.Probe.P99us), ms(c.Prop.Probe.P999us), c.Prop.Probe.Lost, dropsCell(c.Prop))
+	sums := summarizeHerd(r)
+	for _, e := range sums {
+		w("| %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %d | %s |\n", e.engine, fmtRange(e.rps, "%.0f"), fmtRange(e.cpu, "%.2f"), ms(e.clientP99), e.dropsClosed,
+			e.achieved, ms(e.p50), ms(e.p99), ms(e.p999), e.lost, e.dropsProp)
 	}
 	w("\n")
-	for _, f := range failed {
-		w("%s", f)
-	}
-	var gnet *HerdCell
-	for i := range r.Cells {
-		if r.Cells[i].Engine == "gnet" && r.Cells[i].Closed.RPS > 0 {
-			gnet = &r.Cells[i]
+	for _, c := range r.Cells {
+		if c.Failed != "" {
+			w("- %s, round %d, failed: %s.\n", c.Engine, c.Round, c.Failed)
 		}
 	}
-	if gnet != nil {
-		for _, c := range r.Cells {
-			if c.Engine == "gnet" || c.Closed.RPS == 0 {
-				continue
+	for _, g := range sums {
+		if g.engine != "gnet" || g.rps.med == 0 {
+			continue
+		}
+		for _, e := range sums {
+			if e.engine != "gnet" && e.rps.med > 0 {
+				w("- gnet against %s (medians): %s the throughput, %s the CPU per update.\n", e.engine, ratio(g.rps.med, e.rps.med), ratio(g.cpu.med, e.cpu.med))
 			}
-			w("- gnet against %s: %s the throughput, %s the CPU per update.\n", c.Engine, ratio(gnet.Closed.RPS, c.Closed.RPS), ratio(gnet.Closed.CPUusPerUp, c.Closed.CPUusPerUp))
 		}
-		w("\n")
 	}
+	w("\n")
 	for _, c := range charts {
 		w("![%s](%s)\n", c.Title, c.File)
 	}
@@ -203,28 +197,28 @@ func PropagationChart(r PropagationResult, dir, reportDir string) (chart, error)
 // propagation p99, one bar per engine.
 func HerdCharts(r HerdResults, dir, reportDir string) ([]chart, error) {
 	var names []string
-	var cells []HerdCell
-	for _, c := range r.Cells {
-		if c.Closed.RPS > 0 {
-			names = append(names, c.Engine)
-			cells = append(cells, c)
+	var sums []herdSummary
+	for _, e := range summarizeHerd(r) {
+		if e.rps.med > 0 {
+			names = append(names, e.engine)
+			sums = append(sums, e)
 		}
 	}
-	if len(cells) == 0 {
+	if len(sums) == 0 {
 		return nil, nil
 	}
 	var out []chart
 	for _, m := range []struct {
 		file, title, ylabel string
-		v                   func(HerdCell) float64
+		v                   func(herdSummary) float64
 	}{
-		{"herd-throughput.png", "five-node herds: IAMAT/s over five nodes", "IAMAT/s", func(c HerdCell) float64 { return c.Closed.RPS }},
-		{"herd-cpu.png", "five-node herds: herd CPU per client update", "µs (five processes)", func(c HerdCell) float64 { return c.Closed.CPUusPerUp }},
-		{"herd-propagation.png", fmt.Sprintf("five-node herds: propagation p99 at %.0f IAMAT/s", r.Options.Rate), "ms, Alford to Ball", func(c HerdCell) float64 { return c.Prop.Probe.P99us / 1000 }},
+		{"herd-throughput.png", "five-node herds: IAMAT/s over five nodes", "IAMAT/s (median)", func(e herdSummary) float64 { return e.rps.med }},
+		{"herd-cpu.png", "five-node herds: herd CPU per client update", "µs, five processes (median)", func(e herdSummary) float64 { return e.cpu.med }},
+		{"herd-propagation.png", fmt.Sprintf("five-node herds: propagation p99 at %.0f IAMAT/s", r.Options.Rate), "ms, Alford to Ball (median)", func(e herdSummary) float64 { return e.p99 / 1000 }},
 	} {
 		var vals plotter.Values
-		for _, c := range cells {
-			vals = append(vals, m.v(c))
+		for _, e := range sums {
+			vals = append(vals, m.v(e))
 		}
 		p := plot.New()
 		p.Title.Text = m.title
@@ -243,4 +237,67 @@ func HerdCharts(r HerdResults, dir, reportDir string) ([]chart, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// herdSummary is one engine's herd over the rounds.
+type herdSummary struct {
+	engine                 string
+	rps, cpu               stat
+	clientP99, achieved    float64
+	p50, p99, p999         float64
+	lost                   int
+	dropsClosed, dropsProp string
+}
+
+func rounds(r HerdResults) int {
+	n := 0
+	for _, c := range r.Cells {
+		n = max(n, c.Round)
+	}
+	return max(n, 1)
+}
+
+// summarizeHerd takes the median over rounds of each engine's figures
+// (rounds whose load ran at all, failed ones included: their failure is
+// listed beside the table).
+func summarizeHerd(r HerdResults) []herdSummary {
+	var out []herdSummary
+	var order []string
+	by := map[string][]HerdCell{}
+	for _, c := range r.Cells {
+		if _, ok := by[c.Engine]; !ok {
+			order = append(order, c.Engine)
+		}
+		by[c.Engine] = append(by[c.Engine], c)
+	}
+	for _, e := range order {
+		var rps, cpu, cp99, ach, p50, p99, p999, dc, dp []float64
+		sum := herdSummary{engine: e, dropsClosed: "no counter", dropsProp: "no counter"}
+		countedC, countedP := false, false
+		for _, c := range by[e] {
+			if c.Closed.RPS > 0 {
+				rps, cpu, cp99 = append(rps, c.Closed.RPS), append(cpu, c.Closed.CPUusPerUp), append(cp99, c.Closed.P99us)
+				if c.Closed.DropsCounted {
+					dc, countedC = append(dc, c.Closed.Dropped), true
+				}
+			}
+			if c.Prop.Probe.Probes > 0 {
+				ach, p50, p99, p999 = append(ach, c.Prop.Load.RPS), append(p50, c.Prop.Probe.P50us), append(p99, c.Prop.Probe.P99us), append(p999, c.Prop.Probe.P999us)
+				sum.lost += c.Prop.Probe.Lost
+				if c.Prop.DropsCounted {
+					dp, countedP = append(dp, c.Prop.Dropped), true
+				}
+			}
+		}
+		sum.rps, sum.cpu, sum.clientP99 = summarize(rps), summarize(cpu), summarize(cp99).med
+		sum.achieved, sum.p50, sum.p99, sum.p999 = summarize(ach).med, summarize(p50).med, summarize(p99).med, summarize(p999).med
+		if countedC {
+			sum.dropsClosed = fmt.Sprintf("%.0f", summarize(dc).med)
+		}
+		if countedP {
+			sum.dropsProp = fmt.Sprintf("%.0f", summarize(dp).med)
+		}
+		out = append(out, sum)
+	}
+	return out
 }

@@ -377,6 +377,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		o.Quick = true
 		o.Conns, o.Rounds, o.Duration, o.Warmup = []int{1, 100, 1000}, 1, 2*time.Second, 500*time.Millisecond
 	}
+	ho.Rounds = o.Rounds
 	if *tiny {
 		tinyHerd(o, &ho)
 		o.Warmup = 100 * time.Millisecond
