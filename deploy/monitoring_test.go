@@ -438,3 +438,35 @@ func TestPromConfig(t *testing.T) {
 		t.Error("authorization without a token")
 	}
 }
+
+// TestServiceMonitor: the ServiceMonitor selects the headless Service of
+// k8s/herd.yaml and scrapes a port that Service names.
+func TestServiceMonitor(t *testing.T) {
+	sm := decode[struct {
+		Spec struct {
+			Selector struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+			Endpoints []struct {
+				Port string `yaml:"port"`
+				Path string `yaml:"path"`
+			} `yaml:"endpoints"`
+		} `yaml:"spec"`
+	}](t, manifests(t, "prometheus/servicemonitor.yaml")["ServiceMonitor"][0])
+	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Path != "/metrics" {
+		t.Fatalf("endpoints %+v", sm.Spec.Endpoints)
+	}
+	found := false
+	for _, raw := range manifests(t, "k8s/herd.yaml")["Service"] {
+		svc := decode[service](t, raw)
+		if !sameLabels(sm.Spec.Selector.MatchLabels, svc.Metadata.Labels) || svc.Spec.ClusterIP != "None" {
+			continue
+		}
+		for _, p := range svc.Spec.Ports {
+			found = found || p.Name == sm.Spec.Endpoints[0].Port
+		}
+	}
+	if !found {
+		t.Errorf("no headless Service selected by %v names port %q", sm.Spec.Selector.MatchLabels, sm.Spec.Endpoints[0].Port)
+	}
+}

@@ -19,8 +19,9 @@ import (
 	"github.com/herdnet/herd/places"
 )
 
-// DefaultConfigYAML is the default five-node herd of docs/PROTOCOL.md, embedded in
-// the binary. `herd up` runs it when no --config is given.
+// DefaultConfigYAML is the default five-node herd (docs/PROTOCOL.md, The
+// default herd), embedded in the binary. `herd up` runs it when no
+// --config is given.
 //
 //go:embed default.yaml
 var DefaultConfigYAML []byte
