@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -261,6 +262,20 @@ func TestPrometheusScrapesHerd(t *testing.T) {
 	eventually(t, 15*time.Second, "up == 0 for the stopped node", func() bool {
 		down := query(t, base, `up{job="herd"} == 0`, "instance")
 		return len(down) == 1 && down[welshAdmin] == 0
+	})
+	// The links to it are down; the others stay up.
+	want := map[string]float64{}
+	for k := range links {
+		if inst, peer, _ := strings.Cut(k, "/"); inst != welshAdmin {
+			want[k] = 1
+			if peer == "Welsh" {
+				want[k] = 0
+			}
+		}
+	}
+	eventually(t, 15*time.Second, "the links to the stopped node down", func() bool {
+		got := query(t, base, `herd_peer_link_up{job="herd"} and on (instance) up == 1`, "instance", "peer")
+		return mapsEqual(got, want)
 	})
 }
 
