@@ -13,7 +13,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 )
 
 // root is the repository, from this package's directory.
@@ -109,12 +109,12 @@ func TestConfigExamplesParse(t *testing.T) {
 			n++
 			whole := strings.Contains(b.text, "nodes:") && !elided.MatchString(b.text)
 			if whole {
-				if _, err := herd.ParseConfig([]byte(b.text)); err != nil {
+				if _, err := config.Parse([]byte(b.text)); err != nil {
 					t.Errorf("%s:%d: the config does not load: %v", name, b.line, err)
 				}
 				continue
 			}
-			var c herd.Config
+			var c config.Config
 			if err := yaml.UnmarshalWithOptions([]byte(b.text), &c, yaml.DisallowUnknownField()); err != nil {
 				t.Errorf("%s:%d: the config fragment does not decode: %v", name, b.line, err)
 			}
@@ -132,19 +132,19 @@ func TestDefaultConfigShown(t *testing.T) {
 		if b.lang != "yaml" || !strings.Contains(b.text, "max_line:") {
 			continue
 		}
-		shown, err := herd.ParseConfig([]byte(b.text))
+		shown, err := config.Parse([]byte(b.text))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := normalize(t, shown), normalize(t, herd.DefaultConfig()); got != want {
-			t.Errorf("the default config shown differs from herd/default.yaml:\nshown:    %s\nembedded: %s", got, want)
+		if got, want := normalize(t, shown), normalize(t, config.Default()); got != want {
+			t.Errorf("the default config shown differs from config/default.yaml:\nshown:    %s\nembedded: %s", got, want)
 		}
 		return
 	}
 	t.Fatal("OPERATIONS.md shows no full default config")
 }
 
-func normalize(t *testing.T, c *herd.Config) string {
+func normalize(t *testing.T, c *config.Config) string {
 	t.Helper()
 	b, err := yaml.Marshal(c)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/engine"
-	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
@@ -22,7 +21,7 @@ import (
 func TestHalfCloseSlowReader(t *testing.T) {
 	t.Parallel()
 	p := newGated()
-	m := startLimited(t, herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: 5 * time.Second}, p, 2)
+	m := startLimited(t, engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: 5 * time.Second}, p, 2)
 	s := m.Server.(*engine.Server)
 	pr := newProbe(t, m.Addr())
 	c := dialTiny(t, m.Addr())
@@ -102,7 +101,7 @@ func (s *slowReader) Read(p []byte) (int, error) {
 // the node owes nothing afterwards.
 func TestHalfCloseWriteTimeout(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: 300 * time.Millisecond}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: 300 * time.Millisecond}, nil, 0)
 	s := m.Server.(*engine.Server)
 	pr := newProbe(t, m.Addr())
 	before := engine.ClosedWriteTimeout(s)

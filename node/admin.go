@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/herdnet/herd/admin"
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 )
 
 // adminNode is what the node's admin port reads of it.
@@ -25,13 +25,13 @@ func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
 // topology is /herd: the config's nodes, with the real addresses of those
 // running in this process (port 0 becomes the port picked).
 type topology struct {
-	cfg    *herd.Config
+	cfg    *config.Config
 	mu     sync.Mutex
 	listen map[string]string // under mu
 	admin  map[string]string // under mu
 }
 
-func newTopology(cfg *herd.Config) *topology {
+func newTopology(cfg *config.Config) *topology {
 	return &topology{cfg: cfg, listen: map[string]string{}, admin: map[string]string{}}
 }
 

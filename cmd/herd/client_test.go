@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
@@ -19,7 +20,7 @@ import (
 // names the real addresses (for herd status).
 func startAdminHerd(t *testing.T) (*node.Herd, string) {
 	t.Helper()
-	cfg := herd.DefaultConfig()
+	cfg := config.Default()
 	for i := range cfg.Nodes {
 		cfg.Nodes[i].Listen, cfg.Nodes[i].Address, cfg.Nodes[i].Admin = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	}
@@ -28,7 +29,7 @@ func startAdminHerd(t *testing.T) (*node.Herd, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{Name: nc.Name, Places: p}, nil, nil
 	}
 	var names []string
@@ -144,7 +145,7 @@ func TestIAMATUnreachable(t *testing.T) {
 }
 
 func TestConfigCheck(t *testing.T) {
-	good := writeFile(t, "good.yaml", string(herd.DefaultConfigYAML))
+	good := writeFile(t, "good.yaml", string(config.DefaultYAML))
 	code, out, errOut := runHerd(t, "config", "check", good)
 	if code != 0 || !strings.Contains(out, "ok: 5 nodes, 5 links, places backend geonames") || !strings.Contains(out, "admin 127.0.0.1:12730") {
 		t.Errorf("config check of the default herd: %d %q %q", code, out, errOut)

@@ -54,7 +54,7 @@ func TestImportRules(t *testing.T) {
 
 // layers are the ranks of the module's packages, lowest first, as
 // docs/ARCHITECTURE.md draws them: codec <- herd <- engine, peer, snapshot
-// <- admin <- node <- the binaries. A package is ranked by its longest
+// <- config, admin <- node <- the binaries. A package is ranked by its longest
 // listed prefix.
 var layers = map[string]int{
 	"codec":         0,
@@ -64,6 +64,7 @@ var layers = map[string]int{
 	"engine":        2,
 	"peer":          2,
 	"snapshot":      2,
+	"config":        3,
 	"admin":         3,
 	"node":          4,
 	"internal/cli":  5,
