@@ -18,6 +18,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
@@ -235,8 +236,8 @@ func TestPromtool(t *testing.T) {
 }
 
 // adminConfig is the default five-node herd, every port on 127.0.0.1:0.
-func adminConfig() *herd.Config {
-	cfg := herd.DefaultConfig()
+func adminConfig() *config.Config {
+	cfg := config.Default()
 	for i := range cfg.Nodes {
 		cfg.Nodes[i].Listen = "127.0.0.1:0"
 		cfg.Nodes[i].Address = "127.0.0.1:0"
@@ -249,10 +250,10 @@ func adminConfig() *herd.Config {
 
 // startHerd starts the five nodes with admin ports and data directories
 // (so that the snapshot metrics are there) and stops them at cleanup.
-func startHerd(t *testing.T, cfg *herd.Config) *node.Herd {
+func startHerd(t *testing.T, cfg *config.Config) *node.Herd {
 	t.Helper()
 	dir := t.TempDir()
-	setup := func(herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{Places: noPlaces{}}, nil, nil
 	}
 	h, err := node.StartHerd(cfg, cfg.Names(), node.Options{Loops: 1, Admin: true, Setup: setup,
