@@ -39,15 +39,18 @@ func TestOperatorMetrics(t *testing.T) {
 		}
 	}
 	// A line over max_line cuts its connection off, and the count shows it.
+	// The node may close the connection before the write ends: the write's
+	// error is not the test's business.
 	c := testclient.Dial(t, n.Addr())
-	c.Send(string(make([]byte, 2<<20)))
+	_, _ = c.Conn.Write(make([]byte, 2<<20))
 	testclient.Eventually(t, "a line_too_long close in /metrics", func() bool {
 		_, _, body = get(t, url)
 		return sample(body, `herd_connections_closed_total{reason="line_too_long"}`) == 1
 	})
 	release := n.Health.Hold("test")
-	if _, _, body = get(t, url); sample(body, "herd_ready") != 0 {
-		t.Errorf("herd_ready while held = %v", sample(body, "herd_ready"))
-	}
+	testclient.Eventually(t, "herd_ready 0 while held", func() bool {
+		_, _, body = get(t, url)
+		return sample(body, "herd_ready") == 0
+	})
 	release()
 }

@@ -143,8 +143,8 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // TestPrometheusScrapesHerd runs a real Prometheus (Debian's package)
-// against a five-node herd: it scrapes every admin port each second with
-// herd-rules.yml loaded, and what its HTTP API reports matches what the
+// against a five-node herd: it scrapes every admin port each second, with
+// the admin token as a bearer token and herd-rules.yml loaded, and what its HTTP API reports matches what the
 // test sent: the clients on every node, the IAMATs each node answered, the
 // state of every link. A stopped node shows up == 0.
 func TestPrometheusScrapesHerd(t *testing.T) {
@@ -190,7 +190,11 @@ func TestPrometheusScrapesHerd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := startPrometheus(t, bin, promConfig(addrs, "", rules))
+	// Without the token, the admin port answers 401 but for the probes.
+	if _, err := httpGet(t, "http://"+addrs[0]+"/metrics", ""); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("/metrics without the admin token: %v", err)
+	}
+	base := startPrometheus(t, bin, promConfig(addrs, adminToken, rules))
 
 	eventually(t, 20*time.Second, "two scrapes of every node", func() bool {
 		n := query(t, base, `count_over_time(up{job="herd"}[1m]) >= 2`, "instance")
