@@ -24,12 +24,13 @@ func reloadSignal() (<-chan os.Signal, func()) {
 // overrides) and applies it to the running nodes. A file that does not load
 // or validate leaves the running config as it was, and says why.
 func waitReloading(f *nodeFlags, h *node.Herd, sig <-chan os.Signal, stdout, stderr io.Writer) (os.Signal, error) {
+	failed := h.Failed()
 	for {
 		select {
 		case got := <-sig:
 			return got, nil
-		case failed := <-h.Failed():
-			return nil, failed
+		case err := <-failed:
+			return nil, err
 		case <-f.hup:
 			if f.config == "" {
 				fmt.Fprintln(stderr, "herd: SIGHUP: no --config file to reload (running the embedded default herd)")
