@@ -25,3 +25,6 @@ func (s *Server) Owed() int64 { return s.owed.Load() }
 
 // QueuedWhatsats is how many WHATSATs wait for a worker.
 func QueuedWhatsats(s *Server) int { return len(s.work.jobs) }
+
+// ClosedWriteTimeout is how many connections write_timeout closed.
+func ClosedWriteTimeout(s *Server) uint64 { return s.closed.writeTimeout.Load() }

@@ -88,8 +88,8 @@ func converge(t *testing.T, h *node.Herd, want map[string]string) {
 	}
 }
 
-// The finding of issue #9: 1,000 clients known before a whole-herd
-// restart, 0 after. With a data directory every node restores every client,
+// Without snapshots, 1,000 clients known before a whole-herd restart are
+// all forgotten after it. With a data directory every node restores every client,
 // byte for byte, from its own snapshot, before it listens.
 func TestWholeHerdRestartRestoresEveryClient(t *testing.T) {
 	const clients = 1000

@@ -20,8 +20,8 @@ import (
 )
 
 // TestRelinkAfterRestart: a neighbour that restarts hears of an update sent
-// elsewhere as soon as it links back in, not after its neighbours' backoff
-// (issue #9). Welsh restarts after being down long enough for Alford's
+// elsewhere as soon as it links back in, not after its neighbours' backoff.
+// Welsh restarts after being down long enough for Alford's
 // backoff (min 400 ms here) to grow; right after it is back, a new IAMAT
 // arrives at Alford, and the time until Welsh holds it is measured.
 func TestRelinkAfterRestart(t *testing.T) {

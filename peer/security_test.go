@@ -11,8 +11,8 @@ import (
 
 const secretYAML = "security: {secret: s3cret-for-tests}\npeers: {backoff_min: 10ms, backoff_max: 200ms}\n"
 
-// TestSecretForgedLinesChangeNothing replays issue #9: with a secret, a
-// client's AT line and its PEER line get "? line", and no node changes.
+// TestSecretForgedLinesChangeNothing: with a secret, a client's forged AT
+// line and its PEER line get "? line", and no node changes.
 func TestSecretForgedLinesChangeNothing(t *testing.T) {
 	var logs logBuf
 	h := start(t, ring(t, zeros(5), nil, secretYAML), nil, &logs)

@@ -19,11 +19,11 @@ func goList(t *testing.T, args ...string) []string {
 	return strings.Fields(string(out))
 }
 
-// TestImportRules keeps the layout of the README's "How it works": the
-// node binary links nothing from bench, no plotting and no JSON library
-// but the standard one (go-json alone would add 3 MiB to it), the domain package
-// no HTTP or JSON client and no data, and only engine and bench/echo import
-// gnet.
+// TestImportRules keeps the layout of docs/ARCHITECTURE.md ("Which way
+// imports point"): the node binary links nothing from bench, no plotting
+// and no JSON library but the standard one (go-json alone would add 3 MiB
+// to it), the domain package no HTTP or JSON client and no data, and only
+// engine and bench/echo import gnet.
 func TestImportRules(t *testing.T) {
 	for _, dep := range goList(t, "-deps", "./cmd/herd") {
 		if strings.Contains(dep, "/herd/bench") || strings.HasPrefix(dep, "gonum.org/") ||

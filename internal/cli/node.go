@@ -102,6 +102,9 @@ func (f *nodeFlags) load() (*config.Config, error) {
 	if s := os.Getenv(config.SecretEnv); s != "" {
 		cfg.Security.Secret = s
 	}
+	if s := os.Getenv(config.AdminTokenEnv); s != "" {
+		cfg.Security.AdminToken = s
+	}
 	if f.closeAfterReply {
 		cfg.Limits.CloseAfterReply = true
 	}
@@ -158,8 +161,9 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	setup, closeLogs := f.setup(cfg, backend, stderr)
-	defer closeLogs()
+	var logs nodeLogs
+	defer logs.close()
+	setup := f.setup(cfg, backend, &logs, stderr)
 	if f.debugAddr != "" {
 		stop, err := serveDebug(f.debugAddr)
 		if err != nil {
@@ -179,7 +183,7 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 	}
 	f.printNodes(stdout, cfg, h)
 
-	got, failed := waitReloading(f, h, sig, stdout, stderr)
+	got, failed := waitReloading(f, h, &logs, sig, stdout, stderr)
 	if failed != nil {
 		// A reactor gave up (it logged why): exit non-zero, so that a
 		// supervisor restarts the node, rather than idle without a listener.
@@ -201,11 +205,10 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 
 // setup returns the node.Setup of the flags: each node logs JSON to
 // stderr, or to its own rotated file in --log-dir, and answers WHATSAT
-// from backend. closeLogs closes the files.
-func (f *nodeFlags) setup(cfg *config.Config, backend places.Provider, stderr io.Writer) (setup node.Setup, closeLogs func()) {
+// from backend. It adds every node's logger and file to logs.
+func (f *nodeFlags) setup(cfg *config.Config, backend places.Provider, logs *nodeLogs, stderr io.Writer) node.Setup {
 	level, _ := parseLevel(f.logLevel)
-	var files []io.Closer
-	setup = func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
+	return func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		var w io.Writer = stderr
 		if f.logDir != "-" {
 			// Rotated at a size limit, so that logs never fill the disk.
@@ -217,17 +220,13 @@ func (f *nodeFlags) setup(cfg *config.Config, backend places.Provider, stderr io
 			if _, err := fl.Write(nil); err != nil { // open it now: report a bad directory at start
 				return herd.NodeOptions{}, nil, fmt.Errorf("log file: %w", err)
 			}
-			files = append(files, fl)
+			logs.files = append(logs.files, fl)
 			w = fl
 		}
 		logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+		logs.nodes = append(logs.nodes, logger.With("node", nc.Name))
 		opts := herd.NodeOptions{Name: nc.Name, Places: backend, PlacesTimeout: cfg.Places.Timeout, MaxInFlight: cfg.Places.MaxInFlight}
 		return opts, logger, nil
-	}
-	return setup, func() {
-		for _, fl := range files {
-			fl.Close()
-		}
 	}
 }
 
@@ -269,7 +268,7 @@ func (f *nodeFlags) printNodes(stdout io.Writer, cfg *config.Config, h *node.Her
 		fmt.Fprintf(stdout, "snapshots in %s every %v and on stop; clients restored: %s\n", where, cfg.Persistence.SnapshotInterval, strings.Join(restored, ", "))
 	}
 	if cfg.Security.Secret == "" && !cfg.Security.TLS.Enabled() {
-		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see README, Securing the herd\n", config.SecretEnv)
+		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see docs/SECURITY.md\n", config.SecretEnv)
 	}
 	host, port, _ := strings.Cut(h.Nodes[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)

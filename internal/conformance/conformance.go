@@ -5,11 +5,13 @@
 package conformance
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +35,7 @@ func Run(t *testing.T, start Start) {
 		{"invalid-lines", invalidLines},
 		{"pipelined-thousand", pipelinedThousand},
 		{"half-close", halfClose},
+		{"half-close-slow-reader", halfCloseSlowReader},
 		{"overlong-line", overlongLine},
 		{"split-reads", splitReads},
 		{"close-after-reply", closeAfterReply},
@@ -65,7 +68,7 @@ func farFutureIAMAT(t *testing.T, start Start) {
 	}
 }
 
-// invalidLines: every invalid example of PROTOCOL.md, and more, gets
+// invalidLines: every example of docs/PROTOCOL.md's Invalid input, and more, gets
 // "? line"; the connection keeps working.
 func invalidLines(t *testing.T, start Start) {
 	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Ball"}, engine.Limits{}))
@@ -125,6 +128,68 @@ func halfClose(t *testing.T, start Start) {
 	if len(lines) != 4 || !strings.HasSuffix(lines[0], " a +1.0+2.0 1") || !strings.HasSuffix(lines[1], " b +1.0+2.0 2") || lines[2] != "? LLL" || lines[3] != "" {
 		t.Fatalf("half-close replies: %q", all)
 	}
+}
+
+// halfCloseSlowReader: a client with a small receive buffer pipelines
+// 60,000 IAMATs, half-closes, and reads only a second later, in bursts:
+// every reply arrives, whole and in order, then EOF.
+func halfCloseSlowReader(t *testing.T, start Start) {
+	addr := start(t, herd.NodeOptions{Name: "Welsh"}, engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: 10 * time.Second})
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := nc.(*net.TCPConn)
+	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+	const n = 60_000
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "IAMAT slow%d +1.0+2.0 %d\n", i, 1000+i)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := c.Write([]byte(b.String()))
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		sent <- err
+	}()
+	time.Sleep(time.Second)
+	r := bufio.NewReaderSize(&burstReader{r: c, burst: 32 << 10, pause: 10 * time.Millisecond}, 4096)
+	for i := range n {
+		l, err := r.ReadString('\n')
+		if want := fmt.Sprintf(" slow%d +1.0+2.0 %d\n", i, 1000+i); err != nil || !strings.HasPrefix(l, "AT Welsh ") || !strings.HasSuffix(l, want) {
+			t.Fatalf("reply %d of %d: %q, %v", i, n, l, err)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := io.ReadAll(r); err != nil || len(rest) > 0 {
+		t.Fatalf("after the last reply: %q, %v (want EOF)", rest, err)
+	}
+}
+
+// burstReader reads at most burst bytes, then pauses: a slow client.
+type burstReader struct {
+	r     io.Reader
+	burst int
+	pause time.Duration
+	got   int
+}
+
+func (s *burstReader) Read(p []byte) (int, error) {
+	if s.got >= s.burst {
+		time.Sleep(s.pause)
+		s.got = 0
+	}
+	n, err := s.r.Read(p[:min(len(p), s.burst-s.got)])
+	s.got += n
+	return n, err
 }
 
 // overlongLine: a line over the limit is answered with "? " and the first
