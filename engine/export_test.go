@@ -1,18 +1,40 @@
 package engine
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
 
 // BreakableForTest returns a func that shuts s's listening socket down
 // under gnet, so that its next accept fails as with EMFILE and the reactor
-// stops on its own. Call the func after Start.
+// stops on its own. Call the func after Start. It finds the socket among
+// the process's descriptors by its address rather than through gnet's Dup,
+// which would race (for the race detector) with gnet closing the listener
+// once the shutdown makes it stop.
 func BreakableForTest(s *Server) func() error {
 	return func() error {
-		d, err := s.eng.Dup()
+		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
 			return err
 		}
-		defer unix.Close(d)
-		return unix.Shutdown(d, unix.SHUT_RD)
+		for _, e := range ents {
+			fd, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+				continue
+			}
+			sa, err := unix.Getsockname(fd)
+			if err != nil || sockaddrString(sa, "") != s.Addr() {
+				continue
+			}
+			return unix.Shutdown(fd, unix.SHUT_RD)
+		}
+		return fmt.Errorf("no listening socket at %s", s.Addr())
 	}
 }
 
