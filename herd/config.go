@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -154,10 +155,6 @@ type Limits struct {
 
 // PeerConfig tunes the links between nodes.
 type PeerConfig struct {
-	// Queue bounds the updates waiting for one neighbour; when it is full the
-	// oldest waiting updates are dropped and counted, and the link asks for a
-	// digest sync, which repairs them.
-	Queue int `yaml:"queue"`
 	// BackoffMin and BackoffMax bound the jittered, doubling wait between
 	// attempts to reach a neighbour that is down.
 	BackoffMin time.Duration `yaml:"backoff_min"`
@@ -165,9 +162,21 @@ type PeerConfig struct {
 	// DialTimeout bounds one connection attempt, its TLS and its handshake.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// SyncInterval is how often neighbours compare digests of their caches
-	// and send each other what differs (also done when a link comes up, and
-	// and as soon as a link that dropped updates has drained its queue).
+	// and send each other what differs (also done when a link comes up).
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// Heartbeat is the longest a link stays silent: each side writes a
+	// heartbeat line when it wrote nothing else for this long.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// Timeout is how long a link may hear nothing from a neighbour that
+	// sends heartbeats before it is declared down, closed and redialled.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// retiredKeys explain settings that no longer exist.
+var retiredKeys = map[string]string{
+	"peers.queue": "no longer exists: a link keeps the clients it has still to send in a set " +
+		"bounded by the number of clients and sends each one's newest line, so no update is " +
+		"dropped and there is nothing to size; remove the key",
 }
 
 // PlacesConfig chooses the backend that answers WHATSAT.
@@ -232,11 +241,12 @@ func (l Limits) WithDefaults() Limits {
 
 // WithDefaults returns p with every unset setting set to its default.
 func (p PeerConfig) WithDefaults() PeerConfig {
-	setDefault(&p.Queue, 65536)
 	setDefault(&p.BackoffMin, 50*time.Millisecond)
 	setDefault(&p.BackoffMax, 2*time.Second)
 	setDefault(&p.DialTimeout, 2*time.Second)
 	setDefault(&p.SyncInterval, 30*time.Second)
+	setDefault(&p.Heartbeat, time.Second)
+	setDefault(&p.Timeout, 5*time.Second)
 	return p
 }
 
@@ -293,6 +303,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	var c Config
 	if err := yaml.UnmarshalWithOptions(data, &c, yaml.DisallowUnknownField()); err != nil {
+		if err := retired(data); err != nil {
+			return nil, err
+		}
 		if field := badDuration(data); field != nil {
 			return nil, field
 		}
@@ -305,10 +318,26 @@ func ParseConfig(data []byte) (*Config, error) {
 	return &c, nil
 }
 
+// retired names the first retired setting data sets, if any, and says why
+// it went.
+func retired(data []byte) error {
+	for _, key := range slices.Sorted(maps.Keys(retiredKeys)) {
+		p, err := yaml.PathString("$." + key)
+		if err != nil {
+			continue
+		}
+		var v any
+		if p.Read(bytes.NewReader(data), &v) == nil {
+			return &ConfigError{key, retiredKeys[key]}
+		}
+	}
+	return nil
+}
+
 // durationFields are the settings holding a time.Duration.
 var durationFields = []string{"limits.idle_timeout", "limits.line_timeout", "limits.write_timeout",
 	"limits.shutdown_timeout", "limits.max_future", "peers.backoff_min", "peers.backoff_max", "peers.dial_timeout",
-	"peers.sync_interval", "places.timeout", "persistence.snapshot_interval"}
+	"peers.sync_interval", "peers.heartbeat", "peers.timeout", "places.timeout", "persistence.snapshot_interval"}
 
 // badDuration names the duration setting that does not parse, if any (the
 // YAML decoder's own error does not say which one).
@@ -434,8 +463,10 @@ func (c *Config) Validate() error {
 		return &ConfigError{"limits.max_output_total", "must be at least limits.max_outbound"}
 	case c.Limits.MaxFuture <= 0:
 		return &ConfigError{"limits.max_future", "must be positive"}
-	case c.Peers.Queue < 1:
-		return &ConfigError{"peers.queue", "must be positive"}
+	case c.Peers.Heartbeat <= 0:
+		return &ConfigError{"peers.heartbeat", "must be positive"}
+	case c.Peers.Timeout < 2*c.Peers.Heartbeat:
+		return &ConfigError{"peers.timeout", "must be at least twice peers.heartbeat"}
 	case c.Peers.BackoffMin <= 0 || c.Peers.BackoffMax < c.Peers.BackoffMin:
 		return &ConfigError{"peers.backoff_max", "must be at least peers.backoff_min, both positive"}
 	case c.Peers.DialTimeout <= 0:

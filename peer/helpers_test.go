@@ -16,8 +16,8 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 func TestMain(m *testing.M) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -98,13 +97,13 @@ func offer(c *herd.Cache, client string, sec int64) []byte {
 	return line
 }
 
-// TestStalledNeighbour: a neighbour that stops reading stalls the link;
-// the queue overflows, the oldest updates are dropped and counted, a sync is
-// asked for, and a queued update that a newer one for the same client
-// replaced is not sent.
+// TestStalledNeighbour: a neighbour that stops reading stalls the link,
+// and nothing is dropped: every client with an update waits once in the
+// link's pending set however many updates it gets meanwhile, and when the
+// neighbour reads again it gets each client's newest line, once.
 func TestStalledNeighbour(t *testing.T) {
 	cache := herd.NewCache()
-	ls := New(Config{Name: "A", Cache: cache, Peers: herd.PeerConfig{Queue: 4}})
+	ls := New(Config{Name: "A", Cache: cache})
 	l := newLink(ls, Neighbor{Name: "B"})
 	ls.list.Store(&[]*link{l})
 	mine, theirs := net.Pipe()
@@ -124,21 +123,22 @@ func TestStalledNeighbour(t *testing.T) {
 	for !l.up.Load() {
 		time.Sleep(time.Millisecond)
 	}
-	// The link now blocks writing its SYNC: nobody reads.
-	for i := range 10 {
-		ls.Flood(offer(cache, "c"+strconv.Itoa(i), 1), "")
+	// The link now blocks writing its SYNC: nobody reads. 10 clients get
+	// 1,000 updates each meanwhile.
+	const clients, updates = 10, 1000
+	for k := range updates {
+		for i := range clients {
+			ls.Flood(offer(cache, "c"+strconv.Itoa(i), int64(k+1)), "")
+		}
 	}
-	newer := offer(cache, "c9", 2)
-	ls.Flood(newer, "")
-	if got := l.dropped.Load(); got != 7 {
-		t.Errorf("dropped %d, want 7 (queue of 4, 11 updates)", got)
-	}
-	if len(l.syncCh) != 1 {
-		t.Error("overflow did not ask for a sync")
+	st := ls.Stats()[0]
+	if st.Pending != clients || st.Coalesced != clients*(updates-1) || st.Lag <= 0 {
+		t.Errorf("stalled link: %+v, want %d pending, %d coalesced, a lag", st, clients, clients*(updates-1))
 	}
 	// Unstall: read everything, answering syncs with "nothing to do".
-	var got []string
-	for len(got) < 3 {
+	got := map[string]int{}
+	var lines []string
+	for len(lines) < clients {
 		line, err := readLine(r)
 		if err != nil {
 			t.Fatal(err)
@@ -149,15 +149,32 @@ func TestStalledNeighbour(t *testing.T) {
 			}
 			continue
 		}
-		got = append(got, string(line))
+		lines = append(lines, string(line))
+		got[string(line)]++
 	}
-	want := []string{string(entryLine("c7", 1)), string(entryLine("c8", 1)), string(newer)}
-	if !slices.Equal(got, want) {
-		t.Errorf("sent %q,\nwant %q (c9's older update skipped)", got, want)
+	for i := range clients {
+		if want := string(entryLine("c"+strconv.Itoa(i), updates)); got[want] != 1 {
+			t.Errorf("c%d: newest line sent %d times, want once; sent %q", i, got[want], lines)
+		}
+	}
+	waitFor(t, "the link's pending set to empty", func() bool { st := ls.Stats()[0]; return st.Pending == 0 && st.Lag == 0 })
+	if st := ls.Stats()[0]; st.Sent != clients {
+		t.Errorf("sent %d updates, want %d", st.Sent, clients)
 	}
 	go func() { _, _ = io.Copy(io.Discard, theirs) }()
 	ls.Close()
 	<-served
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // countWriter counts the bytes written through it.
@@ -388,7 +405,7 @@ func TestFlappingNeighbourBacksOff(t *testing.T) {
 	} else {
 		t.Logf("%d dials in 1.5 s", n)
 	}
-	if s := ls.Status()[0]; s.Reconnects == 0 || s.State != "down" {
+	if s := ls.Stats()[0]; s.Reconnects == 0 || s.State != StateDown {
 		t.Errorf("status %+v", s)
 	}
 }

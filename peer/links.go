@@ -237,47 +237,25 @@ func (ls *Links) isNeighbor(name string) bool {
 	return slices.Contains(ls.cfg.Neighbors, name)
 }
 
-// Flood implements herd.Flooder: it copies line into the queue of every
-// link but from's. Non-blocking; safe on any goroutine.
+// Flood implements herd.Flooder: it adds the line's client to the pending
+// set of every link but from's; each link sends the client's newest line
+// when it writes. Non-blocking; safe on any goroutine; allocates nothing
+// once the sets have grown.
 func (ls *Links) Flood(line []byte, from string) {
+	e := herd.Entry{Line: line}
+	id := e.ClientID()
+	if len(id) == 0 {
+		return
+	}
+	var now int64
 	for _, l := range ls.links() {
 		if l.name != from {
-			l.enqueue(line)
+			if now == 0 {
+				now = timeNow().UnixNano()
+			}
+			l.enqueue(id, now)
 		}
 	}
-}
-
-// LinkStatus describes one outbound peer link (the direction that carries
-// this node's updates to the neighbour).
-type LinkStatus struct {
-	Name       string
-	State      string    // "up", "connecting" or "down"
-	Up         bool      // State == "up"
-	Since      time.Time // when State last changed
-	Reconnects uint64    // times the link came up again after its first time
-	Sent       uint64    // updates written to the neighbour (syncs included)
-	Dropped    uint64    // updates dropped because the queue was full
-	Syncs      uint64    // digest syncs completed
-}
-
-// Status reports the state of every link. Any goroutine.
-func (ls *Links) Status() []LinkStatus {
-	links := ls.links()
-	out := make([]LinkStatus, len(links))
-	for i, l := range links {
-		st := linkState(l.state.Load())
-		out[i] = LinkStatus{
-			Name: l.name, State: st.String(), Up: st == stateUp,
-			Since:   time.Unix(0, l.since.Load()),
-			Sent:    l.sent.Load(),
-			Dropped: l.dropped.Load(),
-			Syncs:   l.syncs.Load(),
-		}
-		if n := l.ups.Load(); n > 0 {
-			out[i].Reconnects = n - 1
-		}
-	}
-	return out
 }
 
 // Close flushes what is queued on each outbound link, closes every link
