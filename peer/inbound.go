@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/herdnet/herd/codec"
@@ -24,9 +26,11 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 	case <-ls.ctx.Done():
 		return
 	}
-	var src io.Reader = conn
+	tuneSocket(conn, ls.p.Heartbeat, ls.p.Timeout)
+	lr := &liveReader{c: conn, timeout: ls.p.Timeout}
+	var src io.Reader = lr
 	if len(head) > 0 {
-		src = io.MultiReader(bytes.NewReader(head), conn)
+		src = io.MultiReader(bytes.NewReader(head), lr)
 	}
 	r := bufio.NewReaderSize(src, 64<<10)
 	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
@@ -44,6 +48,11 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 	_ = conn.SetReadDeadline(time.Time{})
 	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour linked in", Peer: name, Remote: remote})
 	ls.wake(name)
+	// This side writes only sync answers and pings; wmu orders them.
+	var wmu sync.Mutex
+	stop := make(chan struct{})
+	defer close(stop)
+	ls.goFunc(func() { ls.pingInbound(conn, w, &wmu, stop) })
 
 	node := ls.node
 	var cmd codec.Command
@@ -70,6 +79,10 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 			if refused > 0 {
 				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates refused: origin is no node of the herd", Peer: name, Total: refused})
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour link closed: the neighbour was silent for peers.timeout", Peer: name})
+				return
+			}
 			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour link closed", Peer: name, Err: quiet(err)})
 			return
 		}
@@ -84,13 +97,42 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 				}
 			}
 		case bytes.HasPrefix(line, []byte("SYNC ")):
+			wmu.Lock()
 			bits, err = ls.answerSync(w, line)
+			wmu.Unlock()
 		case bytes.HasPrefix(line, []byte("WANT ")):
+			wmu.Lock()
 			err = ls.answerWant(r, w, line, bits)
+			wmu.Unlock()
+		case string(line) == pingLine:
+			lr.armed.Store(true)
 		}
 		if err != nil {
 			ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour link closed", Peer: name, Err: err})
 			return
+		}
+	}
+}
+
+// pingInbound writes PING on an inbound link every heartbeat until stop is
+// closed; a write that fails closes the connection, which ends the link.
+func (ls *Links) pingInbound(conn net.Conn, w *bufio.Writer, wmu *sync.Mutex, stop <-chan struct{}) {
+	t := time.NewTicker(ls.p.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ls.ctx.Done():
+			return
+		case <-t.C:
+			wmu.Lock()
+			err := writeLine(w, pingLine)
+			wmu.Unlock()
+			if err != nil {
+				conn.Close()
+				return
+			}
 		}
 	}
 }

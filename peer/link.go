@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -103,7 +104,7 @@ func (l *link) run() {
 	failures := 0
 	for ctx.Err() == nil {
 		l.setState(StateConnecting)
-		d := net.Dialer{Timeout: p.DialTimeout}
+		d := net.Dialer{Timeout: p.DialTimeout, KeepAliveConfig: keepAlive(p.Heartbeat, p.Timeout), Control: userTimeout(p.Timeout)}
 		conn, err := d.DialContext(ctx, "tcp", l.addr) // resolves the name again each time
 		var upFor time.Duration
 		if err == nil {
@@ -158,7 +159,8 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	if ls.cfg.TLS != nil {
 		conn = ls.cfg.TLS.client(conn, l.name)
 	}
-	r := bufio.NewReaderSize(conn, 64<<10)
+	lr := &liveReader{c: conn, timeout: ls.p.Timeout}
+	r := bufio.NewReaderSize(lr, 64<<10)
 	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
 	if err := ls.dialHandshake(r, w, l.name); err != nil {
 		lvl := slog.LevelWarn
@@ -174,14 +176,15 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	l.ups.Add(1)
 	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String()})
 
-	// The neighbour writes on this connection only to answer syncs; a read
-	// that fails is how a restart is noticed without waiting for the next
-	// update.
+	// The neighbour writes on this connection to answer syncs and to ping;
+	// a read that fails is how a restart is noticed without waiting for the
+	// next update, and a read that times out (liveness.go) how a partition
+	// is.
 	msgs := make(chan syncMsg)
 	gone := make(chan error, 1)
 	stop := make(chan struct{})
 	defer close(stop)
-	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop) })
+	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop, func() { lr.armed.Store(true) }) })
 
 	var sy *syncRun
 	var err error
@@ -189,8 +192,12 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	startSync()
 	tick := time.NewTicker(ls.p.SyncInterval)
 	defer tick.Stop()
+	ping := time.NewTicker(ls.p.Heartbeat)
+	defer ping.Stop()
 	for err == nil {
 		select {
+		case <-ping.C:
+			err = writeLine(w, pingLine)
 		case err = <-gone:
 			if err == nil {
 				err = io.EOF
@@ -229,7 +236,11 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 			}
 		}
 	}
-	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link down", Peer: l.name, Err: err})
+	msg := "link down"
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		msg = "link down: the neighbour was silent for peers.timeout"
+	}
+	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: msg, Peer: l.name, Err: err})
 	return timeNow().Sub(start), err
 }
 
@@ -320,8 +331,9 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 }
 
 // readSyncAnswers reads the neighbour's DIGEST and HAVE messages and hands
-// them to the link until the connection fails or stop is closed.
-func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}) error {
+// them to the link, and calls ping on each PING, until the connection fails
+// or stop is closed.
+func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}, ping func()) error {
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -339,6 +351,9 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{})
 		case len(f) == 2 && string(f[0]) == "HAVE":
 			m.word = "HAVE"
 			m.payload, err = readBlob(r, f[1], maxHave, 8)
+		case string(line) == pingLine:
+			ping()
+			continue
 		default:
 			continue // nothing else is expected; ignore
 		}

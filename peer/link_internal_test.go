@@ -227,7 +227,7 @@ func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
 	done := false
 	for !done {
 		receive()
-		if err := readSyncAnswers(rr, msgs, nil); err != io.EOF {
+		if err := readSyncAnswers(rr, msgs, nil, func() {}); err != io.EOF {
 			must(err)
 		}
 		if len(msgs) == 0 {
