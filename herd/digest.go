@@ -1,8 +1,10 @@
 package herd
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 )
 
@@ -35,30 +37,58 @@ func LineHash(b []byte) uint64 {
 	return h
 }
 
+// DigestBits is the finest digest the node keeps: 1<<DigestBits bucket
+// sums. A client's bucket is the top bits of ClientHash of its id, so it
+// never changes and every node puts it in the same bucket; a bucket's sum
+// is the sum of LineHash over its clients' lines.
+const DigestBits = 20
+
+// groupBits is how finely the node lists its clients by bucket (for
+// RangeBuckets): 1<<groupBits lists.
+const groupBits = 16
+
+// ClientHash is the fixed hash of a client id that picks its digest
+// bucket: the same on every node.
+func ClientHash(id []byte) uint64 { return LineHash(id) }
+
 // digest is a running summary of the cache as changed through the node:
-// how many clients it holds and the sum of LineHash over their lines. Peer
-// links compare it with a neighbour's to learn in O(1) that two caches
-// agree. Each store reports the hash of the line it replaced, read under
-// the cache shard's mutex, so concurrent stores keep it exact; only a walk
-// racing with a store (ResetDigest) can skew it. A skewed digest only makes
-// links compare bucket by bucket (they then walk the cache), never hides a
-// difference, and the first walk made while no store happened corrects it.
+// how many clients it holds, the sum of LineHash over their lines, the
+// same sum per bucket, and the clients of each group of buckets. Each
+// store reports the hash of the line it replaced, read under the cache
+// shard's mutex, so concurrent stores keep it exact. Peer links compare
+// it with a neighbour's: in O(1) whether two caches agree, in
+// O(buckets) which buckets differ, and they read only the clients of
+// those buckets, never walking the cache.
 type digest struct {
-	gen   atomic.Uint64 // counts stores
 	count atomic.Uint64
 	sum   atomic.Uint64
+	sums  []atomic.Uint64 // 1<<DigestBits
+	locks [256]sync.Mutex // locks[g&255] guards ids[g]
+	ids   [][]byte        // 1<<groupBits lists of ids, each followed by "\n"
 }
 
-// replace accounts for a line hashing to cur taking the place of one
-// hashing to old (replaced false: a new client). It never allocates.
-func (d *digest) replace(old uint64, replaced bool, cur uint64) {
-	d.gen.Add(1)
+func (d *digest) init() {
+	d.sums = make([]atomic.Uint64, 1<<DigestBits)
+	d.ids = make([][]byte, 1<<groupBits)
+}
+
+// replace accounts for id's line hashing to cur taking the place of one
+// hashing to old (replaced false: a new client). It allocates only to
+// list a new client.
+func (d *digest) replace(id []byte, old uint64, replaced bool, cur uint64) {
+	ch := ClientHash(id)
+	d.sums[ch>>(64-DigestBits)].Add(cur - old)
 	if replaced {
 		d.sum.Add(cur - old)
-	} else {
-		d.count.Add(1)
-		d.sum.Add(cur)
+		return
 	}
+	d.count.Add(1)
+	d.sum.Add(cur)
+	g := ch >> (64 - groupBits)
+	mu := &d.locks[g&255]
+	mu.Lock()
+	d.ids[g] = append(append(d.ids[g], id...), '\n')
+	mu.Unlock()
 }
 
 // Digest returns the number of clients the node holds and the sum of
@@ -68,18 +98,59 @@ func (n *Node) Digest() (count, sum uint64) {
 	return n.digest.count.Load(), n.digest.sum.Load()
 }
 
-// DigestGen returns a counter that every store advances. A walk of the
-// cache that starts and ends with the same value saw no store.
-func (n *Node) DigestGen() uint64 { return n.digest.gen.Load() }
-
-// ResetDigest sets the running digest to (count, sum), the result of a walk
-// of the cache that started when DigestGen returned gen, unless a store
-// happened since. It reports whether it did. Any goroutine.
-func (n *Node) ResetDigest(gen, count, sum uint64) bool {
-	if n.digest.gen.Load() != gen {
-		return false
+// DigestSums appends to dst the 1<<bits bucket sums of the node's running
+// digest (bits at most DigestBits): bucket i holds the clients whose
+// ClientHash has i in its top bits. It costs O(1<<DigestBits) additions and
+// reads no line. Any goroutine.
+func (n *Node) DigestSums(dst []uint64, bits uint) []uint64 {
+	per := 1 << (DigestBits - bits)
+	sums := n.digest.sums
+	for i := 0; i < len(sums); i += per {
+		var s uint64
+		for j := i; j < i+per; j++ {
+			s += sums[j].Load()
+		}
+		dst = append(dst, s)
 	}
-	n.digest.count.Store(count)
-	n.digest.sum.Store(sum)
-	return true
+	return dst
+}
+
+// RangeBuckets calls fn with the AT line of every client in the buckets
+// of a digest of 1<<bits buckets that want marks (len(want) == 1<<bits),
+// until fn returns false. It reads only those buckets' clients, so its cost
+// follows the buckets asked for, not the cache. The line is valid only
+// during the call. Any goroutine.
+func (n *Node) RangeBuckets(bits uint, want []bool, fn func(line []byte) bool) {
+	var ids, line []byte
+	for b, ok := range want {
+		if !ok {
+			continue
+		}
+		// The groups that bucket b covers (several when bits < groupBits,
+		// part of one when bits > groupBits).
+		lo, hi := uint64(b), uint64(b)+1
+		if bits < groupBits {
+			lo, hi = lo<<(groupBits-bits), hi<<(groupBits-bits)
+		} else {
+			lo, hi = lo>>(bits-groupBits), lo>>(bits-groupBits)+1
+		}
+		for g := lo; g < hi; g++ {
+			mu := &n.digest.locks[g&255]
+			mu.Lock()
+			ids = append(ids[:0], n.digest.ids[g]...)
+			mu.Unlock()
+			for len(ids) > 0 {
+				i := bytes.IndexByte(ids, '\n')
+				id := ids[:i]
+				ids = ids[i+1:]
+				if bits > groupBits && ClientHash(id)>>(64-bits) != uint64(b) {
+					continue
+				}
+				var ok bool
+				if line, ok = n.cache.AppendLine(line[:0], id); ok && !fn(line) {
+					return
+				}
+			}
+		}
+	}
 }

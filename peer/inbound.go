@@ -161,27 +161,10 @@ func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
 	// Nothing to do when the sender has nothing, when we have nothing (it
 	// then sends everything), or when both hold the same.
 	if count != 0 && mine != 0 && (count != mine || root != myRoot) {
-		d := ls.answerDigest(uint(b))
+		d := ls.digestOf(uint(b))
 		payload = appendU64s(make([]byte, 0, 8*len(d.sums)), d.sums)
 	}
 	return uint(b), writeBlob(w, "DIGEST", []string{strconv.FormatUint(mine, 10)}, payload)
-}
-
-// digestReuse is how long a digest made to answer one neighbour's SYNC
-// answers others (syncs of several links often come together). Only the
-// answering side reuses: a stale answer only under-reports what this node
-// holds, so the sender sends more, never less.
-const digestReuse = time.Second
-
-// answerDigest returns a digest of the cache at most digestReuse old.
-func (ls *Links) answerDigest(b uint) *digest {
-	ls.dmu.Lock()
-	defer ls.dmu.Unlock()
-	if d := ls.last; d != nil && d.bits == b && timeNow().Sub(ls.lastAt) < digestReuse {
-		return d
-	}
-	ls.last, ls.lastAt = ls.walkDigest(b), timeNow()
-	return ls.last
 }
 
 // answerWant answers "WANT n" and its bucket numbers with HAVE and the
@@ -195,6 +178,6 @@ func (ls *Links) answerWant(r *bufio.Reader, w *bufio.Writer, line []byte, b uin
 	if err != nil {
 		return err
 	}
-	hs := hashesIn(ls.cfg.Cache, b, bucketSet(b, u32s(payload)))
+	hs := ls.hashesIn(b, bucketSet(b, u32s(payload)))
 	return writeBlob(w, "HAVE", nil, appendU64s(make([]byte, 0, 8*len(hs)), hs))
 }

@@ -253,7 +253,7 @@ func (ls *Links) startSync(w *bufio.Writer) (*syncRun, error) {
 }
 
 // root is this node's entry count and root: the node's running digest, or,
-// before Connect gave the links a node, a walk of the cache.
+// before Start gave the links a node, a walk of the cache.
 func (ls *Links) root() (count, sum uint64) {
 	if ls.node != nil {
 		return ls.node.Digest()
@@ -262,19 +262,23 @@ func (ls *Links) root() (count, sum uint64) {
 	return d.count, d.root
 }
 
-// onSyncAnswer takes the neighbour's DIGEST or HAVE and does the next step
-// of the sync; done reports that the sync is over.
-// push writes every line of the cache that send accepts to w, counts them
-// as sent and flushes. It returns how many it wrote.
-func (l *link) push(w *bufio.Writer, send func(line []byte) bool) (n int, err error) {
-	l.ls.cfg.Cache.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+// push writes every line of the buckets marked in want (every line of the
+// cache when want is nil) that send accepts to w, counts them as sent and
+// flushes. It returns how many it wrote.
+func (l *link) push(w *bufio.Writer, b uint, want []bool, send func(line []byte) bool) (n int, err error) {
+	visit := func(line []byte) bool {
 		if !send(line) {
 			return true
 		}
 		err = writeAT(w, line)
 		n++
 		return err == nil
-	})
+	}
+	if want == nil {
+		l.ls.cfg.Cache.Range(func(_ []byte, _ codec.Stamp, line []byte) bool { return visit(line) })
+	} else {
+		l.ls.rangeBuckets(b, want, visit)
+	}
 	l.sent.Add(uint64(n))
 	if err == nil {
 		err = w.Flush()
@@ -282,6 +286,8 @@ func (l *link) push(w *bufio.Writer, send func(line []byte) bool) (n int, err er
 	return n, err
 }
 
+// onSyncAnswer takes the neighbour's DIGEST or HAVE and does the next step
+// of the sync; done reports that the sync is over.
 func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool, err error) {
 	switch m.word {
 	case "DIGEST":
@@ -289,7 +295,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		case m.count == 0 && sy.count > 0:
 			// The neighbour is empty (it restarted): send everything.
 			var n int
-			n, err = l.push(w, func([]byte) bool { return true })
+			n, err = l.push(w, 0, nil, func([]byte) bool { return true })
 			l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "sync: neighbour empty, pushed the cache", Peer: l.name, Pushed: n})
 			return true, err
 		case len(m.payload) == 0:
@@ -297,7 +303,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		case len(m.payload) != 8<<sy.bits:
 			return true, nil // the answer to an abandoned sync: the next one repairs
 		}
-		sy.d = l.ls.walkDigest(sy.bits)
+		sy.d = l.ls.digestOf(sy.bits)
 		diff := sy.d.differing(u64s(m.payload))
 		if len(diff) == 0 {
 			return true, nil
@@ -314,12 +320,8 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		}
 		b := sy.bits
 		var n int
-		n, err = l.push(w, func(line []byte) bool {
-			h := lineHash(line)
-			if !sy.want[h>>(64-b)] {
-				return false
-			}
-			_, had := has[h]
+		n, err = l.push(w, b, sy.want, func(line []byte) bool {
+			_, had := has[lineHash(line)]
 			return !had
 		})
 		if n > 0 {

@@ -74,10 +74,6 @@ type Links struct {
 	wg      sync.WaitGroup // every goroutine started by goFunc; Close waits for them
 	conns   map[net.Conn]struct{}
 	lns     []net.Listener
-
-	dmu    sync.Mutex // guards the digest that answers syncs
-	last   *digest
-	lastAt time.Time
 }
 
 // New returns the links of a node, not yet connected. Close releases them.
