@@ -38,14 +38,11 @@ func LineHash(b []byte) uint64 {
 }
 
 // DigestBits is the finest digest the node keeps: 1<<DigestBits bucket
-// sums. A client's bucket is the top bits of ClientHash of its id, so it
+// sums (128 KB, small enough to stay mostly in the CPU caches although
+// every store updates one; a million clients are 64 a bucket). A client's bucket is the top bits of ClientHash of its id, so it
 // never changes and every node puts it in the same bucket; a bucket's sum
 // is the sum of LineHash over its clients' lines.
-const DigestBits = 20
-
-// groupBits is how finely the node lists its clients by bucket (for
-// RangeBuckets): 1<<groupBits lists.
-const groupBits = 16
+const DigestBits = 14
 
 // ClientHash is the fixed hash of a client id that picks its digest
 // bucket: the same on every node.
@@ -63,32 +60,63 @@ type digest struct {
 	count atomic.Uint64
 	sum   atomic.Uint64
 	sums  []atomic.Uint64 // 1<<DigestBits
-	locks [256]sync.Mutex // locks[g&255] guards ids[g]
-	ids   [][]byte        // 1<<groupBits lists of ids, each followed by "\n"
+
+	// A new client's id is appended to a log (one of newLogs, picked by
+	// its bucket, so stores on several loops rarely meet), written in
+	// sequence, which costs a store next to nothing; RangeBuckets moves
+	// the logged ids into per-bucket lists, under listMu, when a sync
+	// first needs them. Each id is followed by "\n".
+	logs   [newLogs]idLog
+	listMu sync.Mutex
+	lists  [][]byte // 1<<DigestBits
+}
+
+const newLogs = 16
+
+type idLog struct {
+	mu  sync.Mutex
+	ids []byte
+	_   [64]byte // keep the logs' locks on separate cache lines
 }
 
 func (d *digest) init() {
 	d.sums = make([]atomic.Uint64, 1<<DigestBits)
-	d.ids = make([][]byte, 1<<groupBits)
+	d.lists = make([][]byte, 1<<DigestBits)
 }
 
 // replace accounts for id's line hashing to cur taking the place of one
 // hashing to old (replaced false: a new client). It allocates only to
-// list a new client.
+// log a new client (amortised).
 func (d *digest) replace(id []byte, old uint64, replaced bool, cur uint64) {
-	ch := ClientHash(id)
-	d.sums[ch>>(64-DigestBits)].Add(cur - old)
+	b := ClientHash(id) >> (64 - DigestBits)
+	d.sums[b].Add(cur - old)
 	if replaced {
 		d.sum.Add(cur - old)
 		return
 	}
 	d.count.Add(1)
 	d.sum.Add(cur)
-	g := ch >> (64 - groupBits)
-	mu := &d.locks[g&255]
-	mu.Lock()
-	d.ids[g] = append(append(d.ids[g], id...), '\n')
-	mu.Unlock()
+	l := &d.logs[b%newLogs]
+	l.mu.Lock()
+	l.ids = append(append(l.ids, id...), '\n')
+	l.mu.Unlock()
+}
+
+// file moves the logged ids into their buckets' lists. Under listMu.
+func (d *digest) file() {
+	for i := range d.logs {
+		l := &d.logs[i]
+		l.mu.Lock()
+		ids := l.ids
+		l.ids = nil
+		l.mu.Unlock()
+		for len(ids) > 0 {
+			k := bytes.IndexByte(ids, '\n')
+			b := ClientHash(ids[:k]) >> (64 - DigestBits)
+			d.lists[b] = append(d.lists[b], ids[:k+1]...)
+			ids = ids[k+1:]
+		}
+	}
 }
 
 // Digest returns the number of clients the node holds and the sum of
@@ -116,40 +144,32 @@ func (n *Node) DigestSums(dst []uint64, bits uint) []uint64 {
 }
 
 // RangeBuckets calls fn with the AT line of every client in the buckets
-// of a digest of 1<<bits buckets that want marks (len(want) == 1<<bits),
-// until fn returns false. It reads only those buckets' clients, so its cost
-// follows the buckets asked for, not the cache. The line is valid only
-// during the call. Any goroutine.
+// of a digest of 1<<bits buckets (bits at most DigestBits) that want marks
+// (len(want) == 1<<bits), until fn returns false. It reads only those
+// buckets' clients, so its cost follows the buckets asked for, not the
+// cache. The line is valid only during the call. Any goroutine.
 func (n *Node) RangeBuckets(bits uint, want []bool, fn func(line []byte) bool) {
 	var ids, line []byte
+	per := uint64(1) << (DigestBits - bits)
 	for b, ok := range want {
 		if !ok {
 			continue
 		}
-		// The groups that bucket b covers (several when bits < groupBits,
-		// part of one when bits > groupBits).
-		lo, hi := uint64(b), uint64(b)+1
-		if bits < groupBits {
-			lo, hi = lo<<(groupBits-bits), hi<<(groupBits-bits)
-		} else {
-			lo, hi = lo>>(bits-groupBits), lo>>(bits-groupBits)+1
+		d := &n.digest
+		d.listMu.Lock()
+		d.file()
+		ids = ids[:0]
+		for f := uint64(b) * per; f < uint64(b+1)*per; f++ {
+			ids = append(ids, d.lists[f]...)
 		}
-		for g := lo; g < hi; g++ {
-			mu := &n.digest.locks[g&255]
-			mu.Lock()
-			ids = append(ids[:0], n.digest.ids[g]...)
-			mu.Unlock()
-			for len(ids) > 0 {
-				i := bytes.IndexByte(ids, '\n')
-				id := ids[:i]
-				ids = ids[i+1:]
-				if bits > groupBits && ClientHash(id)>>(64-bits) != uint64(b) {
-					continue
-				}
-				var ok bool
-				if line, ok = n.cache.AppendLine(line[:0], id); ok && !fn(line) {
-					return
-				}
+		d.listMu.Unlock()
+		for len(ids) > 0 {
+			i := bytes.IndexByte(ids, '\n')
+			id := ids[:i]
+			ids = ids[i+1:]
+			var ok bool
+			if line, ok = n.cache.AppendLine(line[:0], id); ok && !fn(line) {
+				return
 			}
 		}
 	}

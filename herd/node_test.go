@@ -460,7 +460,7 @@ func TestDigestFollowsStores(t *testing.T) {
 	if !slices.Equal(sums, walked) {
 		t.Error("bucket sums differ from a walk")
 	}
-	for _, bits := range []uint{10, 16, herd.DigestBits} {
+	for _, bits := range []uint{10, 11, herd.DigestBits} {
 		want := make([]bool, 1<<bits)
 		for _, id := range []string{"a", "b"} {
 			want[herd.ClientHash([]byte(id))>>(64-bits)] = true

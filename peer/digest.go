@@ -39,16 +39,20 @@ import (
 
 const (
 	minBucketBits = 10
+	// maxBucketBits bounds the digests a neighbour may ask for; this node
+	// asks for at most herd.DigestBits, the digest it keeps running (a
+	// finer one, asked for by a node of an earlier version, takes a walk).
 	maxBucketBits = 20
 	// maxHave bounds a HAVE payload: 32 M entry hashes.
 	maxHave = 256 << 20
 )
 
 // bucketBits picks the digest size for a cache of n entries: about 16
-// entries a bucket, between 1024 and 1M buckets.
+// entries a bucket, between 1024 buckets and the node's running digest's
+// 1<<herd.DigestBits.
 func bucketBits(n int) uint {
 	b := uint(bits.Len(uint(n / 16)))
-	return min(max(b, minBucketBits), maxBucketBits)
+	return min(max(b, minBucketBits), herd.DigestBits)
 }
 
 func lineHash(b []byte) uint64 { return herd.LineHash(b) }
@@ -78,7 +82,7 @@ func makeDigest(c *herd.Cache, b uint) *digest {
 // digestOf returns this node's digest in 1<<b buckets: the node's running
 // one, or, before Start gave the links a node, a walk of the cache.
 func (ls *Links) digestOf(b uint) *digest {
-	if ls.node == nil {
+	if ls.node == nil || b > herd.DigestBits {
 		return makeDigest(ls.cfg.Cache, b)
 	}
 	d := &digest{bits: b}
@@ -89,9 +93,9 @@ func (ls *Links) digestOf(b uint) *digest {
 
 // rangeBuckets calls fn with the line of every entry in the buckets marked
 // in want: through the node's lists of clients by bucket, or a walk of the
-// cache without a node.
+// cache without a node (or for a digest finer than the node keeps).
 func (ls *Links) rangeBuckets(b uint, want []bool, fn func(line []byte) bool) {
-	if ls.node != nil {
+	if ls.node != nil && b <= herd.DigestBits {
 		ls.node.RangeBuckets(b, want, fn)
 		return
 	}

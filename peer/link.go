@@ -64,7 +64,7 @@ type link struct {
 func newLink(ls *Links, nb Neighbor) *link {
 	l := &link{
 		ls: ls, name: nb.Name, addr: nb.Address,
-		q:      newPending(),
+		q:      newPending(ls.seed),
 		wakeCh: make(chan struct{}, 1),
 		syncCh: make(chan struct{}, 1),
 	}
@@ -89,11 +89,11 @@ func (l *link) wantSync() {
 // enqueue adds the client id to the link's pending set. While the link is
 // down it does nothing: the sync when it comes up carries what it missed.
 // Non-blocking; any goroutine; allocates nothing once the set has grown.
-func (l *link) enqueue(id []byte, now int64) {
+func (l *link) enqueue(id []byte, h uint64, now int64) {
 	if !l.up.Load() {
 		return
 	}
-	l.q.push(id, now)
+	l.q.push(id, h, now)
 }
 
 // run keeps the link up until the links close.

@@ -291,7 +291,7 @@ func TestDigestSync(t *testing.T) {
 				}
 				r.node.Update(nil, &cmd, "S")
 			}
-			for _, b := range []uint{minBucketBits, 16, maxBucketBits} { // the running sums are the walk's
+			for _, b := range []uint{minBucketBits, herd.DigestBits, maxBucketBits} { // the running sums are the walk's
 				if w, d := makeDigest(a, b), s.digestOf(b); !slices.Equal(w.sums, d.sums) || w.root != d.root || w.count != d.count {
 					t.Errorf("%d bits: the node's running digest differs from a walk of its cache", b)
 				}

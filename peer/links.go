@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"slices"
@@ -58,7 +59,8 @@ type Links struct {
 	cfg  Config
 	p    herd.PeerConfig
 	log  *logq.Queue
-	node *herd.Node // set by Connect, before ready is closed
+	node *herd.Node   // set by Connect, before ready is closed
+	seed maphash.Seed // hashes client ids for the links' pending sets
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -87,6 +89,7 @@ func New(cfg Config) *Links {
 		log:   logq.New(cfg.Logger.With("node", cfg.Name)),
 		ready: make(chan struct{}),
 		conns: map[net.Conn]struct{}{},
+		seed:  maphash.MakeSeed(),
 	}
 	ls.ctx, ls.cancel = context.WithCancel(context.Background())
 	go ls.log.Run()
@@ -244,12 +247,13 @@ func (ls *Links) Flood(line []byte, from string) {
 		return
 	}
 	var now int64
+	var h uint64
 	for _, l := range ls.links() {
 		if l.name != from {
 			if now == 0 {
-				now = timeNow().UnixNano()
+				now, h = timeNow().UnixNano(), maphash.Bytes(ls.seed, id)
 			}
-			l.enqueue(id, now)
+			l.enqueue(id, h, now)
 		}
 	}
 }

@@ -28,22 +28,23 @@ type pending struct {
 	n     int      // ids waiting
 	table []uint64 // len a power of two, at most half full
 	gen   uint32
-	first int64 // unix nanoseconds when the oldest waiting id was queued
-	seed  maphash.Seed
+	first int64         // unix nanoseconds when the oldest waiting id was queued
+	seed  maphash.Seed  // the links' (Flood hashes an id once for all of them)
 	ready chan struct{} // a token when ids are waiting
 
 	coalesced uint64 // pushes of an id already waiting
 }
 
-func newPending() *pending {
-	return &pending{gen: 1, seed: maphash.MakeSeed(), table: make([]uint64, 64), ready: make(chan struct{}, 1)}
+// newPending returns an empty set whose ids hash with seed.
+func newPending(seed maphash.Seed) *pending {
+	return &pending{gen: 1, seed: seed, table: make([]uint64, 64), ready: make(chan struct{}, 1)}
 }
 
-// push adds id unless it is waiting already (then the send that comes
-// carries the newest line anyway); now is the time, for the link's lag.
-// It reports whether id was added. Non-blocking.
-func (q *pending) push(id []byte, now int64) bool {
-	h := maphash.Bytes(q.seed, id)
+// push adds id, whose hash under the set's seed is h, unless it is waiting
+// already (then the send that comes carries the newest line anyway); now
+// is the time, for the link's lag. It reports whether id was added.
+// Non-blocking.
+func (q *pending) push(id []byte, h uint64, now int64) bool {
 	q.mu.Lock()
 	if 2*(q.n+1) > len(q.table) {
 		q.grow()

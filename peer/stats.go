@@ -54,7 +54,9 @@ type LinkStats struct {
 	Sent uint64 `json:"sent"`
 	// Syncs counts the digest syncs completed.
 	Syncs uint64 `json:"syncs"`
-	// Pending is the clients whose newest line waits to be sent.
+	// Pending is the updates waiting to be written: the clients in the
+	// pending set and those of the batch being written (a client is in
+	// each at most once).
 	Pending int `json:"pending"`
 	// Lag is the age in seconds of the oldest waiting update (0: none).
 	Lag float64 `json:"lag_seconds"`
