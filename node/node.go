@@ -263,7 +263,7 @@ func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
 	}
 	h.local, h.topo = local, topo
 	for _, m := range h.Members {
-		m.Links.Connect(m.Node, neighbors(cfg, m.Node.Name(), local))
+		m.Links.Start(m.Node, neighbors(cfg, m.Node.Name(), local))
 	}
 	return h, nil
 }
@@ -300,14 +300,11 @@ func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog
 	return store, r, nil
 }
 
-// peerConfig is the peer-link configuration of node nc: its neighbours,
-// the herd secret, and its TLS identity (a "{name}" in the file names of
+// peerConfig is the peer-link configuration of node nc: the herd secret
+// and its TLS identity (a "{name}" in the file names of
 // security.tls is replaced by the node's name).
 func peerConfig(cfg *herd.Config, nc herd.Member, logger *slog.Logger) (peer.Config, error) {
 	pc := peer.Config{Name: nc.Name, Peers: cfg.Peers, Secret: []byte(cfg.Security.Secret), Logger: logger}
-	for _, nb := range cfg.Neighbors(nc.Name) {
-		pc.Neighbors = append(pc.Neighbors, nb.Name)
-	}
 	if t := cfg.Security.TLS; t.Enabled() {
 		expand := func(s string) string { return strings.ReplaceAll(s, "{name}", nc.Name) }
 		id, err := peer.LoadTLS(expand(t.Cert), expand(t.Key), expand(t.CA))

@@ -146,8 +146,8 @@ func quiet(err error) error {
 
 // answerSync answers "SYNC bits count root" with this node's DIGEST.
 func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
-	f := bytes.Fields(line)
-	if len(f) != 4 {
+	var f [maxFields][]byte
+	if fields(line, &f) != 4 {
 		return 0, errBadSync
 	}
 	b, err1 := strconv.Atoi(string(f[1]))
@@ -170,8 +170,8 @@ func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
 // answerWant answers "WANT n" and its bucket numbers with HAVE and the
 // hashes of this node's entries in those buckets.
 func (ls *Links) answerWant(r *bufio.Reader, w *bufio.Writer, line []byte, b uint) error {
-	f := bytes.Fields(line)
-	if len(f) != 2 {
+	var f [maxFields][]byte
+	if fields(line, &f) != 2 {
 		return errBadSync
 	}
 	payload, err := readBlob(r, f[1], 4<<maxBucketBits, 4)

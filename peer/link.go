@@ -341,16 +341,17 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{},
 		if err != nil {
 			return err
 		}
-		f := bytes.Fields(line)
+		var f [maxFields][]byte
+		n := fields(line, &f)
 		var m syncMsg
 		switch {
-		case len(f) == 3 && string(f[0]) == "DIGEST":
+		case n == 3 && string(f[0]) == "DIGEST":
 			if m.count, err = strconv.ParseUint(string(f[1]), 10, 64); err != nil {
 				return errBadSync
 			}
 			m.word = "DIGEST"
 			m.payload, err = readBlob(r, f[2], 8<<maxBucketBits, 8)
-		case len(f) == 2 && string(f[0]) == "HAVE":
+		case n == 2 && string(f[0]) == "HAVE":
 			m.word = "HAVE"
 			m.payload, err = readBlob(r, f[1], maxHave, 8)
 		case string(line) == pingLine:

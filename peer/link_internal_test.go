@@ -36,7 +36,8 @@ func handshake(d, a *Links, rec io.Writer) (name string, errD, errA error) {
 }
 
 func testLinks(t testing.TB, name, secret string, nbs ...string) *Links {
-	ls := New(Config{Name: name, Cache: herd.NewCache(), Secret: []byte(secret), Neighbors: nbs})
+	ls := New(Config{Name: name, Cache: herd.NewCache(), Secret: []byte(secret)})
+	ls.allowed.Store(&nbs)
 	t.Cleanup(ls.Close)
 	return ls
 }
@@ -320,7 +321,7 @@ func TestDigestSync(t *testing.T) {
 }
 
 // withNode gives ls a node over its cache, whose running digest the
-// links use, as Connect does.
+// links use, as Start does.
 func withNode(ls *Links) *Links {
 	ls.node = herd.NewNode(herd.NodeOptions{Name: ls.cfg.Name, Cache: ls.cfg.Cache})
 	return ls
@@ -393,9 +394,9 @@ func TestFlappingNeighbourBacksOff(t *testing.T) {
 			c.Close()
 		}
 	}()
-	ls := New(Config{Name: "A", Cache: herd.NewCache(), Neighbors: []string{"B"},
+	ls := New(Config{Name: "A", Cache: herd.NewCache(),
 		Peers: herd.PeerConfig{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
-	ls.Connect(nil, []Neighbor{{Name: "B", Address: ln.Addr().String()}})
+	ls.Start(nil, []Neighbor{{Name: "B", Address: ln.Addr().String()}})
 	time.Sleep(1500 * time.Millisecond)
 	ls.Close()
 	// 10, 20, 40, 80, 160, then 200 ms waits (jittered down to half): about
