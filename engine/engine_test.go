@@ -10,10 +10,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/herdnet/herd/config"
+	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 func TestMain(m *testing.M) {
@@ -25,9 +27,9 @@ func TestMain(m *testing.M) {
 }
 
 // testConfig is the default herd with every node on 127.0.0.1:0.
-func testConfig(t testing.TB) *herd.Config {
+func testConfig(t testing.TB) *config.Config {
 	t.Helper()
-	cfg := herd.DefaultConfig()
+	cfg := config.Default()
 	for i := range cfg.Nodes {
 		cfg.Nodes[i].Listen = "127.0.0.1:0"
 		cfg.Nodes[i].Address = "127.0.0.1:0"
@@ -37,7 +39,7 @@ func testConfig(t testing.TB) *herd.Config {
 	return cfg
 }
 
-func plainSetup(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+func plainSetup(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 	var logger *slog.Logger
 	if os.Getenv("HERD_TEST_LOG") != "" { // debugging aid: node logs on stderr
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -45,14 +47,14 @@ func plainSetup(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 	return herd.NodeOptions{Name: nc.Name}, logger, nil
 }
 
-func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *node.Herd {
+func startTestHerd(t testing.TB, cfg *config.Config, names ...string) *node.Herd {
 	t.Helper()
 	if len(names) == 0 {
 		for _, n := range cfg.Nodes {
 			names = append(names, n.Name)
 		}
 	}
-	h, err := node.Start(cfg, names, node.Options{Setup: plainSetup, Loops: 2})
+	h, err := node.StartHerd(cfg, names, node.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func holds(t testing.TB, addr, client, line string) bool {
 func TestIAMATFloodsToEveryNode(t *testing.T) {
 	t.Parallel()
 	h := startTestHerd(t, testConfig(t))
-	alford := h.Member("Alford")
+	alford := h.Node("Alford")
 	c := testclient.Dial(t, alford.Addr())
 	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	f := strings.Fields(reply)
@@ -87,7 +89,7 @@ func TestIAMATFloodsToEveryNode(t *testing.T) {
 		t.Fatalf("skew or spacing wrong in %q", reply)
 	}
 	for _, name := range []string{"Hamilton", "Welsh", "Holiday", "Ball"} {
-		addr := h.Member(name).Addr()
+		addr := h.Node(name).Addr()
 		testclient.Eventually(t, name+" to hold the update", func() bool {
 			return holds(t, addr, "kiwi.cs.ucla.edu", reply)
 		})
@@ -98,8 +100,8 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	h := startTestHerd(t, cfg)
-	alford := testclient.Dial(t, h.Member("Alford").Addr())
-	ham := h.Member("Hamilton")
+	alford := testclient.Dial(t, h.Node("Alford").Addr())
+	ham := h.Node("Hamilton")
 	hamAddr := ham.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -108,47 +110,47 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	}
 	r1 := alford.Ask("IAMAT kiwi +34.068930-118.445127 100")
 	for _, name := range []string{"Welsh", "Ball", "Holiday"} {
-		addr := h.Member(name).Addr()
+		addr := h.Node(name).Addr()
 		testclient.Eventually(t, name+" to hold the update with Hamilton down", func() bool { return holds(t, addr, "kiwi", r1) })
 	}
 	// Restart Hamilton on the same address, empty.
 	cfg2 := *cfg
-	cfg2.Nodes = append([]herd.Member(nil), cfg.Nodes...)
+	cfg2.Nodes = append([]config.Node(nil), cfg.Nodes...)
 	for i := range cfg2.Nodes {
 		if cfg2.Nodes[i].Name == "Hamilton" {
 			cfg2.Nodes[i].Listen = hamAddr
 		}
 		if cfg2.Nodes[i].Name == "Alford" {
-			cfg2.Nodes[i].Address = h.Member("Alford").Addr()
+			cfg2.Nodes[i].Address = h.Node("Alford").Addr()
 		}
 		if cfg2.Nodes[i].Name == "Holiday" {
-			cfg2.Nodes[i].Address = h.Member("Holiday").Addr()
+			cfg2.Nodes[i].Address = h.Node("Holiday").Addr()
 		}
 	}
 	h2 := startTestHerd(t, &cfg2, "Hamilton")
 	r2 := alford.Ask("IAMAT kiwi2 +1.0+1.0 200")
-	testclient.Eventually(t, "restarted Hamilton to get a new update", func() bool { return holds(t, h2.Members[0].Addr(), "kiwi2", r2) })
+	testclient.Eventually(t, "restarted Hamilton to get a new update", func() bool { return holds(t, h2.Nodes[0].Addr(), "kiwi2", r2) })
 	// Reconciliation: the update made while it was down reaches it too.
-	testclient.Eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Members[0].Addr(), "kiwi", r1) })
+	testclient.Eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Nodes[0].Addr(), "kiwi", r1) })
 }
 
 // TestConformance runs the behaviour every I/O model shares against the gnet
 // engine.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits herd.Limits) string {
+	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits engine.Limits) string {
 		cfg := testConfig(t)
-		cfg.Limits = limits.WithDefaults()
-		setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+		cfg.Limits.Limits = limits.WithDefaults()
+		setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 			o, l, err := plainSetup(nc)
-			o.Places, o.PlacesTimeout, o.MaxInFlight = opts.Places, opts.PlacesTimeout, opts.MaxInFlight
+			o.Places, o.PlacesTimeout, o.MaxInFlight, o.MaxFuture = opts.Places, opts.PlacesTimeout, opts.MaxInFlight, opts.MaxFuture
 			return o, l, err
 		}
-		h, err := node.Start(cfg, []string{opts.Name}, node.Options{Setup: setup, Loops: 2})
+		h, err := node.StartHerd(cfg, []string{opts.Name}, node.Options{Setup: setup, Loops: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
 		testclient.StopAtCleanup(t, h.Stop)
-		return h.Members[0].Addr()
+		return h.Nodes[0].Addr()
 	})
 }

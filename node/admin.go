@@ -5,34 +5,34 @@ import (
 	"sync"
 
 	"github.com/herdnet/herd/admin"
-	"github.com/herdnet/herd/engine"
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 )
 
-// adminNode is what the member's admin port reads of it.
-func (m *Member) adminNode(herdTopology func() admin.Topology) admin.Node {
-	n := admin.Node{
-		Name:    m.Node.Name(),
-		Listen:  m.Addr,
-		Clients: m.Node.Cache().Len,
-		Links:   m.Links.Stats,
+// adminNode is what the node's admin port reads of it.
+func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
+	return admin.Node{
+		Name:    n.Node.Name(),
+		Listen:  n.Addr,
+		Clients: n.Node.Cache().Len,
+		Links:   n.Links.Stats,
+		Engine:  n.Server.Stats,
 		Herd:    herdTopology,
-		Health:  m.Health,
-		Metrics: m.Metrics,
+		Health:  n.Health,
+		Metrics: n.Metrics,
 	}
-	if es, ok := m.Server.(interface{ Stats() engine.Stats }); ok {
-		n.Engine = es.Stats
-	}
-	return n
 }
 
 // topology is /herd: the config's nodes, with the real addresses of those
 // running in this process (port 0 becomes the port picked).
 type topology struct {
-	cfg    *herd.Config
+	cfg    *config.Config
 	mu     sync.Mutex
 	listen map[string]string // under mu
 	admin  map[string]string // under mu
+}
+
+func newTopology(cfg *config.Config) *topology {
+	return &topology{cfg: cfg, listen: map[string]string{}, admin: map[string]string{}}
 }
 
 func (t *topology) set(name, listen, adminAddr string) {

@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herdnet/herd/herd"
 	"go.uber.org/goleak"
+
+	"github.com/herdnet/herd/config"
 )
 
 // TestMain proves that no goroutine outlives a herd: not the links a reload
@@ -20,8 +21,8 @@ func TestMain(m *testing.M) {
 
 // testConfig is the default herd on 127.0.0.1:0 without admin ports, with
 // quick reconnects and no periodic snapshot.
-func testConfig() *herd.Config {
-	cfg := herd.DefaultConfig()
+func testConfig() *config.Config {
+	cfg := config.Default()
 	for i := range cfg.Nodes {
 		cfg.Nodes[i].Listen, cfg.Nodes[i].Address, cfg.Nodes[i].Admin = "127.0.0.1:0", "127.0.0.1:0", ""
 	}

@@ -1,17 +1,18 @@
 package node_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/peer"
 )
 
-func linkStates(m *node.Member) map[string]peer.LinkState {
+func linkStates(m *node.Node) map[string]peer.LinkState {
 	out := map[string]peer.LinkState{}
 	for _, l := range m.Links.Stats() {
 		out[l.Peer] = l.State
@@ -26,12 +27,12 @@ func linkStates(m *node.Member) map[string]peer.LinkState {
 func TestReload(t *testing.T) {
 	cfg := testConfig()
 	names := []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
-	h, err := node.Start(cfg, names, node.Options{Loops: 1})
+	h, err := node.StartHerd(cfg, names, node.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
-	alford := h.Member("Alford")
+	alford := h.Node("Alford")
 	testclient.Eventually(t, "Alford's links up", func() bool {
 		s := linkStates(alford)
 		return s["Hamilton"] == peer.StateUp && s["Welsh"] == peer.StateUp
@@ -55,7 +56,7 @@ func TestReload(t *testing.T) {
 		s := linkStates(alford)
 		return len(s) == 2 && s["Hamilton"] == peer.StateUp && s["Ball"] == peer.StateUp
 	})
-	if s := linkStates(h.Member("Welsh")); len(s) != 1 || s["Ball"] != peer.StateUp {
+	if s := linkStates(h.Node("Welsh")); len(s) != 1 || s["Ball"] != peer.StateUp {
 		t.Errorf("Welsh's links after the reload: %v", s)
 	}
 	// The same connection, the new limit.
@@ -64,7 +65,7 @@ func TestReload(t *testing.T) {
 		t.Errorf("a line over the reloaded limit: %q", got)
 	}
 	// A report at Ball reaches Alford directly over the new link.
-	b := testclient.Dial(t, h.Member("Ball").Addr())
+	b := testclient.Dial(t, h.Node("Ball").Addr())
 	line := b.Ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
 	testclient.Eventually(t, "Alford to hold kiwi", func() bool {
 		e := alford.Node.Lookup([]byte("kiwi"))
@@ -84,13 +85,13 @@ func TestReload(t *testing.T) {
 }
 
 // TestReloadRestartOnlyLimits: the limits fixed at start (max_conns and
-// the three timeouts in the engine, max_future in the node) used to be listed in "limits now
-// {...IdleTimeout:1s...}" as if applied, while the node kept the old ones.
-// The reload must say they need a restart, and compare a later reload
+// the three timeouts in the engine, max_future in the node) must not be
+// reported as applied while the node keeps the old ones: the reload must
+// say they need a restart, and compare a later reload
 // against the values in force.
 func TestReloadRestartOnlyLimits(t *testing.T) {
 	cfg := testConfig()
-	h, err := node.Start(cfg, []string{"Alford"}, node.Options{Loops: 1})
+	h, err := node.StartHerd(cfg, []string{"Alford"}, node.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +102,7 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 	next.Limits.MaxFuture = time.Hour
 	next.Persistence.SnapshotInterval = cfg.Persistence.SnapshotInterval + time.Second
 	next.Limits.MaxLine = 1000
+	next.Peers.Heartbeat = cfg.Peers.Heartbeat + time.Second
 	notes, err := h.Reload(next)
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +112,13 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 			t.Errorf("notes %q: want %s reported as needing a restart", notes, want)
 		}
 	}
-	if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "persistence settings need a restart") }) {
-		t.Errorf("notes %q: want persistence reported as needing a restart", notes)
+	for _, want := range []string{"persistence settings need a restart: persistence.snapshot_interval", "peers settings need a restart: peers.heartbeat", "limits.max_line"} {
+		if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
+			t.Errorf("notes %q: want one starting %q", notes, want)
+		}
+	}
+	if !slices.Contains(notes, fmt.Sprintf("limits.max_line %d -> 1000 applied", cfg.Limits.MaxLine)) {
+		t.Errorf("notes %q: want max_line applied", notes)
 	}
 	if next.Limits.MaxConns != 123 {
 		t.Errorf("Reload changed the caller's config")

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
@@ -23,8 +24,8 @@ import (
 )
 
 // TestRelinkAfterRestart: a neighbour that restarts hears of an update sent
-// elsewhere as soon as it links back in, not after its neighbours' backoff
-// (issue #9). Welsh restarts after being down long enough for Alford's
+// elsewhere as soon as it links back in, not after its neighbours' backoff.
+// Welsh restarts after being down long enough for Alford's
 // backoff (min 400 ms here) to grow; right after it is back, a new IAMAT
 // arrives at Alford, and the time until Welsh holds it is measured.
 func TestRelinkAfterRestart(t *testing.T) {
@@ -36,25 +37,25 @@ func TestRelinkAfterRestart(t *testing.T) {
 	addrs := freePorts(t, 5)
 	cfg := ring(t, addrs, nil, "security: {secret: relink}\npeers: {backoff_min: 400ms, backoff_max: 3s}\n")
 	h := start(t, cfg, []string{"Alford", "Ball", "Hamilton", "Holiday"}, &logs)
-	welsh := start(t, cfg, []string{"Welsh"}, &logs).Members[0]
+	welsh := start(t, cfg, []string{"Welsh"}, &logs).Nodes[0]
 
 	var delays, relinks []time.Duration
 	for i := range runs {
 		stopMember(t, welsh)
 		time.Sleep(time.Duration(500+rand.IntN(500)) * time.Millisecond) // Alford backs off meanwhile
-		welsh = start(t, cfg, []string{"Welsh"}, &logs).Members[0]
+		welsh = start(t, cfg, []string{"Welsh"}, &logs).Nodes[0]
 		// Welsh dials Alford at once; wait for that handshake, then report.
 		waitUntil(t, 5*time.Second, "Welsh's link to Alford", func() bool { return up(welsh, "Alford") })
 		client := fmt.Sprintf("relink-%d", i)
-		alford := testclient.Dial(t, h.Member("Alford").Addr())
+		alford := testclient.Dial(t, h.Node("Alford").Addr())
 		sent := time.Now()
 		alford.Ask(iamat(client, 1_700_000_000+int64(i)))
 		waitUntil(t, 5*time.Second, "Welsh to hear of "+client, func() bool { return welsh.Node.Lookup([]byte(client)) != nil })
 		delays = append(delays, time.Since(sent))
 		// And how long after Welsh's link to Alford came up Alford's link
 		// to Welsh did.
-		waitUntil(t, 5*time.Second, "Alford's link to Welsh", func() bool { return up(h.Member("Alford"), "Welsh") })
-		relinks = append(relinks, since(h.Member("Alford"), "Welsh").Sub(since(welsh, "Alford")))
+		waitUntil(t, 5*time.Second, "Alford's link to Welsh", func() bool { return up(h.Node("Alford"), "Welsh") })
+		relinks = append(relinks, since(h.Node("Alford"), "Welsh").Sub(since(welsh, "Alford")))
 	}
 	slices.Sort(relinks)
 	t.Logf("relink: Alford's link to Welsh came up min %v, median %v, p90 %v, max %v after Welsh's link to Alford",
@@ -67,7 +68,7 @@ func TestRelinkAfterRestart(t *testing.T) {
 	}
 }
 
-func since(m *node.Member, neighbour string) time.Time {
+func since(m *node.Node, neighbour string) time.Time {
 	for _, s := range m.Links.Stats() {
 		if s.Peer == neighbour {
 			return s.Since
@@ -76,7 +77,7 @@ func since(m *node.Member, neighbour string) time.Time {
 	return time.Time{}
 }
 
-func up(m *node.Member, neighbour string) bool {
+func up(m *node.Node, neighbour string) bool {
 	for _, s := range m.Links.Stats() {
 		if s.Peer == neighbour {
 			return s.State == peer.StateUp
@@ -160,7 +161,7 @@ func slowReader(t *testing.T, target string, chunk int, pause time.Duration) str
 
 // pair is a two-node herd, Alford and Ball, where Alford reaches Ball
 // through front (a proxy) and Ball reaches Alford directly.
-func pair(t *testing.T, listen []string, front, extra string) *herd.Config {
+func pair(t *testing.T, listen []string, front, extra string) *config.Config {
 	return mustParse(t, fmt.Sprintf("nodes:\n  - {name: Alford, listen: %q, neighbors: [Ball]}\n  - {name: Ball, listen: %q, address: %q}\n%s",
 		listen[0], listen[1], front, extra))
 }
@@ -177,7 +178,7 @@ func TestSlowNeighbourNothingDropped(t *testing.T) {
 	front := slowReader(t, listen[1], 16<<10, 20*time.Millisecond)
 	var logs logBuf
 	h := start(t, pair(t, listen, front, "peers: {sync_interval: 1h}\n"), nil, &logs)
-	alford, ball := h.Member("Alford"), h.Member("Ball")
+	alford, ball := h.Node("Alford"), h.Node("Ball")
 	waitUntil(t, 10*time.Second, "every link up", func() bool { return allUp(h) })
 
 	const clients, rounds = 2000, 40
@@ -196,7 +197,7 @@ func TestSlowNeighbourNothingDropped(t *testing.T) {
 			maxPending = max(maxPending, s.Pending)
 		}
 	}
-	waitUntil(t, 30*time.Second, "Ball to hold Alford's view", func() bool { return converged(h.Members, clients) })
+	waitUntil(t, 30*time.Second, "Ball to hold Alford's view", func() bool { return converged(h.Nodes, clients) })
 	st := alford.Links.Stats()[0]
 	if st.Syncs != 1 || st.Reconnects != 0 {
 		t.Errorf("Alford's link to Ball: %d syncs, %d reconnects; want the one sync at link-up", st.Syncs, st.Reconnects)
@@ -253,7 +254,7 @@ func TestChaosConverges(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var sent [5]int
-	for i, m := range h.Members {
+	for i, m := range h.Nodes {
 		c := testclient.Dial(t, m.Addr())
 		wg.Go(func() {
 			for k := 0; ; k++ {
@@ -283,9 +284,9 @@ func TestChaosConverges(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	settled := time.Now()
-	waitUntil(t, 20*time.Second, "every cache identical after the chaos", func() bool { return converged(h.Members, 1) })
+	waitUntil(t, 20*time.Second, "every cache identical after the chaos", func() bool { return converged(h.Nodes, 1) })
 	skewed := 0
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		c, sum := m.Node.Digest()
 		var wc, ws uint64
 		m.Node.Cache().Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
@@ -299,12 +300,12 @@ func TestChaosConverges(t *testing.T) {
 	}
 	t.Logf("chaos: %d of 5 running digests skewed by racing stores", skewed)
 	var syncs, coalesced uint64
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		for _, s := range m.Links.Stats() {
 			syncs += s.Syncs
 			coalesced += s.Coalesced
 		}
 	}
 	t.Logf("chaos: %d proxy resets in %v, %v IAMATs, %d clients; identical %v after the load stopped; %d syncs, %d updates coalesced",
-		resets, chaos, sent, h.Members[0].Node.Cache().Len(), time.Since(settled).Round(time.Millisecond), syncs, coalesced)
+		resets, chaos, sent, h.Nodes[0].Node.Cache().Len(), time.Since(settled).Round(time.Millisecond), syncs, coalesced)
 }

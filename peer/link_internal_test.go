@@ -395,7 +395,7 @@ func TestFlappingNeighbourBacksOff(t *testing.T) {
 		}
 	}()
 	ls := New(Config{Name: "A", Cache: herd.NewCache(),
-		Peers: herd.PeerConfig{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
+		Peers: Settings{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
 	ls.Start(nil, []Neighbor{{Name: "B", Address: ln.Addr().String()}})
 	time.Sleep(1500 * time.Millisecond)
 	ls.Close()

@@ -22,7 +22,7 @@ type Config struct {
 	// Cache is the node's view, reconciled with each neighbour's.
 	Cache *herd.Cache
 	// Peers tunes the links; unset fields take their defaults.
-	Peers herd.PeerConfig
+	Peers Settings
 	// Secret is the herd secret: every link proves it knows it with an HMAC
 	// challenge-response over fresh nonces. Empty: the open "PEER name"
 	// handshake.
@@ -54,7 +54,7 @@ type Neighbor struct {
 // on any goroutine.
 type Links struct {
 	cfg  Config
-	p    herd.PeerConfig
+	p    Settings
 	log  *logq.Queue
 	node *herd.Node   // set by Start, before ready is closed
 	seed maphash.Seed // hashes client ids for the links' pending sets

@@ -11,7 +11,7 @@ import (
 	"github.com/herdnet/herd/peer"
 )
 
-func linkState(m *node.Member, neighbour string) peer.LinkState {
+func linkState(m *node.Node, neighbour string) peer.LinkState {
 	for _, s := range m.Links.Stats() {
 		if s.Peer == neighbour {
 			return s.State
@@ -38,7 +38,7 @@ func TestBlackholeDetected(t *testing.T) {
 	cfg := pair(t, listen, p.Listen, fmt.Sprintf("peers: {heartbeat: %v, timeout: %v, backoff_min: 50ms, backoff_max: %v, dial_timeout: %v, sync_interval: 1h}\n",
 		hb, timeout, backoffMax, dialTimeout))
 	h := start(t, cfg, nil, &logs)
-	alford, ball := h.Member("Alford"), h.Member("Ball")
+	alford, ball := h.Node("Alford"), h.Node("Ball")
 	waitUntil(t, 10*time.Second, "every link up", func() bool { return allUp(h) })
 	c := testclient.Dial(t, alford.Addr())
 	c.Ask(iamat("bh-0", 1_700_000_000))
@@ -70,7 +70,7 @@ func TestBlackholeDetected(t *testing.T) {
 	if repair > timeout+backoffMax+dialTimeout {
 		t.Errorf("updates flowed again %v after the network healed, want within %v", repair, timeout+backoffMax+dialTimeout)
 	}
-	waitUntil(t, 5*time.Second, "every cache identical", func() bool { return converged(h.Members, 3) })
+	waitUntil(t, 5*time.Second, "every cache identical", func() bool { return converged(h.Nodes, 3) })
 	// Either side may notice first (the proxy passes on the close of the
 	// side that gave up).
 	if len(logs.lines("", "silent for peers.timeout")) == 0 {

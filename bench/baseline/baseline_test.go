@@ -10,10 +10,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/bench/baseline"
+	"github.com/herdnet/herd/config"
+	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 func TestMain(m *testing.M) {
@@ -34,9 +36,8 @@ func testLogger() *slog.Logger {
 }
 
 // startNode runs one baseline node on 127.0.0.1:0 until the test ends.
-func startNode(t *testing.T, opts herd.NodeOptions, limits herd.Limits) *baseline.Server {
+func startNode(t *testing.T, opts herd.NodeOptions, limits engine.Limits) *baseline.Server {
 	t.Helper()
-	opts.MaxFuture = limits.MaxFuture
 	s := baseline.New(herd.NewNode(opts), baseline.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
@@ -48,7 +49,7 @@ func startNode(t *testing.T, opts herd.NodeOptions, limits herd.Limits) *baselin
 // TestHerdFloodsToFarEnd runs three baseline nodes in a line,
 // Hamilton -- Holiday -- Ball, and reports at one end.
 func TestHerdFloodsToFarEnd(t *testing.T) {
-	cfg, err := herd.ParseConfig([]byte(`
+	cfg, err := config.Parse([]byte(`
 nodes:
   - {name: Hamilton, listen: "127.0.0.1:0", neighbors: [Holiday]}
   - {name: Holiday, listen: "127.0.0.1:0", neighbors: [Ball]}
@@ -58,23 +59,23 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{}, testLogger(), nil
 	}
 	newServer := func(node *herd.Node, sc node.ServerConfig) node.Server {
 		return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger, HandOff: sc.HandOff})
 	}
-	h, err := node.Start(cfg, []string{"Hamilton", "Holiday", "Ball"}, node.Options{Setup: setup, NewServer: newServer})
+	h, err := node.StartHerd(cfg, []string{"Hamilton", "Holiday", "Ball"}, node.Options{Setup: setup, NewServer: newServer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
-	c := testclient.Dial(t, h.Member("Hamilton").Addr())
+	c := testclient.Dial(t, h.Node("Hamilton").Addr())
 	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	if !strings.HasPrefix(reply, "AT Hamilton ") {
 		t.Fatalf("reply %q", reply)
 	}
-	far := testclient.Dial(t, h.Member("Ball").Addr())
+	far := testclient.Dial(t, h.Node("Ball").Addr())
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		// An IAMAT older than the stored one is answered with the stored line.
@@ -90,7 +91,7 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 // TestConformance runs the behaviour every I/O model shares against the
 // goroutine-per-connection baseline.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits herd.Limits) string {
+	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits engine.Limits) string {
 		return startNode(t, opts, limits).Addr()
 	})
 }

@@ -16,12 +16,12 @@ import (
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/codec"
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/internal/cli"
 )
 
 // defaultAddr is the client port of the default herd's first node.
-func defaultAddr() string { return herd.DefaultConfig().Nodes[0].Listen }
+func defaultAddr() string { return config.Default().Nodes[0].Listen }
 
 const clientTimeout = 10 * time.Second
 
@@ -129,11 +129,11 @@ func cmdWhatsat(args []string, stdout, stderr io.Writer) error {
 }
 
 // loadConfigFlag loads --config, or the embedded default herd.
-func loadConfigFlag(path string) (*herd.Config, error) {
+func loadConfigFlag(path string) (*config.Config, error) {
 	if path == "" {
-		return herd.DefaultConfig(), nil
+		return config.Default(), nil
 	}
-	cfg, err := herd.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, &cli.ExitError{Code: 2, Err: err}
 	}
@@ -142,7 +142,7 @@ func loadConfigFlag(path string) (*herd.Config, error) {
 
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("status", "herd status [--config FILE]", stderr)
-	config := fs.String("config", "", "herd config `file` (YAML); default: the embedded five-node herd")
+	file := fs.String("config", "", "herd config `file` (YAML); default: the embedded five-node herd")
 	pos, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return cli.UsageErr("status takes no arguments (got %q)", pos)
 	}
-	cfg, err := loadConfigFlag(*config)
+	cfg, err := loadConfigFlag(*file)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 
 // adminHost is the node's admin address as a client reaches it: a
 // wildcard host becomes the host of its address, or loopback.
-func adminHost(nc herd.Member) string {
+func adminHost(nc config.Node) string {
 	host, port, err := net.SplitHostPort(nc.Admin)
 	if err != nil {
 		return nc.Admin
@@ -254,7 +254,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return cli.UsageErr("config check needs exactly one FILE")
 	}
-	cfg, err := herd.LoadConfig(pos[0])
+	cfg, err := config.Load(pos[0])
 	if err != nil {
 		return &cli.ExitError{Code: 2, Err: err}
 	}

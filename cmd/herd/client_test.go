@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/places/provider"
 )
@@ -19,7 +20,7 @@ import (
 // names the real addresses (for herd status).
 func startAdminHerd(t *testing.T) (*node.Herd, string) {
 	t.Helper()
-	cfg := herd.DefaultConfig()
+	cfg := config.Default()
 	for i := range cfg.Nodes {
 		cfg.Nodes[i].Listen, cfg.Nodes[i].Address, cfg.Nodes[i].Admin = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	}
@@ -28,21 +29,21 @@ func startAdminHerd(t *testing.T) (*node.Herd, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{Name: nc.Name, Places: p}, nil, nil
 	}
 	var names []string
 	for _, n := range cfg.Nodes {
 		names = append(names, n.Name)
 	}
-	h, err := node.Start(cfg, names, node.Options{Setup: setup, Loops: 1, Admin: true})
+	h, err := node.StartHerd(cfg, names, node.Options{Setup: setup, Loops: 1, Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
 	var b strings.Builder
 	b.WriteString("nodes:\n")
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		var nbs []string
 		for _, nb := range cfg.Neighbors(m.Node.Name()) {
 			nbs = append(nbs, nb.Name)
@@ -54,7 +55,7 @@ func startAdminHerd(t *testing.T) (*node.Herd, string) {
 
 func TestClientCommands(t *testing.T) {
 	h, cfgFile := startAdminHerd(t)
-	alford, ball := h.Member("Alford").Addr(), h.Member("Ball").Addr()
+	alford, ball := h.Node("Alford").Addr(), h.Node("Ball").Addr()
 
 	code, out, errOut := runHerd(t, "iamat", "--addr", alford, "kiwi.cs.ucla.edu", "+34.068930-118.445127")
 	if code != 0 || !strings.HasPrefix(out, "AT Alford +") || !strings.HasSuffix(out, " kiwi.cs.ucla.edu +34.068930-118.445127 "+strings.Fields(out)[5]+"\n") {
@@ -91,7 +92,7 @@ func TestClientCommands(t *testing.T) {
 	if !strings.HasPrefix(out, "NODE") || !strings.Contains(out, "Alford") || !strings.Contains(out, "Hamilton:up") {
 		t.Errorf("status table:\n%s", out)
 	}
-	if err := h.Member("Ball").Stop(t.Context()); err != nil {
+	if err := h.Node("Ball").Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runHerd(t, "status", "--config", cfgFile)
@@ -144,7 +145,7 @@ func TestIAMATUnreachable(t *testing.T) {
 }
 
 func TestConfigCheck(t *testing.T) {
-	good := writeFile(t, "good.yaml", string(herd.DefaultConfigYAML))
+	good := writeFile(t, "good.yaml", string(config.DefaultYAML))
 	code, out, errOut := runHerd(t, "config", "check", good)
 	if code != 0 || !strings.Contains(out, "ok: 5 nodes, 5 links, places backend geonames") || !strings.Contains(out, "admin 127.0.0.1:12730") {
 		t.Errorf("config check of the default herd: %d %q %q", code, out, errOut)

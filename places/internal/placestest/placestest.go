@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// The UCLA point of PROTOCOL.md's example.
+// The UCLA point of the examples of docs/PROTOCOL.md (WHATSAT).
 const (
 	UCLALat = 34.068930
 	UCLALon = -118.445127
