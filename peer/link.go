@@ -381,7 +381,7 @@ func (l *link) sendQueued(w *bufio.Writer) error {
 	}
 	l.sendingFirst.Store(first)
 	defer l.sendingFirst.Store(0)
-	left := int64(bytes.Count(ids, []byte{'\n'}))
+	left := int64(bytes.Count(ids, []byte{'\n'})) // removed ids not counted
 	l.sending.Store(left)
 	defer l.sending.Store(0)
 	cache := l.ls.cfg.Cache
@@ -392,8 +392,13 @@ func (l *link) sendQueued(w *bufio.Writer) error {
 			// Touch the memory of the next lookups together.
 			warmed = cache.WarmIDs(ids)
 		}
-		i := bytes.IndexByte(ids, '\n')
-		line, ok := cache.AppendLine(l.scratch[:0], ids[:i])
+		id, rest, removed := nextID(ids)
+		warmed -= len(ids) - len(rest)
+		ids = rest
+		if removed {
+			continue
+		}
+		line, ok := cache.AppendLine(l.scratch[:0], id)
 		l.scratch = line
 		if ok {
 			line = append(line, '\n')
@@ -404,8 +409,6 @@ func (l *link) sendQueued(w *bufio.Writer) error {
 			}
 			sent++
 		}
-		ids = ids[i+1:]
-		warmed -= i + 1
 		if left--; left&255 == 0 {
 			l.sending.Store(left)
 		}

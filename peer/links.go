@@ -257,6 +257,20 @@ func (ls *Links) Flood(line []byte, from string) {
 	}
 }
 
+// Holds implements herd.Holder: the neighbour from sent the line this node
+// holds, so the client need not be sent back to it. Non-blocking; safe on
+// any goroutine.
+func (ls *Links) Holds(line []byte, from string) {
+	l := ls.link(from)
+	if l == nil {
+		return
+	}
+	e := herd.Entry{Line: line}
+	if id := e.ClientID(); len(id) > 0 {
+		l.q.remove(id, maphash.Bytes(ls.seed, id))
+	}
+}
+
 // Close flushes what is queued on each outbound link, closes every link
 // and the peer port, and waits for their goroutines. Later calls do nothing.
 func (ls *Links) Close() {

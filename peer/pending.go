@@ -15,8 +15,9 @@ import (
 // clients, never by the update rate, and nothing is ever dropped: a
 // neighbour slower than the update rate gets fewer, newer lines.
 //
-// The ids are kept in arrival order in one byte buffer (each followed by
-// "\n"); an open-addressing table of offsets into it answers "already
+// The ids are kept in arrival order in one byte buffer, each followed by
+// "\n", or by 0 once removed (the neighbour turned out to hold the line);
+// an open-addressing table of offsets into it answers "already
 // waiting?". A table word is gen<<32 | offset+1, and a word of an older
 // generation is empty, so handing the waiting ids to the link (take) starts
 // a new generation instead of clearing the table. push may be called on any
@@ -33,6 +34,7 @@ type pending struct {
 	ready chan struct{} // a token when ids are waiting
 
 	coalesced uint64 // pushes of an id already waiting
+	removed   uint64 // ids removed because the neighbour held the line
 }
 
 // newPending returns an empty set whose ids hash with seed.
@@ -62,6 +64,13 @@ func (q *pending) push(id []byte, h uint64, now int64) bool {
 			break
 		}
 		if off := int(uint32(w)) - 1; q.holds(off, id) {
+			if end := off + len(id); q.ids[end] == 0 {
+				q.ids[end] = '\n' // removed, and wanted again
+				if q.n++; q.n == 1 {
+					q.first = now
+				}
+				break
+			}
 			q.coalesced++
 			q.mu.Unlock()
 			return false
@@ -75,24 +84,58 @@ func (q *pending) push(id []byte, h uint64, now int64) bool {
 	return true
 }
 
-// holds reports whether the id at off is id. Under mu.
+// holds reports whether the id at off is id (waiting or removed). Under mu.
 func (q *pending) holds(off int, id []byte) bool {
 	end := off + len(id)
-	return end < len(q.ids) && q.ids[end] == '\n' && bytes.Equal(q.ids[off:end], id)
+	return end < len(q.ids) && q.ids[end] <= '\n' && bytes.Equal(q.ids[off:end], id)
+}
+
+// remove takes id, whose hash is h, out of the set if it waits there: the
+// neighbour holds its newest line already. Non-blocking.
+func (q *pending) remove(id []byte, h uint64) {
+	q.mu.Lock()
+	mask := uint64(len(q.table) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		w := q.table[i]
+		if uint32(w>>32) != q.gen {
+			break
+		}
+		if off := int(uint32(w)) - 1; q.holds(off, id) {
+			if end := off + len(id); q.ids[end] == '\n' {
+				q.ids[end] = 0
+				q.n--
+				q.removed++
+			}
+			break
+		}
+	}
+	q.mu.Unlock()
+}
+
+// nextID splits the first id off ids (as take returns them): the id, and
+// whether it was removed.
+func nextID(ids []byte) (id, rest []byte, removed bool) {
+	for i, c := range ids {
+		if c <= '\n' {
+			return ids[:i], ids[i+1:], c == 0
+		}
+	}
+	return ids, nil, false
 }
 
 // grow doubles the table, keeping the waiting ids. Under mu.
 func (q *pending) grow() {
 	nt := make([]uint64, 2*len(q.table))
 	mask := uint64(len(nt) - 1)
-	for off := 0; off < len(q.ids); {
-		end := off + bytes.IndexByte(q.ids[off:], '\n')
-		i := maphash.Bytes(q.seed, q.ids[off:end]) & mask
+	for off, ids := 0, q.ids; len(ids) > 0; {
+		id, rest, _ := nextID(ids)
+		i := maphash.Bytes(q.seed, id) & mask
 		for nt[i] != 0 {
 			i = (i + 1) & mask
 		}
 		nt[i] = uint64(q.gen)<<32 | uint64(off+1)
-		off = end + 1
+		off += len(id) + 1
+		ids = rest
 	}
 	q.table = nt
 }
@@ -130,10 +173,10 @@ func (q *pending) clear() {
 	}
 }
 
-// stats returns how many ids wait, when the oldest was queued (0: none)
-// and the pushes coalesced so far.
-func (q *pending) stats() (n int, first int64, coalesced uint64) {
+// stats returns how many ids wait, when the oldest was queued (0: none),
+// the pushes coalesced and the ids removed so far.
+func (q *pending) stats() (n int, first int64, coalesced, removed uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n, q.first, q.coalesced
+	return q.n, q.first, q.coalesced, q.removed
 }
