@@ -561,7 +561,9 @@ type holdFlooder struct {
 	held []string
 }
 
-func (f *holdFlooder) Holds(line []byte, from string) { f.held = append(f.held, from+": "+string(line)) }
+func (f *holdFlooder) Holds(line []byte, from string) {
+	f.held = append(f.held, from+": "+string(line))
+}
 
 // TestHoldsReportsTheSameLine: a neighbour that sends the very line the
 // node holds is reported (it needs no copy back); an older line, or one
