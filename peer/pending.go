@@ -18,8 +18,9 @@ import (
 // The ids are kept in arrival order in one byte buffer, each followed by
 // "\n", or by 0 once removed (the neighbour turned out to hold the line);
 // an open-addressing table of offsets into it answers "already
-// waiting?". A table word is gen<<32 | offset+1, and a word of an older
-// generation is empty, so handing the waiting ids to the link (take) starts
+// waiting?". A table word is gen<<48 | tag<<32 | offset+1 (tag: 16 bits
+// of the id's hash, so a probe reads the id only when they match), and a
+// word of an older generation is empty, so handing the waiting ids to the link (take) starts
 // a new generation instead of clearing the table. push may be called on any
 // goroutine and allocates nothing once the buffers have grown; take and
 // clear only by the link's.
@@ -27,8 +28,9 @@ type pending struct {
 	mu    sync.Mutex
 	ids   []byte
 	n     int      // ids waiting
+	used  int      // table words of this generation: ids waiting or removed
 	table []uint64 // len a power of two, at most half full
-	gen   uint32
+	gen   uint64 // 1..1<<16-1
 	first int64         // unix nanoseconds when the oldest waiting id was queued
 	seed  maphash.Seed  // the links' (Flood hashes an id once for all of them)
 	ready chan struct{} // a token when ids are waiting
@@ -48,20 +50,24 @@ func newPending(seed maphash.Seed) *pending {
 // Non-blocking.
 func (q *pending) push(id []byte, h uint64, now int64) bool {
 	q.mu.Lock()
-	if 2*(q.n+1) > len(q.table) {
+	if 2*(q.used+1) > len(q.table) {
 		q.grow()
 	}
 	mask := uint64(len(q.table) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		w := q.table[i]
-		if uint32(w>>32) != q.gen {
-			q.table[i] = uint64(q.gen)<<32 | uint64(len(q.ids)+1)
+		if w>>48 != q.gen {
+			q.table[i] = q.gen<<48 | tag(h) | uint64(len(q.ids)+1)
+			q.used++
 			q.ids = append(q.ids, id...)
 			q.ids = append(q.ids, '\n')
 			if q.n++; q.n == 1 {
 				q.first = now
 			}
 			break
+		}
+		if w&tagMask != tag(h) {
+			continue
 		}
 		if off := int(uint32(w)) - 1; q.holds(off, id) {
 			if end := off + len(id); q.ids[end] == 0 {
@@ -84,6 +90,11 @@ func (q *pending) push(id []byte, h uint64, now int64) bool {
 	return true
 }
 
+const tagMask = 0xffff << 32
+
+// tag is the bits of an id's hash its table word keeps.
+func tag(h uint64) uint64 { return (h >> 48) << 32 }
+
 // holds reports whether the id at off is id (waiting or removed). Under mu.
 func (q *pending) holds(off int, id []byte) bool {
 	end := off + len(id)
@@ -97,8 +108,11 @@ func (q *pending) remove(id []byte, h uint64) {
 	mask := uint64(len(q.table) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		w := q.table[i]
-		if uint32(w>>32) != q.gen {
+		if w>>48 != q.gen {
 			break
+		}
+		if w&tagMask != tag(h) {
+			continue
 		}
 		if off := int(uint32(w)) - 1; q.holds(off, id) {
 			if end := off + len(id); q.ids[end] == '\n' {
@@ -129,11 +143,12 @@ func (q *pending) grow() {
 	mask := uint64(len(nt) - 1)
 	for off, ids := 0, q.ids; len(ids) > 0; {
 		id, rest, _ := nextID(ids)
-		i := maphash.Bytes(q.seed, id) & mask
+		h := maphash.Bytes(q.seed, id)
+		i := h & mask
 		for nt[i] != 0 {
 			i = (i + 1) & mask
 		}
-		nt[i] = uint64(q.gen)<<32 | uint64(off+1)
+		nt[i] = q.gen<<48 | tag(h) | uint64(off+1)
 		off += len(id) + 1
 		ids = rest
 	}
@@ -147,7 +162,7 @@ func (q *pending) grow() {
 func (q *pending) take(spare []byte) (ids []byte, first int64) {
 	q.mu.Lock()
 	ids, first = q.ids, q.first
-	q.ids, q.n, q.first = spare[:0], 0, 0
+	q.ids, q.n, q.used, q.first = spare[:0], 0, 0, 0
 	q.next()
 	q.mu.Unlock()
 	return ids, first
@@ -155,7 +170,7 @@ func (q *pending) take(spare []byte) (ids []byte, first int64) {
 
 // next starts a new generation: every table word is empty. Under mu.
 func (q *pending) next() {
-	if q.gen++; q.gen == 0 {
+	if q.gen++; q.gen == 1<<16 {
 		clear(q.table)
 		q.gen = 1
 	}
@@ -164,7 +179,7 @@ func (q *pending) next() {
 // clear drops every waiting id.
 func (q *pending) clear() {
 	q.mu.Lock()
-	q.ids, q.n, q.first = q.ids[:0], 0, 0
+	q.ids, q.n, q.used, q.first = q.ids[:0], 0, 0, 0
 	q.next()
 	q.mu.Unlock()
 	select {

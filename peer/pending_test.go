@@ -40,6 +40,14 @@ func TestPending(t *testing.T) {
 	if !push("bb") {
 		t.Error("a removed id pushed again was not added back")
 	}
+	for i := range 200 { // ids removed at once still take table words: the table grows
+		id := "r" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		push(id)
+		q.remove([]byte(id), maphash.String(seed, id))
+	}
+	if _, _, _, removed := q.stats(); removed != 202 {
+		t.Errorf("%d removed, want 202", removed)
+	}
 	for i := range 1000 { // grows the table past its first size
 		push(string(rune('A'+i%26)) + string(rune('a'+i/26)))
 	}
