@@ -27,10 +27,10 @@ import (
 type pending struct {
 	mu    sync.Mutex
 	ids   []byte
-	n     int      // ids waiting
-	used  int      // table words of this generation: ids waiting or removed
-	table []uint64 // len a power of two, at most half full
-	gen   uint64 // 1..1<<16-1
+	n     int           // ids waiting
+	used  int           // table words of this generation: ids waiting or removed
+	table []uint64      // len a power of two, at most half full
+	gen   uint64        // 1..1<<16-1
 	first int64         // unix nanoseconds when the oldest waiting id was queued
 	seed  maphash.Seed  // the links' (Flood hashes an id once for all of them)
 	ready chan struct{} // a token when ids are waiting
