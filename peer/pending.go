@@ -3,6 +3,7 @@ package peer
 import (
 	"bytes"
 	"hash/maphash"
+	"math/bits"
 	"sync"
 )
 
@@ -162,6 +163,12 @@ func (q *pending) grow() {
 func (q *pending) take(spare []byte) (ids []byte, first int64) {
 	q.mu.Lock()
 	ids, first = q.ids, q.first
+	if len(q.table) > 64 && len(q.table) > 64*q.used {
+		// A burst grew the table far beyond the batches now: give the
+		// memory back, and keep the probes of the pushes that follow in
+		// the CPU caches.
+		q.table = make([]uint64, max(64, 1<<bits.Len(uint(4*q.used))))
+	}
 	q.ids, q.n, q.used, q.first = spare[:0], 0, 0, 0
 	q.next()
 	q.mu.Unlock()
