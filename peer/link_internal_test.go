@@ -125,9 +125,9 @@ func TestStalledNeighbour(t *testing.T) {
 	for !l.up.Load() {
 		time.Sleep(time.Millisecond)
 	}
-	// The link now blocks writing its SYNC: nobody reads. 10 clients get
+	// The link now blocks writing its SYNC: nobody reads. 100 clients get
 	// 1,000 updates each meanwhile.
-	const clients, updates = 10, 1000
+	const clients, updates = 100, 1000 // 100,000 updates: more than the old queue held
 	for k := range updates {
 		for i := range clients {
 			ls.Flood(offer(cache, "c"+strconv.Itoa(i), int64(k+1)), "")
