@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/herdnet/herd/codec"
 )
@@ -163,11 +164,14 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 	return name, writeLine(w, "AUTH", "ok")
 }
 
-// deadlineWriter bounds every write so a neighbour that stops reading
-// breaks the link instead of stalling it forever.
-type deadlineWriter struct{ c net.Conn }
+// deadlineWriter bounds every write by peers.timeout, so a neighbour that
+// stops reading breaks the link instead of stalling it forever.
+type deadlineWriter struct {
+	c       net.Conn
+	timeout time.Duration // peers.timeout
+}
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.c.SetWriteDeadline(timeNow().Add(writeTimeout))
+	_ = d.c.SetWriteDeadline(timeNow().Add(d.timeout))
 	return d.c.Write(p)
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -23,8 +22,6 @@ const (
 	// resets: a neighbour that accepts and drops at once is not redialled
 	// (and synced with) in a tight loop.
 	stableAfter = 5 * time.Second
-	// writeTimeout bounds one write to a neighbour that stopped reading.
-	writeTimeout = 5 * time.Second
 )
 
 var timeNow = time.Now
@@ -161,7 +158,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	}
 	lr := &liveReader{c: conn, timeout: ls.p.Timeout}
 	r := bufio.NewReaderSize(lr, 64<<10)
-	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
+	w := bufio.NewWriterSize(&deadlineWriter{conn, ls.p.Timeout}, 64<<10)
 	if err := ls.dialHandshake(r, w, l.name); err != nil {
 		lvl := slog.LevelWarn
 		if errors.Is(err, ErrAuth) || errors.Is(err, ErrRefused) || errors.Is(err, ErrCertName) {
@@ -237,7 +234,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 		}
 	}
 	msg := "link down"
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if silent(err) {
 		msg = "link down: the neighbour was silent for peers.timeout"
 	}
 	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: msg, Peer: l.name, Err: err})

@@ -105,7 +105,9 @@ func offer(c *herd.Cache, client string, sec int64) []byte {
 // neighbour reads again it gets each client's newest line, once.
 func TestStalledNeighbour(t *testing.T) {
 	cache := herd.NewCache()
-	ls := New(Config{Name: "A", Cache: cache})
+	// A timeout long enough that the stall outlasts the flooding, even
+	// under the race detector.
+	ls := New(Config{Name: "A", Cache: cache, Peers: Settings{Timeout: time.Minute}})
 	l := newLink(ls, Neighbor{Name: "B"})
 	ls.list.Store(&[]*link{l})
 	mine, theirs := net.Pipe()
