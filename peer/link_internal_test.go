@@ -157,8 +157,8 @@ func TestStalledNeighbour(t *testing.T) {
 		got[string(line)]++
 	}
 	for i := range clients {
-		if want := string(entryLine("c"+strconv.Itoa(i), updates)); got[want] != 1 {
-			t.Errorf("c%d: newest line sent %d times, want once; sent %q", i, got[want], lines)
+		if n := got[string(entryLine("c"+strconv.Itoa(i), updates))]; n != 1 {
+			t.Errorf("c%d: newest line sent %d times, want once; sent %q", i, n, lines)
 		}
 	}
 	waitFor(t, "the link's pending set to empty", func() bool { st := ls.Stats()[0]; return st.Pending == 0 && st.Lag == 0 })
