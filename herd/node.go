@@ -18,6 +18,14 @@ type Flooder interface {
 	Flood(line []byte, from string)
 }
 
+// Holder is what a Flooder may also implement to learn that the neighbour
+// named from sent the very line the node holds: that neighbour has it, so
+// an update of that client waiting to be sent to it need not go. Called
+// like Flood (non-blocking, line valid only during the call).
+type Holder interface {
+	Holds(line []byte, from string)
+}
+
 // Node is one herd member's command logic: it answers IAMAT, applies AT
 // updates, and decides what to flood. It holds no sockets. Its methods are
 // safe for concurrent use; the ones documented as non-blocking may be called
@@ -26,6 +34,7 @@ type Node struct {
 	name  string
 	cache *Cache
 	flood Flooder
+	holds Holder // flood's, if it implements it
 	now   func() codec.Stamp
 
 	places        places.Provider
@@ -98,10 +107,12 @@ func NewNode(opts NodeOptions) *Node {
 	if n.cache == nil {
 		n.cache = NewCache()
 	}
-	n.cache.Range(func(_ []byte, _ codec.Stamp, line []byte) bool { // a cache loaded before the node
-		n.digest.replace(0, false, LineHash(line))
+	n.digest.init()
+	n.cache.Range(func(id []byte, _ codec.Stamp, line []byte) bool { // a cache loaded before the node
+		n.digest.replace(id, 0, false, LineHash(line))
 		return true
 	})
+	n.holds, _ = n.flood.(Holder)
 	if n.flood == nil {
 		n.flood = noFlood{}
 	}
@@ -174,9 +185,12 @@ func (n *Node) offer(dst []byte, p int, cmd *codec.Command, from string) []byte 
 	q := len(dst)
 	dst, stored, old, replaced := n.cache.offerAppend(dst, cmd.ClientID, cmd.Stamp, dst[p:q])
 	if stored {
-		n.digest.replace(old, replaced, LineHash(dst[p:q]))
+		n.digest.replace(cmd.ClientID, old, replaced, LineHash(dst[p:q]))
 		n.flood.Flood(dst[p:q], from)
 	} else {
+		if from != "" && n.holds != nil && string(dst[p:q]) == string(dst[q:]) {
+			n.holds.Holds(dst[q:], from) // the neighbour has what we hold
+		}
 		dst = append(dst[:p], dst[q:]...) // the held line, appended after ours
 	}
 	return append(dst, '\n')

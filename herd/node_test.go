@@ -451,6 +451,28 @@ func TestDigestFollowsStores(t *testing.T) {
 	if c2, s2 := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: n.Cache()}).Digest(); c2 != c || s2 != s {
 		t.Errorf("a node over a loaded cache starts at (%d, %x), want (%d, %x)", c2, s2, c, s)
 	}
+	// The bucket sums and the lists of clients by bucket follow too.
+	sums := n.DigestSums(nil, 10)
+	walked := make([]uint64, 1<<10)
+	n.Cache().Range(func(id []byte, _ codec.Stamp, line []byte) bool {
+		walked[herd.ClientHash(id)>>(64-10)] += herd.LineHash(line)
+		return true
+	})
+	if !slices.Equal(sums, walked) {
+		t.Error("bucket sums differ from a walk")
+	}
+	for _, bits := range []uint{10, 11, herd.DigestBits} {
+		want := make([]bool, 1<<bits)
+		for _, id := range []string{"a", "b"} {
+			want[herd.ClientHash([]byte(id))>>(64-bits)] = true
+		}
+		var got []string
+		n.RangeBuckets(bits, want, func(line []byte) bool { got = append(got, string(line)); return true })
+		slices.Sort(got)
+		if len(got) < 2 || !strings.Contains(strings.Join(got, "|"), " a ") || !strings.Contains(strings.Join(got, "|"), " b ") {
+			t.Errorf("%d bits: RangeBuckets(a's and b's buckets) = %q", bits, got)
+		}
+	}
 	if herd.LineHash([]byte("AT x")) == herd.LineHash([]byte("AT y")) || herd.LineHash(nil) == herd.LineHash([]byte{0}) {
 		t.Error("LineHash collides on trivial inputs")
 	}
@@ -530,5 +552,31 @@ func TestDigestExactUnderConcurrentStores(t *testing.T) {
 	})
 	if c, s := n.Digest(); c != wc || s != ws || wc != clients {
 		t.Fatalf("digest (%d, %x), walk (%d, %x), want %d clients", c, s, wc, ws, clients)
+	}
+}
+
+// holdFlooder records Holds calls.
+type holdFlooder struct {
+	countFlooder
+	held []string
+}
+
+func (f *holdFlooder) Holds(line []byte, from string) {
+	f.held = append(f.held, from+": "+string(line))
+}
+
+// TestHoldsReportsTheSameLine: a neighbour that sends the very line the
+// node holds is reported (it needs no copy back); an older line, or one
+// from a client, is not.
+func TestHoldsReportsTheSameLine(t *testing.T) {
+	f := &holdFlooder{}
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Flooder: f})
+	const line = "AT Ball +0.1 c +5.0+5.0 12"
+	n.Update(nil, parse(t, line), "Ball")
+	n.Update(nil, parse(t, line), "Hamilton")
+	n.Update(nil, parse(t, "AT Ball +0.1 c +5.0+5.0 11"), "Welsh")
+	n.Update(nil, parse(t, line), "")
+	if len(f.held) != 1 || f.held[0] != "Hamilton: "+line {
+		t.Errorf("Holds calls %q, want Hamilton's only", f.held)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/herdnet/herd/codec"
 )
@@ -51,34 +52,6 @@ func mac(secret []byte, role, dialer, acceptor, nD, nA string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// readLine reads one line without its "\n" (and "\r"); the slice is valid
-// until the next read.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err != nil {
-		if err == bufio.ErrBufferFull {
-			err = errors.New("peer: line too long")
-		}
-		return nil, err
-	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, nil
-}
-
-func writeLine(w *bufio.Writer, fields ...string) error {
-	for i, f := range fields {
-		if i > 0 {
-			_ = w.WriteByte(' ')
-		}
-		_, _ = w.WriteString(f)
-	}
-	_ = w.WriteByte('\n')
-	return w.Flush()
-}
-
 func refuse(w *bufio.Writer, line []byte) {
 	_ = writeLine(w, "? "+string(line))
 }
@@ -97,7 +70,8 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 		if bytes.HasPrefix(line, []byte("? ")) {
 			return fmt.Errorf("%w: %q", ErrRefused, line)
 		}
-		if f := bytes.Fields(line); len(f) != 2 || string(f[0]) != "PEER" || string(f[1]) != want {
+		var f [maxFields][]byte
+		if n := fields(line, &f); n != 2 || string(f[0]) != "PEER" || string(f[1]) != want {
 			return fmt.Errorf("%w: want %q, got %q", ErrHandshake, "PEER "+want, line)
 		}
 		return nil
@@ -113,8 +87,8 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 	if bytes.HasPrefix(line, []byte("? ")) {
 		return fmt.Errorf("%w: %q", ErrRefused, line)
 	}
-	f := bytes.Fields(line)
-	if len(f) != 4 || string(f[0]) != "PEER" || string(f[1]) != want || len(f[2]) != codec.NonceLen {
+	var f [maxFields][]byte
+	if n := fields(line, &f); n != 4 || string(f[0]) != "PEER" || string(f[1]) != want || len(f[2]) != codec.NonceLen {
 		return fmt.Errorf("%w: want %q, got %q", ErrHandshake, "PEER "+want+" nonce mac", line)
 	}
 	nA := string(f[2])
@@ -182,19 +156,22 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 	if bytes.HasPrefix(line, []byte("? ")) {
 		return name, fmt.Errorf("%w: the neighbour refused this node's proof", ErrAuth)
 	}
-	f := bytes.Fields(line)
-	if len(f) != 2 || string(f[0]) != "AUTH" || !hmac.Equal(f[1], []byte(mac(secret, "dial", name, self, nD, nA))) {
+	var f [maxFields][]byte
+	if n := fields(line, &f); n != 2 || string(f[0]) != "AUTH" || !hmac.Equal(f[1], []byte(mac(secret, "dial", name, self, nD, nA))) {
 		refuse(w, line)
 		return name, ErrAuth
 	}
 	return name, writeLine(w, "AUTH", "ok")
 }
 
-// deadlineWriter bounds every write so a neighbour that stops reading
-// breaks the link instead of stalling it forever.
-type deadlineWriter struct{ c net.Conn }
+// deadlineWriter bounds every write by peers.timeout, so a neighbour that
+// stops reading breaks the link instead of stalling it forever.
+type deadlineWriter struct {
+	c       net.Conn
+	timeout time.Duration // peers.timeout
+}
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.c.SetWriteDeadline(timeNow().Add(writeTimeout))
+	_ = d.c.SetWriteDeadline(timeNow().Add(d.timeout))
 	return d.c.Write(p)
 }

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"slices"
@@ -22,9 +23,6 @@ type Config struct {
 	Cache *herd.Cache
 	// Peers tunes the links; unset fields take their defaults.
 	Peers Settings
-	// Neighbors are the nodes that may link with this one. Inbound links
-	// from any other name are refused.
-	Neighbors []string
 	// Secret is the herd secret: every link proves it knows it with an HMAC
 	// challenge-response over fresh nonces. Empty: the open "PEER name"
 	// handshake.
@@ -58,14 +56,15 @@ type Links struct {
 	cfg  Config
 	p    Settings
 	log  *logq.Queue
-	node *herd.Node // set by Connect, before ready is closed
+	node *herd.Node   // set by Start, before ready is closed
+	seed maphash.Seed // hashes client ids for the links' pending sets
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	ready  chan struct{} // closed by Connect: inbound links wait for it
+	ready  chan struct{} // closed by Start: inbound links wait for it
 	list   atomic.Pointer[[]*link]
-	// allowed replaces cfg.Neighbors once a reload changed the neighbours:
-	// the names inbound links may have.
+	// allowed are the names inbound links may have: the neighbours given
+	// to Start, or to the last Update.
 	allowed atomic.Pointer[[]string]
 	reload  sync.Mutex // serialises Update (reload.go) with Close
 
@@ -74,10 +73,6 @@ type Links struct {
 	wg      sync.WaitGroup // every goroutine started by goFunc; Close waits for them
 	conns   map[net.Conn]struct{}
 	lns     []net.Listener
-
-	dmu    sync.Mutex // guards the digest that answers syncs
-	last   *digest
-	lastAt time.Time
 }
 
 // New returns the links of a node, not yet connected. Close releases them.
@@ -91,6 +86,7 @@ func New(cfg Config) *Links {
 		log:   logq.New(cfg.Logger.With("node", cfg.Name)),
 		ready: make(chan struct{}),
 		conns: map[net.Conn]struct{}{},
+		seed:  maphash.MakeSeed(),
 	}
 	ls.ctx, ls.cancel = context.WithCancel(context.Background())
 	go ls.log.Run()
@@ -111,7 +107,7 @@ func (ls *Links) goFunc(f func()) bool {
 
 // Listen serves the peer port on addr (port 0 picks one) and returns the
 // address it listens on. With TLS configured, every connection is mutual
-// TLS. Call it before Connect; connections wait for Connect.
+// TLS. Call it before Start; connections wait for Start.
 func (ls *Links) Listen(addr string) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -199,14 +195,18 @@ func (ls *Links) untrack(c net.Conn) {
 	c.Close()
 }
 
-// Connect starts one outbound link per neighbour and lets inbound links in;
-// node applies the updates neighbours send. Call it once.
-func (ls *Links) Connect(node *herd.Node, neighbors []Neighbor) {
+// Start starts one outbound link per neighbour and lets inbound links in
+// from those neighbours only; node applies the updates they send. Call it
+// once.
+func (ls *Links) Start(node *herd.Node, neighbors []Neighbor) {
 	ls.node = node
 	links := make([]*link, len(neighbors))
+	names := make([]string, len(neighbors))
 	for i, nb := range neighbors {
 		links[i] = newLink(ls, nb)
+		names[i] = nb.Name
 	}
+	ls.allowed.Store(&names)
 	ls.list.Store(&links)
 	close(ls.ready)
 	for _, l := range links {
@@ -231,53 +231,44 @@ func (ls *Links) link(name string) *link {
 }
 
 func (ls *Links) isNeighbor(name string) bool {
-	if p := ls.allowed.Load(); p != nil {
-		return slices.Contains(*p, name)
-	}
-	return slices.Contains(ls.cfg.Neighbors, name)
+	p := ls.allowed.Load()
+	return p != nil && slices.Contains(*p, name)
 }
 
-// Flood implements herd.Flooder: it copies line into the queue of every
-// link but from's. Non-blocking; safe on any goroutine.
+// Flood implements herd.Flooder: it adds the line's client to the pending
+// set of every link but from's; each link sends the client's newest line
+// when it writes. Non-blocking; safe on any goroutine; allocates nothing
+// once the sets have grown.
 func (ls *Links) Flood(line []byte, from string) {
+	e := herd.Entry{Line: line}
+	id := e.ClientID()
+	if len(id) == 0 {
+		return
+	}
+	var now int64
+	var h uint64
 	for _, l := range ls.links() {
 		if l.name != from {
-			l.enqueue(line)
+			if now == 0 {
+				now, h = timeNow().UnixNano(), maphash.Bytes(ls.seed, id)
+			}
+			l.enqueue(id, h, now)
 		}
 	}
 }
 
-// LinkStatus describes one outbound peer link (the direction that carries
-// this node's updates to the neighbour).
-type LinkStatus struct {
-	Name       string
-	State      string    // "up", "connecting" or "down"
-	Up         bool      // State == "up"
-	Since      time.Time // when State last changed
-	Reconnects uint64    // times the link came up again after its first time
-	Sent       uint64    // updates written to the neighbour (syncs included)
-	Dropped    uint64    // updates dropped because the queue was full
-	Syncs      uint64    // digest syncs completed
-}
-
-// Status reports the state of every link. Any goroutine.
-func (ls *Links) Status() []LinkStatus {
-	links := ls.links()
-	out := make([]LinkStatus, len(links))
-	for i, l := range links {
-		st := linkState(l.state.Load())
-		out[i] = LinkStatus{
-			Name: l.name, State: st.String(), Up: st == stateUp,
-			Since:   time.Unix(0, l.since.Load()),
-			Sent:    l.sent.Load(),
-			Dropped: l.dropped.Load(),
-			Syncs:   l.syncs.Load(),
-		}
-		if n := l.ups.Load(); n > 0 {
-			out[i].Reconnects = n - 1
-		}
+// Holds implements herd.Holder: the neighbour from sent the line this node
+// holds, so the client need not be sent back to it. Non-blocking; safe on
+// any goroutine.
+func (ls *Links) Holds(line []byte, from string) {
+	l := ls.link(from)
+	if l == nil {
+		return
 	}
-	return out
+	e := herd.Entry{Line: line}
+	if id := e.ClientID(); len(id) > 0 {
+		l.q.remove(id, maphash.Bytes(ls.seed, id))
+	}
 }
 
 // Close flushes what is queued on each outbound link, closes every link
