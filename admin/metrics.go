@@ -10,6 +10,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/peer"
 	"github.com/herdnet/herd/places"
 )
 
@@ -123,6 +124,13 @@ func (m *Metrics) write(w io.Writer, n *Node) {
 		family(w, "herd_peer_updates_dropped_total", "counter", "Updates dropped because the neighbour's queue was full.")
 		for _, l := range links {
 			fmt.Fprintf(w, "herd_peer_updates_dropped_total{peer=%q} %d\n", l.Peer, l.Dropped)
+		}
+	}
+	if n.Refused != nil {
+		refused := n.Refused()
+		family(w, "herd_peer_inbound_refused_total", "counter", "Inbound peer links refused, by reason (not_neighbour, auth, handshake, too_many).")
+		for _, r := range peer.RefusalReasons {
+			fmt.Fprintf(w, "herd_peer_inbound_refused_total{reason=%q} %d\n", r, refused[r])
 		}
 	}
 	metrics.WriteProcessMetrics(w)

@@ -31,6 +31,10 @@ type Node struct {
 	Engine func() engine.Stats
 	// Links reports the node's outbound peer links.
 	Links func() []peer.LinkStats
+	// Inbound reports the inbound links neighbours opened to the node.
+	Inbound func() []peer.InboundStats
+	// Refused counts the inbound links the node refused, by reason.
+	Refused func() peer.Refusals
 	// Herd lists the herd's nodes for /herd and the page.
 	Herd func() Topology
 	// Health decides /readyz; nil: ready.
@@ -67,6 +71,16 @@ type Status struct {
 	Lines    uint64       `json:"lines"`
 	Time     float64      `json:"time"`
 	Links    []LinkStatus `json:"links"`
+	// Inbound are the links neighbours opened to this node, which carry
+	// their updates here.
+	Inbound []InboundStatus `json:"inbound"`
+}
+
+// InboundStatus is one inbound link of /status.
+type InboundStatus struct {
+	Peer   string `json:"peer"`
+	Remote string `json:"remote"` // the neighbour's address as seen here
+	Since  string `json:"since"`  // RFC 3339
 }
 
 // LinkStatus is one link of /status.
@@ -220,7 +234,7 @@ func (s *Server) json(ctx *fasthttp.RequestCtx, v any) {
 // Status is the node's state as /status reports it.
 func (s *Server) Status() Status {
 	n := &s.node
-	st := Status{Name: n.Name, Ready: true, Links: []LinkStatus{}, Time: float64(time.Now().UnixMicro()) / 1e6}
+	st := Status{Name: n.Name, Ready: true, Links: []LinkStatus{}, Inbound: []InboundStatus{}, Time: float64(time.Now().UnixMicro()) / 1e6}
 	if n.Listen != nil {
 		st.Listen = n.Listen()
 	}
@@ -241,6 +255,11 @@ func (s *Server) Status() Status {
 	if n.Links != nil {
 		for _, l := range n.Links() {
 			st.Links = append(st.Links, LinkStatus{Peer: l.Peer, State: l.State.String(), Since: l.Since.UTC().Format(time.RFC3339)})
+		}
+	}
+	if n.Inbound != nil {
+		for _, in := range n.Inbound() {
+			st.Inbound = append(st.Inbound, InboundStatus{Peer: in.Peer, Remote: in.Remote, Since: in.Since.UTC().Format(time.RFC3339)})
 		}
 	}
 	return st

@@ -16,6 +16,8 @@ func (m *Member) adminNode(herdTopology func() admin.Topology) admin.Node {
 		Listen:  m.Addr,
 		Clients: m.Node.Cache().Len,
 		Links:   m.Links.Stats,
+		Inbound: m.Links.Inbound,
+		Refused: m.Links.Refused,
 		Herd:    herdTopology,
 		Health:  m.Health,
 		Metrics: m.Metrics,

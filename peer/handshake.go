@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/herdnet/herd/codec"
 )
@@ -154,7 +155,7 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 	name := string(cmd.Origin)
 	if !ls.isNeighbor(name) {
 		refuse(w, line)
-		return name, fmt.Errorf("%w: %q is not a neighbour", ErrHandshake, name)
+		return name, fmt.Errorf("%w: %q is not a neighbour", ErrNotNeighbor, name)
 	}
 	if certOK != nil {
 		if err := certOK(name); err != nil {
@@ -195,6 +196,6 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 type deadlineWriter struct{ c net.Conn }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.c.SetWriteDeadline(timeNow().Add(writeTimeout))
+	_ = d.c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	return d.c.Write(p)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -31,14 +32,15 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 	r := bufio.NewReaderSize(src, 64<<10)
 	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
 	remote := conn.RemoteAddr().String()
-	_ = conn.SetReadDeadline(timeNow().Add(ls.p.DialTimeout))
+	_ = conn.SetReadDeadline(time.Now().Add(ls.p.DialTimeout))
 	name, err := ls.acceptHandshake(r, w, certNames(conn))
 	if err != nil {
-		lvl := slog.LevelWarn
-		if errors.Is(err, ErrAuth) || errors.Is(err, ErrCertName) {
-			lvl = slog.LevelError
-		}
-		ls.log.Send(logq.Event{Level: lvl, Msg: "inbound link refused", Peer: name, Remote: remote, Err: err})
+		ls.refuse(refusalReason(err), name, remote, err)
+		return
+	}
+	in := ls.linkedIn(conn, name, remote)
+	if in == nil { // a reload removed it meanwhile
+		ls.refuse(RefusedNotNeighbor, name, remote, fmt.Errorf("%w: %q is not a neighbour", ErrNotNeighbor, name))
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
@@ -65,6 +67,12 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 			warmed -= used
 		} else {
 			warmed = 0 // the reader refilled its buffer
+		}
+		if in.cut.Load() {
+			// A reload removed the neighbour: nothing more of it is
+			// applied, not even lines already read.
+			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour link cut: no longer a neighbour", Peer: name})
+			return
 		}
 		if err != nil {
 			if refused > 0 {
@@ -135,10 +143,10 @@ const digestReuse = time.Second
 func (ls *Links) answerDigest(b uint) *digest {
 	ls.dmu.Lock()
 	defer ls.dmu.Unlock()
-	if d := ls.last; d != nil && d.bits == b && timeNow().Sub(ls.lastAt) < digestReuse {
+	if d := ls.last; d != nil && d.bits == b && ls.cfg.Clock().Sub(ls.lastAt) < digestReuse {
 		return d
 	}
-	ls.last, ls.lastAt = ls.walkDigest(b), timeNow()
+	ls.last, ls.lastAt = ls.walkDigest(b), ls.cfg.Clock()
 	return ls.last
 }
 

@@ -29,8 +29,6 @@ const (
 	writeTimeout = 5 * time.Second
 )
 
-var timeNow = time.Now
-
 type linkState int32
 
 const (
@@ -71,6 +69,7 @@ type link struct {
 
 	ups, sent, dropped, syncs atomic.Uint64
 	reported                  uint64 // dropped as of the last summary; link goroutine only
+	refusals                  int    // handshakes failed in a row; link goroutine only
 
 	// ctx ends the link: when the links close, or when a reload removes
 	// the neighbour (reload.go).
@@ -92,7 +91,7 @@ func newLink(ls *Links, nb Neighbor) *link {
 
 func (l *link) setState(s linkState) {
 	l.state.Store(int32(s))
-	l.since.Store(timeNow().UnixNano())
+	l.since.Store(l.ls.cfg.Clock().UnixNano())
 	l.up.Store(s == stateUp)
 }
 
@@ -126,8 +125,7 @@ func (l *link) run() {
 	failures := 0
 	for ctx.Err() == nil {
 		l.setState(stateConnecting)
-		d := net.Dialer{Timeout: p.DialTimeout}
-		conn, err := d.DialContext(ctx, "tcp", l.addr) // resolves the name again each time
+		conn, err := l.ls.cfg.Dial(ctx, l.addr) // resolves the name again each time
 		var upFor time.Duration
 		if err == nil {
 			if upFor, _ = l.serve(ctx, conn); upFor > 0 {
@@ -177,7 +175,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	// below carries them.
 	l.q.clear()
 	ls := l.ls
-	_ = conn.SetDeadline(timeNow().Add(ls.p.DialTimeout))
+	_ = conn.SetDeadline(time.Now().Add(ls.p.DialTimeout))
 	if ls.cfg.TLS != nil {
 		conn = ls.cfg.TLS.client(conn, l.name)
 	}
@@ -188,11 +186,14 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 		if errors.Is(err, ErrAuth) || errors.Is(err, ErrRefused) || errors.Is(err, ErrCertName) {
 			lvl = slog.LevelError
 		}
-		ls.log.Send(logq.Event{Level: lvl, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
+		if l.refusals++; l.refusals == 1 { // the first of a run; the link's state tells the rest
+			ls.log.Send(logq.Event{Level: lvl, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
+		}
 		return 0, err
 	}
+	l.refusals = 0
 	_ = conn.SetDeadline(time.Time{})
-	start := timeNow()
+	start := ls.cfg.Clock()
 	l.setState(stateUp)
 	l.ups.Add(1)
 	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String()})
@@ -238,7 +239,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 				err = w.Flush()
 			}
 			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link closed", Peer: l.name})
-			return timeNow().Sub(start), nil
+			return ls.cfg.Clock().Sub(start), nil
 		case <-l.q.ready:
 			// Everything waiting goes out in as few writes as it takes.
 			err = l.sendQueued(w)
@@ -246,7 +247,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 				err = w.Flush()
 			}
 		case <-tick.C:
-			if sy == nil || timeNow().Sub(sy.started) > ls.p.SyncInterval {
+			if sy == nil || ls.cfg.Clock().Sub(sy.started) > ls.p.SyncInterval {
 				startSync() // also retires a sync the neighbour never answered
 			}
 		case <-l.syncCh:
@@ -269,14 +270,14 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 		}
 	}
 	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link down", Peer: l.name, Err: err})
-	return timeNow().Sub(start), err
+	return ls.cfg.Clock().Sub(start), err
 }
 
 // startSync sends SYNC with this node's running count and root: when the
 // neighbour's agree, that is the whole sync.
 func (ls *Links) startSync(w *bufio.Writer) (*syncRun, error) {
 	count, root := ls.root()
-	sy := &syncRun{bits: bucketBits(int(min(count, 1<<40))), count: count, started: timeNow()}
+	sy := &syncRun{bits: bucketBits(int(min(count, 1<<40))), count: count, started: ls.cfg.Clock()}
 	return sy, writeLine(w, "SYNC", strconv.Itoa(int(sy.bits)), strconv.FormatUint(count, 10), strconv.FormatUint(root, 16))
 }
 
