@@ -1,0 +1,58 @@
+package peersim_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/herdnet/herd/peer/peersim"
+)
+
+// BenchmarkSim measures each topology at 50 and 200 nodes (the five-node
+// cycle at its five): one run is a burst of 200 updates, then a partition
+// in two halves taking 200 more, then the heal. ns/op is a whole run,
+// set-up included; the figures are the custom metrics. Run it with
+// -benchtime=1x: each run is bounded by two minutes.
+//
+// The full mesh stops at 50 nodes: at 200 it is 19,900 links, two
+// connections' buffers each (about 256 KiB), some 5 GB.
+func BenchmarkSim(b *testing.B) {
+	const updates = 200
+	type sim struct {
+		top   peersim.Topology
+		nodes int
+	}
+	sims := []sim{{peersim.Five, 5}}
+	for _, n := range []int{50, 200} {
+		sims = append(sims, sim{peersim.Ring, n}, sim{peersim.Regular4, n})
+	}
+	sims = append(sims, sim{peersim.Mesh, 50})
+	for _, s := range sims {
+		b.Run(fmt.Sprintf("topology=%s/nodes=%d", s.top.Name, s.nodes), func(b *testing.B) {
+			b.ReportAllocs()
+			var sum peersim.Result
+			for i := range b.N {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				res, err := peersim.Run(ctx, peersim.Config{Topology: s.top, Nodes: s.nodes, Seed: uint64(i + 1)}, updates)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				sum.MsgsPerUpdate += res.MsgsPerUpdate
+				sum.DupPct += res.DupPct
+				sum.WireBytesPerUpdate += res.WireBytesPerUpdate
+				sum.Converge += res.Converge
+				sum.Heal += res.Heal
+				sum.BytesPerNode += res.BytesPerNode
+			}
+			n := float64(b.N)
+			b.ReportMetric(sum.MsgsPerUpdate/n, "msgs/update")
+			b.ReportMetric(sum.DupPct/n, "dup-%")
+			b.ReportMetric(sum.WireBytesPerUpdate/n, "wire-B/update")
+			b.ReportMetric(float64(sum.Converge.Microseconds())/1e3/n, "converge-ms")
+			b.ReportMetric(float64(sum.Heal.Microseconds())/1e3/n, "heal-ms")
+			b.ReportMetric(sum.BytesPerNode/n, "B/node")
+		})
+	}
+}
