@@ -15,8 +15,8 @@ import (
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 )
 
@@ -42,7 +42,7 @@ func startHerd(t testing.TB) *node.Herd {
 	for _, n := range cfg.Nodes {
 		names = append(names, n.Name)
 	}
-	h, err := node.Start(cfg, names, node.Options{Loops: 2, Admin: true})
+	h, err := node.StartHerd(cfg, names, node.Options{Loops: 2, Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func checkExposition(t *testing.T, body string) {
 
 func TestMetricsArePerNode(t *testing.T) {
 	h := startHerd(t)
-	alford, ball := h.Member("Alford"), h.Member("Ball")
+	alford, ball := h.Node("Alford"), h.Node("Ball")
 	url := "http://" + alford.AdminAddr() + "/metrics"
 	var body string
 	// The links come up first: an update stored while a link is still down
@@ -157,7 +157,7 @@ func TestMetricsArePerNode(t *testing.T) {
 
 func TestStatusAndHerd(t *testing.T) {
 	h := startHerd(t)
-	alford := h.Member("Alford")
+	alford := h.Node("Alford")
 	testclient.Dial(t, alford.Addr()).Ask("IAMAT kiwi +1.0+1.0 1")
 	var st admin.Status
 	testclient.Eventually(t, "Alford's links up in /status", func() bool {
@@ -205,7 +205,7 @@ func TestStatusAndHerd(t *testing.T) {
 		t.Fatalf("/herd lists %d nodes", len(topo.Nodes))
 	}
 	for _, n := range topo.Nodes {
-		m := h.Member(n.Name)
+		m := h.Node(n.Name)
 		if n.Admin != m.AdminAddr() || n.Listen != m.Addr() || len(n.Neighbors) != 2 {
 			t.Errorf("/herd node %+v; member admin %s listen %s", n, m.AdminAddr(), m.Addr())
 		}
@@ -253,7 +253,7 @@ func TestHealth(t *testing.T) {
 
 func TestReadyzFollowsTheNode(t *testing.T) {
 	h := startHerd(t)
-	m := h.Member("Holiday")
+	m := h.Node("Holiday")
 	addr := m.AdminAddr()
 	if code, _, _ := get(t, "http://"+addr+"/readyz"); code != 200 {
 		t.Fatalf("/readyz of a started node: %d", code)
@@ -317,7 +317,7 @@ func TestPlacesMetrics(t *testing.T) {
 // slots) leave /livez answering for a probe from another address.
 func TestHalfSentRequestsDoNotStarveProbes(t *testing.T) {
 	h := startHerd(t)
-	addr := h.Member("Alford").AdminAddr()
+	addr := h.Node("Alford").AdminAddr()
 	var conns []net.Conn
 	for range 300 {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)

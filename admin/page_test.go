@@ -36,7 +36,7 @@ func chromium(t *testing.T) string {
 func TestPageInBrowser(t *testing.T) {
 	bin := chromium(t)
 	h := startHerd(t)
-	c := testclient.Dial(t, h.Member("Alford").Addr())
+	c := testclient.Dial(t, h.Node("Alford").Addr())
 	for _, id := range []string{"kiwi.cs.ucla.edu", "lemon.cs.ucla.edu", "lime.cs.ucla.edu"} {
 		c.Ask("IAMAT " + id + " +34.068930-118.445127 1479413884.392014450")
 	}
@@ -57,7 +57,7 @@ func TestPageInBrowser(t *testing.T) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelTimeout()
 
-	url := "http://" + h.Member("Alford").AdminAddr() + "/"
+	url := "http://" + h.Node("Alford").AdminAddr() + "/"
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("navigate to %s: %v", url, err)
 	}
@@ -93,7 +93,7 @@ func TestPageInBrowser(t *testing.T) {
 
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stopCancel()
-	if err := h.Member("Ball").Stop(stopCtx); err != nil {
+	if err := h.Node("Ball").Stop(stopCtx); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("Ball down", `document.querySelector('svg .node[data-name="Ball"]').dataset.state === "down"`)

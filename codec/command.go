@@ -40,7 +40,7 @@ var (
 	ErrSkew     = errors.New("codec: bad skew")
 )
 
-// Limits of WHATSAT, from PROTOCOL.md.
+// Limits of WHATSAT (docs/PROTOCOL.md, WHATSAT).
 const (
 	MaxRadiusKm = 50
 	MaxBound    = 20

@@ -7,6 +7,6 @@
 // Command holds points into the caller's line: it lives exactly as long as
 // that buffer does. Copy what must outlive it (the cache does, once).
 //
-// The grammar is PROTOCOL.md's; where the protocol leaves a choice open the
-// choice is documented next to the code that makes it and in the README.
+// The grammar is docs/PROTOCOL.md's; a choice the protocol leaves open is
+// documented next to the code that makes it and in that document.
 package codec

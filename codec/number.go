@@ -1,6 +1,6 @@
 package codec
 
-// Number grammars of PROTOCOL.md, checked digit by digit so that range checks
+// Number grammars of docs/PROTOCOL.md (IAMAT, WHATSAT), checked digit by digit so that range checks
 // are exact (no float rounding at ±90, ±180 or 50 km) and nothing allocates.
 
 var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,

@@ -29,14 +29,14 @@ type parseCase struct {
 	bound    int
 }
 
-// The examples of PROTOCOL.md.
+// The examples of docs/PROTOCOL.md.
 const (
 	protoIAMAT   = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"
 	protoWHATSAT = "WHATSAT kiwi.cs.ucla.edu 10 5"
 	protoAT      = "AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"
 )
 
-// protoStamp is the client time of the PROTOCOL.md examples.
+// protoStamp is the client time of the docs/PROTOCOL.md examples.
 var protoStamp = codec.Stamp{Sec: 1479413884, Nsec: 392014450}
 
 // iamat, whatsat, at and peer build the expected result of a valid line.
@@ -70,7 +70,7 @@ var (
 )
 
 var parseCases = []parseCase{
-	// PROTOCOL.md, valid.
+	// docs/PROTOCOL.md, valid.
 	iamat("proto/iamat", protoIAMAT, "kiwi.cs.ucla.edu", "+34.068930-118.445127",
 		"1479413884.392014450", 34.06893, -118.445127, protoStamp),
 	iamat("proto/iamat-unpadded", "IAMAT kiwi.cs.ucla.edu +34.06893-118.445127 1479413884.392014450",
@@ -78,7 +78,7 @@ var parseCases = []parseCase{
 	whatsat("proto/whatsat", protoWHATSAT, "kiwi.cs.ucla.edu", 10, 5),
 	at("proto/at", protoAT, "Alford", "+0.263873386", "kiwi.cs.ucla.edu", "+34.068930-118.445127",
 		"1479413884.392014450", 34.06893, -118.445127, protoStamp),
-	// PROTOCOL.md, invalid.
+	// docs/PROTOCOL.md, invalid.
 	bad("proto/lll", "LLL", codec.ErrCommand),
 	bad("proto/unsigned-lat", "IAMAT kiwi 34.068930-118.445127 1.0", codec.ErrLocation),
 	bad("proto/radius-51", "WHATSAT kiwi 51 5", codec.ErrRadius),

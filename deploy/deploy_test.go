@@ -290,7 +290,7 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 }
 
-// TestDockerfileAndUnit checks the few facts the README promises about the
+// TestDockerfileAndUnit checks the few facts docs/OPERATIONS.md promises about the
 // Dockerfile and the systemd unit (Docker cannot run here, so the image
 // itself is not built by the tests).
 func TestDockerfileAndUnit(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 // such IAMATs through a real socket. Newer ones: TestNewerIAMATPathAllocs.
 func TestIAMATPathAllocs(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Ball") // no logger: per-line logging is off
-	c := testclient.Dial(t, h.Members[0].Addr())
+	c := testclient.Dial(t, h.Nodes[0].Addr())
 	var store, req strings.Builder
 	for i := range 100 {
 		fmt.Fprintf(&store, "IAMAT client%d +34.068930-118.445127 1479413884.%d\n", i, i)
@@ -65,7 +65,7 @@ func TestIAMATPathAllocs(t *testing.T) {
 // slabs and free lists are reused).
 func TestNewerIAMATPathAllocs(t *testing.T) {
 	h := startTestHerd(t, testConfig(t), "Ball")
-	c := testclient.Dial(t, h.Members[0].Addr())
+	c := testclient.Dial(t, h.Nodes[0].Addr())
 	const clients = 100
 	var req strings.Builder
 	var fracAt []int // where each line's nine fraction digits start
@@ -103,7 +103,7 @@ func TestNewerIAMATPathAllocs(t *testing.T) {
 		round()
 	}
 	runtime.ReadMemStats(&after)
-	if n := h.Members[0].Node.Cache().Len(); n != clients {
+	if n := h.Nodes[0].Node.Cache().Len(); n != clients {
 		t.Fatalf("cache holds %d clients, want %d", n, clients)
 	}
 	perReq := float64(after.Mallocs-before.Mallocs) / (rounds * clients)

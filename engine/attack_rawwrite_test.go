@@ -12,8 +12,8 @@ import (
 
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 // attackDialTiny dials addr with a 4 KiB receive buffer, so the node's
@@ -181,12 +181,12 @@ func TestAttackStopDrainsFullSocket(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Limits = herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}.WithDefaults()
-	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: plainSetup, Loops: 2})
+	h, err := node.StartHerd(cfg, []string{"Holiday"}, node.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := h.Members[0].Server.(*engine.Server)
-	c := attackDialTiny(t, h.Members[0].Addr())
+	s := h.Nodes[0].Server.(*engine.Server)
+	c := attackDialTiny(t, h.Nodes[0].Addr())
 	const n = 60_000
 	req := []byte(attackIAMATs("drain", 0, n))
 	go func() { _, _ = c.Write(req) }()
@@ -218,7 +218,7 @@ func TestAttackStopDrainsFullSocket(t *testing.T) {
 	}
 	stored := 0
 	for i := range n {
-		if h.Members[0].Node.Lookup(fmt.Appendf(nil, "drain-%d", i)) != nil {
+		if h.Nodes[0].Node.Lookup(fmt.Appendf(nil, "drain-%d", i)) != nil {
 			stored++
 		}
 	}

@@ -286,7 +286,8 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 				break
 			}
 			if err == codec.ErrLineTooLong {
-				// PROTOCOL.md: "? " and the first limit's worth of bytes, then close.
+				// docs/PROTOCOL.md, Limits and refusals: "? " and the first
+				// limit's worth of bytes, then close.
 				head := buf[used:]
 				head = head[:min(len(head), lim.MaxLine)]
 				out = st.queue(out, codec.AppendInvalid(nil, head))

@@ -28,7 +28,7 @@ func BenchmarkIAMATCPU(b *testing.B) {
 	for _, depth := range []int{1, 16} {
 		b.Run(fmt.Sprintf("pipeline=%d", depth), func(b *testing.B) {
 			h := startTestHerd(b, testConfig(b), "Ball")
-			c := testclient.Dial(b, h.Members[0].Addr())
+			c := testclient.Dial(b, h.Nodes[0].Addr())
 			var store, req strings.Builder
 			for i := range depth {
 				fmt.Fprintf(&store, "IAMAT client%d +34.068930-118.445127 1479413884.%d\n", i, i)

@@ -11,9 +11,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 func TestMain(m *testing.M) {
@@ -52,7 +52,7 @@ func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *node.Herd {
 			names = append(names, n.Name)
 		}
 	}
-	h, err := node.Start(cfg, names, node.Options{Setup: plainSetup, Loops: 2})
+	h, err := node.StartHerd(cfg, names, node.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func holds(t testing.TB, addr, client, line string) bool {
 func TestIAMATFloodsToEveryNode(t *testing.T) {
 	t.Parallel()
 	h := startTestHerd(t, testConfig(t))
-	alford := h.Member("Alford")
+	alford := h.Node("Alford")
 	c := testclient.Dial(t, alford.Addr())
 	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	f := strings.Fields(reply)
@@ -87,7 +87,7 @@ func TestIAMATFloodsToEveryNode(t *testing.T) {
 		t.Fatalf("skew or spacing wrong in %q", reply)
 	}
 	for _, name := range []string{"Hamilton", "Welsh", "Holiday", "Ball"} {
-		addr := h.Member(name).Addr()
+		addr := h.Node(name).Addr()
 		testclient.Eventually(t, name+" to hold the update", func() bool {
 			return holds(t, addr, "kiwi.cs.ucla.edu", reply)
 		})
@@ -98,8 +98,8 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	h := startTestHerd(t, cfg)
-	alford := testclient.Dial(t, h.Member("Alford").Addr())
-	ham := h.Member("Hamilton")
+	alford := testclient.Dial(t, h.Node("Alford").Addr())
+	ham := h.Node("Hamilton")
 	hamAddr := ham.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -108,7 +108,7 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	}
 	r1 := alford.Ask("IAMAT kiwi +34.068930-118.445127 100")
 	for _, name := range []string{"Welsh", "Ball", "Holiday"} {
-		addr := h.Member(name).Addr()
+		addr := h.Node(name).Addr()
 		testclient.Eventually(t, name+" to hold the update with Hamilton down", func() bool { return holds(t, addr, "kiwi", r1) })
 	}
 	// Restart Hamilton on the same address, empty.
@@ -119,17 +119,17 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 			cfg2.Nodes[i].Listen = hamAddr
 		}
 		if cfg2.Nodes[i].Name == "Alford" {
-			cfg2.Nodes[i].Address = h.Member("Alford").Addr()
+			cfg2.Nodes[i].Address = h.Node("Alford").Addr()
 		}
 		if cfg2.Nodes[i].Name == "Holiday" {
-			cfg2.Nodes[i].Address = h.Member("Holiday").Addr()
+			cfg2.Nodes[i].Address = h.Node("Holiday").Addr()
 		}
 	}
 	h2 := startTestHerd(t, &cfg2, "Hamilton")
 	r2 := alford.Ask("IAMAT kiwi2 +1.0+1.0 200")
-	testclient.Eventually(t, "restarted Hamilton to get a new update", func() bool { return holds(t, h2.Members[0].Addr(), "kiwi2", r2) })
+	testclient.Eventually(t, "restarted Hamilton to get a new update", func() bool { return holds(t, h2.Nodes[0].Addr(), "kiwi2", r2) })
 	// Reconciliation: the update made while it was down reaches it too.
-	testclient.Eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Members[0].Addr(), "kiwi", r1) })
+	testclient.Eventually(t, "restarted Hamilton to catch up", func() bool { return holds(t, h2.Nodes[0].Addr(), "kiwi", r1) })
 }
 
 // TestConformance runs the behaviour every I/O model shares against the gnet
@@ -144,11 +144,11 @@ func TestConformance(t *testing.T) {
 			o.Places, o.PlacesTimeout, o.MaxInFlight = opts.Places, opts.PlacesTimeout, opts.MaxInFlight
 			return o, l, err
 		}
-		h, err := node.Start(cfg, []string{opts.Name}, node.Options{Setup: setup, Loops: 2})
+		h, err := node.StartHerd(cfg, []string{opts.Name}, node.Options{Setup: setup, Loops: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
 		testclient.StopAtCleanup(t, h.Stop)
-		return h.Members[0].Addr()
+		return h.Nodes[0].Addr()
 	})
 }

@@ -17,14 +17,14 @@ import (
 
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 )
 
 // startLimited runs one node (Holiday) with limits and, when p is not nil,
 // places backend p with maxInFlight workers.
-func startLimited(t *testing.T, limits herd.Limits, p places.Provider, maxInFlight int) *node.Member {
+func startLimited(t *testing.T, limits herd.Limits, p places.Provider, maxInFlight int) *node.Node {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.Limits = limits.WithDefaults()
@@ -33,12 +33,12 @@ func startLimited(t *testing.T, limits herd.Limits, p places.Provider, maxInFlig
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, time.Minute, maxInFlight
 		return o, l, err
 	}
-	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
+	h, err := node.StartHerd(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
-	return h.Members[0]
+	return h.Nodes[0]
 }
 
 // probe is a client that must keep getting correct replies while a test
@@ -343,11 +343,11 @@ func TestStopDeliversRunningWhatsat(t *testing.T) {
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, time.Minute, 2
 		return o, l, err
 	}
-	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
+	h, err := node.StartHerd(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := testclient.Dial(t, h.Members[0].Addr())
+	c := testclient.Dial(t, h.Nodes[0].Addr())
 	at := c.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	c.Send("WHATSAT kiwi 10 5\nIAMAT other +1.0+1.0 2\n")
 	<-p.started
@@ -382,16 +382,16 @@ func TestStopDeliversRunningWhatsat(t *testing.T) {
 func TestStopUnderPipelinedLoad(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: plainSetup, Loops: 2})
+	h, err := node.StartHerd(cfg, []string{"Holiday"}, node.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := h.Members[0].Node
+	node := h.Nodes[0].Node
 	const clients = 8
 	results := make([]pipeResult, clients)
 	var wg, first sync.WaitGroup
 	for i := range clients {
-		c := testclient.Dial(t, h.Members[0].Addr())
+		c := testclient.Dial(t, h.Nodes[0].Addr())
 		first.Add(1)
 		wg.Go(func() { results[i] = pipeline(c.Conn, fmt.Sprintf("pipe%d", i), first.Done) })
 	}

@@ -63,7 +63,7 @@ type Server struct {
 	stats    statShards                  // per-event-loop counters (stats.go)
 	lim      atomic.Pointer[herd.Limits] // the live limits (reload.go)
 
-	// Limits (issue #8): see limits.go and drain.go.
+	// Limits: see limits.go and drain.go.
 	maxConns     int
 	backlog      int        // listen backlog, bounded by the fd headroom
 	timeouts     limitsView // idle, line and write timeouts, fixed at New

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/places/geonames"
 )
@@ -38,7 +38,7 @@ func offline(t testing.TB) places.Provider {
 }
 
 // startPlacesNode runs one node (Holiday) with provider p.
-func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *node.Member {
+func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *node.Node {
 	t.Helper()
 	cfg := testConfig(t)
 	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
@@ -46,7 +46,7 @@ func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *no
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, timeout, 4
 		return o, l, err
 	}
-	h, err := node.Start(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
+	h, err := node.StartHerd(cfg, []string{"Holiday"}, node.Options{Setup: setup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *no
 		defer cancel()
 		_ = h.Stop(ctx)
 	})
-	return h.Members[0]
+	return h.Nodes[0]
 }
 
 // readWhatsat reads one WHATSAT reply: the AT line, the body, the empty line.

@@ -45,7 +45,7 @@ func lineStamp(line []byte) codec.Stamp {
 // newer reports whether (stamp, line) should replace the held line: a later
 // client time wins; equal times are broken by comparing the AT lines as
 // bytes, the larger winning, so every node settles on the same line
-// (PROTOCOL.md).
+// (docs/PROTOCOL.md, Newest wins).
 func newer(stamp codec.Stamp, line, held []byte) bool {
 	if c := stamp.Compare(lineStamp(held)); c != 0 {
 		return c > 0

@@ -1,8 +1,7 @@
 package herd_test
 
 // The node's cache against two popular byte caches, github.com/coocood/freecache
-// and github.com/allegro/bigcache/v3, on the node's workload (a direction of
-// issue #11; BENCHMARKS.md, "The node's cache against freecache and
+// and github.com/allegro/bigcache/v3, on the node's workload (BENCHMARKS.md, "The node's cache against freecache and
 // bigcache"). Benchmarks only: nothing here runs under go test without -bench.
 //
 // What is compared is not the same contract, and the figures must be read

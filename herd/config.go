@@ -19,7 +19,7 @@ import (
 	"github.com/herdnet/herd/places"
 )
 
-// DefaultConfigYAML is the default five-node herd of PROTOCOL.md, embedded in
+// DefaultConfigYAML is the default five-node herd of docs/PROTOCOL.md, embedded in
 // the binary. `herd up` runs it when no --config is given.
 //
 //go:embed default.yaml
@@ -126,7 +126,8 @@ type Limits struct {
 	// while its reading is paused before the node closes it.
 	MaxPausedInbound int `yaml:"max_paused_inbound"`
 
-	// Issue #8: never fall over, never lose an update. Zero means the default.
+	// A node never falls over and never loses an update it acknowledged
+	// (docs/OPERATIONS.md, Limits and shutdown). Zero means the default.
 	//
 	// MaxConns bounds the client connections of one node; a connection past
 	// it is closed at once and counted. Peer links do not count. 0: auto,

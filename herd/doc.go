@@ -13,7 +13,7 @@
 // its cache (count and sum of LineHash, the replaced line's hash reported by
 // the cache's store) that peer links compare with their neighbours'. Whatsat composes WHATSAT answers from a places.Provider. Config is the
 // herd's YAML topology and settings; the default five-node herd of
-// PROTOCOL.md is embedded.
+// docs/PROTOCOL.md is embedded.
 //
 // Everything here is tested with in-memory fakes; the engine package puts it
 // on the network.

@@ -5,27 +5,23 @@ import (
 	"sync"
 
 	"github.com/herdnet/herd/admin"
-	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 )
 
-// adminNode is what the member's admin port reads of it.
-func (m *Member) adminNode(herdTopology func() admin.Topology) admin.Node {
-	n := admin.Node{
-		Name:    m.Node.Name(),
-		Listen:  m.Addr,
-		Clients: m.Node.Cache().Len,
-		Links:   m.Links.Stats,
-		Inbound: m.Links.Inbound,
-		Refused: m.Links.Refused,
+// adminNode is what the node's admin port reads of it.
+func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
+	return admin.Node{
+		Name:    n.Node.Name(),
+		Listen:  n.Addr,
+		Clients: n.Node.Cache().Len,
+		Links:   n.Links.Stats,
+		Inbound: n.Links.Inbound,
+		Refused: n.Links.Refused,
+		Engine:  n.Server.Stats,
 		Herd:    herdTopology,
-		Health:  m.Health,
-		Metrics: m.Metrics,
+		Health:  n.Health,
+		Metrics: n.Metrics,
 	}
-	if es, ok := m.Server.(interface{ Stats() engine.Stats }); ok {
-		n.Engine = es.Stats
-	}
-	return n
 }
 
 // topology is /herd: the config's nodes, with the real addresses of those
@@ -35,6 +31,10 @@ type topology struct {
 	mu     sync.Mutex
 	listen map[string]string // under mu
 	admin  map[string]string // under mu
+}
+
+func newTopology(cfg *herd.Config) *topology {
+	return &topology{cfg: cfg, listen: map[string]string{}, admin: map[string]string{}}
 }
 
 func (t *topology) set(name, listen, adminAddr string) {

@@ -87,7 +87,7 @@ func TestMeasureSnapshot(t *testing.T) {
 		readies = append(readies, time.Since(start))
 		loadCPU += cpuTime() - cpu0
 		loads = append(loads, restored["Alford"].Took)
-		if n := h.Member("Alford").Node.Cache().Len(); n != clients {
+		if n := h.Node("Alford").Node.Cache().Len(); n != clients {
 			t.Fatalf("restored %d clients, want %d", n, clients)
 		}
 		stopHerd(t, h)
@@ -102,7 +102,7 @@ func TestMeasureSnapshot(t *testing.T) {
 	// Probe p99: a client doing IAMAT round trips, alternately without and
 	// with snapshots written back to back, in rounds.
 	h := startHerd(t, cfg, dataDir, nil, "Alford")
-	m := h.Member("Alford")
+	m := h.Node("Alford")
 	conn, err := net.DialTimeout("tcp", m.Addr(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)

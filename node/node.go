@@ -1,14 +1,15 @@
-// Package node assembles and runs the nodes of one herd config in this process, over
-// either I/O model: it builds each member (cache, peer links, herd.Node and
-// the client-facing server), starts every server first so that a herd on
-// port 0 learns each node's real address, then links every node to its
-// neighbours. With a data directory, each node first loads its snapshot
-// (package snapshot) into its cache, then writes one every interval and when
-// it stops. `herd up` runs all the nodes of a config, `herd serve` one;
-// `herd-bench` runs the goroutine-per-connection baseline through the same
-// code. Tests use it to stand up a herd on loopback. With Options.Admin each
-// node also gets its admin port (package admin), started before the client
-// port so /livez answers while the node starts.
+// Package node is where a node is assembled and run: its cache (loaded
+// from its snapshot when it has a data directory), its peer links, its
+// herd.Node, its client-facing server (the gnet engine, or any Server the
+// caller hands in, such as bench's goroutine-per-connection baseline) and
+// its admin port (package admin), started before the client port so that
+// /livez answers while the node starts.
+//
+// Start runs one node of a herd config; StartHerd runs several in this
+// process (`herd up`, herd-bench and the multi-node tests): every node
+// listens first, so that a herd on port 0 learns each node's real
+// address, then each links to its neighbours. With a data directory a node
+// writes its snapshot every interval and when it stops.
 package node
 
 import (
@@ -17,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/engine"
@@ -27,12 +27,27 @@ import (
 )
 
 // Server is a node's client-facing server, whatever its I/O model:
-// *engine.Server, or the goroutine-per-connection baseline of bench.
+// *engine.Server, or the goroutine-per-connection baseline of bench (whose
+// Stats and SetLimits do nothing). Start, Stop and Addr are as
+// engine.Server documents them; every method may be called from any
+// goroutine.
 type Server interface {
 	Start() error
 	Stop(ctx context.Context) error
+	// Addr is the address the server listens on, with the real port.
 	Addr() string
+	// Done is closed when the server stopped: after Stop, or on its own
+	// (then Err says why).
+	Done() <-chan struct{}
+	// Err is why the server stopped on its own; nil otherwise.
+	Err() error
+	// Stats are the server's counters for the admin port.
+	Stats() engine.Stats
+	// SetLimits replaces the limits while the server runs (reload).
+	SetLimits(herd.Limits)
 }
+
+var _ Server = (*engine.Server)(nil)
 
 // ServerConfig is what every I/O model needs besides its node.
 type ServerConfig struct {
@@ -59,8 +74,34 @@ func Gnet(node *herd.Node, cfg ServerConfig) Server {
 // security settings (Origins, Secret, PeerPort) from the config.
 type Setup func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error)
 
-// Member is one node running in this process.
-type Member struct {
+// Options are what starting a node needs besides the config and its name.
+type Options struct {
+	Setup     Setup     // nil: nodes with no places backend and no log
+	NewServer NewServer // nil: Gnet
+	Loops     int
+	// Admin starts the admin port of every node that has an admin address
+	// in the config (herd up and serve set it; most tests do not).
+	Admin bool
+	// DataDir returns the data directory of the node called name, where it
+	// keeps its snapshot; nil, or "" for a node: no snapshots.
+	DataDir func(name string) string
+	// Restored, when set, is called once a node's snapshot load finished
+	// (whatever it found: a snapshot, none, or one it rejected), before the
+	// node listens, on the goroutine that called Start. A readiness probe
+	// can count on it; every node has been restored when Start returns.
+	Restored func(name string, r snapshot.Restored)
+}
+
+// Config says which node of which herd Start runs, and how.
+type Config struct {
+	Herd *herd.Config // validated
+	Name string       // one of Herd's nodes
+	Options
+}
+
+// Node is one node running in this process: what Start assembled.
+type Node struct {
+	// Node is the node's command logic (cache, flooding, WHATSAT).
 	Node   *herd.Node
 	Links  *peer.Links
 	Server Server
@@ -80,192 +121,146 @@ type Member struct {
 	// Restored is what loading the snapshot found, before the node
 	// listened; zero when the node has no data directory.
 	Restored snapshot.Restored
+
+	nc   herd.Member // the node's entry in the config
+	opts herd.NodeOptions
+	log  *slog.Logger // Setup's; nil: none
 }
 
-// AdminAddr is the address of the member's admin port, "" for none.
-func (m *Member) AdminAddr() string {
-	if m.Admin == nil {
-		return ""
+// Start starts the node cfg names: it listens (its admin port, its peer
+// port when it has one, its client port), then links to its neighbours at
+// their configured addresses. On error what was started is stopped.
+func Start(cfg Config) (*Node, error) {
+	topo := newTopology(cfg.Herd)
+	n, err := build(cfg.Herd, cfg.Name, cfg.Options, 1)
+	if err != nil {
+		return nil, err
 	}
-	return m.Admin.Addr()
-}
-
-// Addr is the address the member's server listens on.
-func (m *Member) Addr() string { return m.Server.Addr() }
-
-// Stop stops the member's server, then flushes and closes its links, then
-// writes its last snapshot (the cache no longer changes by then).
-func (m *Member) Stop(ctx context.Context) error {
-	m.Health.SetDraining() // /readyz says 503 before the port closes
-	err := m.Server.Stop(ctx)
-	// Closing the links flushes what is queued for each neighbour; one
-	// that stops reading could hold that for its write timeout, so the
-	// wait is bounded by ctx too (inbound links are closed at once, so the
-	// cache no longer changes and the snapshot below can be written while
-	// a flush finishes).
-	closed := make(chan struct{})
-	go func() { m.Links.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-ctx.Done():
-		err = errors.Join(err, fmt.Errorf("%s: peer links still flushing: %w", m.Node.Name(), ctx.Err()))
+	peerAddr, err := n.listen(cfg.Admin, topo)
+	if err != nil {
+		return nil, err
 	}
-	if m.Admin != nil {
-		err = errors.Join(err, m.Admin.Stop(ctx))
-	}
-	if m.Snapshot != nil {
-		err = errors.Join(err, m.Snapshot.Close())
-	}
-	return err
+	local := map[string]string{cfg.Name: peerAddr}
+	n.Links.Connect(n.Node, neighbors(cfg.Herd, cfg.Name, local))
+	return n, nil
 }
 
-// Herd is the members of one config running in this process.
-type Herd struct {
-	Members []*Member
-	// what Reload needs (reload.go)
-	cfg   *herd.Config
-	local map[string]string // real client addresses of the members
-	topo  *topology
-}
-
-// Options are what Start needs besides the config and the node names.
-type Options struct {
-	Setup     Setup     // nil: nodes with no places backend and no log
-	NewServer NewServer // nil: Gnet
-	Loops     int
-	// Admin starts the admin port of every node that has an admin address
-	// in the config (herd up and serve set it; most tests do not).
-	Admin bool
-	// DataDir returns the data directory of the node called name, where it
-	// keeps its snapshot; nil, or "" for a node: no snapshots.
-	DataDir func(name string) string
-	// Restored, when set, is called once a node's snapshot load finished
-	// (whatever it found: a snapshot, none, or one it rejected), before the
-	// node listens, on the goroutine that called Start. A readiness probe
-	// can count on it; every node has been restored when Start returns.
-	Restored func(name string, r snapshot.Restored)
-}
-
-// Start starts the named nodes of cfg: every one listens first (its client
-// port, and its peer port when it has one), then each links to its
-// neighbours. A neighbour running in this process whose configured port
-// is 0 is dialled at its real address; others at their configured address
-// (which may be a proxy in front of it). On
-// error the nodes already started are stopped.
-func Start(cfg *herd.Config, names []string, o Options) (*Herd, error) {
+// build assembles the node of cfg called name, which will share the
+// process's descriptors with share-1 others; nothing listens yet.
+func build(cfg *herd.Config, name string, o Options, share int) (*Node, error) {
 	if o.NewServer == nil {
 		o.NewServer = Gnet
 	}
-	h := &Herd{cfg: cfg}
-	fail := func(err error) (*Herd, error) {
-		return nil, errors.Join(err, h.Stop(context.Background()))
+	nc, err := cfg.Node(name)
+	if err != nil {
+		return nil, err
 	}
-	local := map[string]string{}
-	topo := &topology{cfg: cfg, listen: map[string]string{}, admin: map[string]string{}}
-	for _, name := range names {
-		nc, err := cfg.Node(name)
-		if err != nil {
-			return fail(err)
+	var opts herd.NodeOptions
+	var logger *slog.Logger
+	if o.Setup != nil {
+		if opts, logger, err = o.Setup(nc); err != nil {
+			return nil, err
 		}
-		var opts herd.NodeOptions
-		var logger *slog.Logger
-		if o.Setup != nil {
-			if opts, logger, err = o.Setup(nc); err != nil {
-				return fail(err)
-			}
-		}
-		if opts.Name == "" {
-			opts.Name = nc.Name
-		}
-		store, restored, err := restore(cfg, nc.Name, &opts, logger, o)
-		if err != nil {
-			return fail(err)
-		}
-		if opts.Cache == nil {
-			opts.Cache = herd.NewCache()
-		}
-		if opts.MaxFuture == 0 {
-			opts.MaxFuture = cfg.Limits.MaxFuture
-		}
-		pc, err := peerConfig(cfg, nc, logger)
-		if err != nil {
-			return fail(err)
-		}
-		pc.Cache = opts.Cache
-		links := peer.New(pc)
-		if opts.Flooder == nil {
-			opts.Flooder = links
-		}
-		if opts.Origins == nil {
-			opts.Origins = cfg.Names()
-		}
-		opts.Secret = opts.Secret || cfg.Security.Secret != ""
-		opts.PeerPort = opts.PeerPort || nc.PeerListen != ""
-		metrics := admin.NewMetrics()
-		opts.Places = metrics.Places(opts.Places)
-		node := herd.NewNode(opts)
-		if !opts.Secret {
-			msg := "no herd secret (security.secret or HERD_SECRET): any client may send AT lines and forge locations"
-			if opts.PeerPort {
-				msg = "no herd secret (security.secret or HERD_SECRET): anyone who reaches the peer port may inject updates"
-			}
-			if cfg.Security.TLS.Enabled() {
-				msg = ""
-			}
-			if msg != "" && logger != nil {
-				logger.Warn(msg, "node", opts.Name)
-			}
-		}
-		sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: len(names)}
-		m := &Member{Node: node, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
-			Server: o.NewServer(node, sc)}
-		closeAll := func() {
-			links.Close()
-			if m.Admin != nil {
-				_ = m.Admin.Stop(context.Background())
-			}
-			if store != nil {
-				store.Close() // not started: writes nothing
-			}
-		}
-		// The snapshot is loaded by now, so /readyz turns 200 only once the
-		// node has its view back and listens.
-		if o.Admin && nc.Admin != "" {
-			m.Admin = admin.New(m.adminNode(topo.get), logger)
-			if err := m.Admin.Start(nc.Admin); err != nil {
-				m.Admin = nil
-				closeAll()
-				return fail(err)
-			}
-			topo.set(name, "", m.Admin.Addr())
-		}
-		peerAddr := ""
-		if nc.PeerListen != "" {
-			if peerAddr, err = links.Listen(nc.PeerListen); err != nil {
-				closeAll()
-				return fail(fmt.Errorf("%s: peer port: %w", name, err))
-			}
-		}
-		if err := m.Server.Start(); err != nil {
-			closeAll()
-			return fail(err)
-		}
+	}
+	if opts.Name == "" {
+		opts.Name = nc.Name
+	}
+	store, restored, err := restore(cfg, nc.Name, &opts, logger, o)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := peerConfig(cfg, nc, logger)
+	if err != nil {
 		if store != nil {
-			store.Start(snapshot.Lines(opts.Cache))
+			store.Close() // not started: writes nothing
 		}
-		m.Health.SetListening()
-		h.Members = append(h.Members, m)
-		local[name] = m.Addr()
-		topo.set(name, m.Addr(), "")
-		if peerAddr != "" {
-			local[name] = peerAddr
+		return nil, err
+	}
+	if opts.Cache == nil {
+		opts.Cache = herd.NewCache()
+	}
+	pc.Cache = opts.Cache
+	links := peer.New(pc)
+	if opts.Flooder == nil {
+		opts.Flooder = links
+	}
+	nodeOptions(cfg, nc, &opts, logger)
+	metrics := admin.NewMetrics()
+	opts.Places = metrics.Places(opts.Places)
+	hn := herd.NewNode(opts)
+	sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: share}
+	return &Node{Node: hn, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
+		Server: o.NewServer(hn, sc), nc: nc, opts: opts, log: logger}, nil
+}
+
+// nodeOptions fills in what the config says of the node's options: its
+// clock limit and its security settings, and warns of a herd without a
+// secret.
+func nodeOptions(cfg *herd.Config, nc herd.Member, opts *herd.NodeOptions, logger *slog.Logger) {
+	if opts.MaxFuture == 0 {
+		opts.MaxFuture = cfg.Limits.MaxFuture
+	}
+	if opts.Origins == nil {
+		opts.Origins = cfg.Names()
+	}
+	opts.Secret = opts.Secret || cfg.Security.Secret != ""
+	opts.PeerPort = opts.PeerPort || nc.PeerListen != ""
+	if opts.Secret || cfg.Security.TLS.Enabled() || logger == nil {
+		return
+	}
+	msg := "no herd secret (security.secret or HERD_SECRET): any client may send AT lines and forge locations"
+	if opts.PeerPort {
+		msg = "no herd secret (security.secret or HERD_SECRET): anyone who reaches the peer port may inject updates"
+	}
+	logger.Warn(msg, "node", opts.Name)
+}
+
+// listen opens the node's ports: its admin port when withAdmin and the
+// config gives one (the snapshot is loaded by now, so /readyz turns 200
+// only once the node has its view back and listens), its peer port, and
+// its client port; then it starts writing snapshots. It returns the
+// address neighbours in this process dial. On error it closes what it
+// opened.
+func (n *Node) listen(withAdmin bool, topo *topology) (dialAddr string, err error) {
+	name := n.nc.Name
+	defer func() {
+		if err != nil {
+			n.Links.Close()
+			if n.Admin != nil {
+				_ = n.Admin.Stop(context.Background())
+				n.Admin = nil
+			}
+			if n.Snapshot != nil {
+				n.Snapshot.Close() // not started: writes nothing
+			}
+		}
+	}()
+	if withAdmin && n.nc.Admin != "" {
+		a := admin.New(n.adminNode(topo.get), n.log)
+		if err := a.Start(n.nc.Admin); err != nil {
+			return "", err
+		}
+		n.Admin = a
+		topo.set(name, "", a.Addr())
+	}
+	peerAddr := ""
+	if n.nc.PeerListen != "" {
+		if peerAddr, err = n.Links.Listen(n.nc.PeerListen); err != nil {
+			return "", fmt.Errorf("%s: peer port: %w", name, err)
 		}
 	}
-	h.local, h.topo = local, topo
-	for _, m := range h.Members {
-		m.Links.Connect(m.Node, neighbors(cfg, m.Node.Name(), local))
+	if err := n.Server.Start(); err != nil {
+		return "", err
 	}
-	return h, nil
+	if n.Snapshot != nil {
+		n.Snapshot.Start(snapshot.Lines(n.opts.Cache))
+	}
+	n.Health.SetListening()
+	topo.set(name, n.Addr(), "")
+	if peerAddr != "" {
+		return peerAddr, nil
+	}
+	return n.Addr(), nil
 }
 
 // restore opens the data directory of the node called name, if it has one,
@@ -300,70 +295,51 @@ func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog
 	return store, r, nil
 }
 
-// peerConfig is the peer-link configuration of node nc: its neighbours,
-// the herd secret, and its TLS identity (a "{name}" in the file names of
-// security.tls is replaced by the node's name).
-func peerConfig(cfg *herd.Config, nc herd.Member, logger *slog.Logger) (peer.Config, error) {
-	pc := peer.Config{Name: nc.Name, Peers: cfg.Peers, Secret: []byte(cfg.Security.Secret), Logger: logger}
-	for _, nb := range cfg.Neighbors(nc.Name) {
-		pc.Neighbors = append(pc.Neighbors, nb.Name)
+// Name is the node's name.
+func (n *Node) Name() string { return n.Node.Name() }
+
+// AdminAddr is the address of the node's admin port, "" for none.
+func (n *Node) AdminAddr() string {
+	if n.Admin == nil {
+		return ""
 	}
-	if t := cfg.Security.TLS; t.Enabled() {
-		expand := func(s string) string { return strings.ReplaceAll(s, "{name}", nc.Name) }
-		id, err := peer.LoadTLS(expand(t.Cert), expand(t.Key), expand(t.CA))
-		if err != nil {
-			return pc, fmt.Errorf("%s: %w", nc.Name, err)
-		}
-		pc.TLS = id
-	}
-	return pc, nil
+	return n.Admin.Addr()
 }
 
-// Member returns the running node called name, or nil.
-func (h *Herd) Member(name string) *Member {
-	for _, m := range h.Members {
-		if m.Node.Name() == name {
-			return m
-		}
-	}
-	return nil
-}
+// Addr is the address the node's client server listens on.
+func (n *Node) Addr() string { return n.Server.Addr() }
 
-// Failed returns a channel that yields the error of the first member whose
-// server stopped on its own (a gnet reactor that gave up); it never yields
-// for servers that cannot say (the baseline) or after Stop.
-func (h *Herd) Failed() <-chan error {
-	ch := make(chan error, 1)
-	for _, m := range h.Members {
-		d, ok := m.Server.(interface {
-			Done() <-chan struct{}
-			Err() error
-		})
-		if !ok {
-			continue
-		}
-		go func() {
-			<-d.Done()
-			if err := d.Err(); err != nil {
-				select {
-				case ch <- err:
-				default:
-				}
-			}
-		}()
-	}
-	return ch
-}
+// Done is closed when the node's server stopped: after Stop, or on its own
+// (a gnet reactor that gave up; then Err says why, and the process should
+// exit so that a supervisor restarts it). Any goroutine.
+func (n *Node) Done() <-chan struct{} { return n.Server.Done() }
 
-// Stop stops every node, in parallel.
-func (h *Herd) Stop(ctx context.Context) error {
-	errs := make(chan error, len(h.Members))
-	for _, m := range h.Members {
-		go func() { errs <- m.Stop(ctx) }()
+// Err is why the node's server stopped on its own; nil before Done is
+// closed or after a Stop. Any goroutine.
+func (n *Node) Err() error { return n.Server.Err() }
+
+// Stop stops the node's server, then flushes and closes its links, then
+// writes its last snapshot (the cache no longer changes by then).
+func (n *Node) Stop(ctx context.Context) error {
+	n.Health.SetDraining() // /readyz says 503 before the port closes
+	err := n.Server.Stop(ctx)
+	// Closing the links flushes what is queued for each neighbour; one
+	// that stops reading could hold that for its write timeout, so the
+	// wait is bounded by ctx too (inbound links are closed at once, so the
+	// cache no longer changes and the snapshot below can be written while
+	// a flush finishes).
+	closed := make(chan struct{})
+	go func() { n.Links.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("%s: peer links still flushing: %w", n.Node.Name(), ctx.Err()))
 	}
-	var err error
-	for range h.Members {
-		err = errors.Join(err, <-errs)
+	if n.Admin != nil {
+		err = errors.Join(err, n.Admin.Stop(ctx))
+	}
+	if n.Snapshot != nil {
+		err = errors.Join(err, n.Snapshot.Close())
 	}
 	return err
 }

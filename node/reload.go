@@ -3,28 +3,9 @@ package node
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/peer"
 )
-
-// neighbors lists the neighbours of the node called name, at the address
-// its links dial (the peer port when it has one).
-func neighbors(cfg *herd.Config, name string, local map[string]string) []peer.Neighbor {
-	var nbs []peer.Neighbor
-	for _, nc := range cfg.Neighbors(name) {
-		// A neighbour in this process whose configured port is 0 is dialled
-		// at its real address; others at their configured one (which may
-		// be a proxy in front of it).
-		addr := nc.PeerAddress()
-		if a, ok := local[nc.Name]; ok && strings.HasSuffix(addr, ":0") {
-			addr = a
-		}
-		nbs = append(nbs, peer.Neighbor{Name: nc.Name, Address: addr})
-	}
-	return nbs
-}
 
 // Reload applies a new, validated config to the running nodes (SIGHUP)
 // without dropping clients: each node's neighbour set (links to removed
@@ -35,9 +16,9 @@ func neighbors(cfg *herd.Config, name string, local map[string]string) []peer.Ne
 // longer defines a node running here is refused whole, and the old config
 // stays. Call it from one goroutine at a time.
 func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
-	for _, m := range h.Members {
-		if _, err := cfg.Node(m.Node.Name()); err != nil {
-			return nil, fmt.Errorf("node %s runs here but the new config does not define it (%w); keeping the old config", m.Node.Name(), err)
+	for _, n := range h.Nodes {
+		if _, err := cfg.Node(n.Name()); err != nil {
+			return nil, fmt.Errorf("node %s runs here but the new config does not define it (%w); keeping the old config", n.Name(), err)
 		}
 	}
 	old := h.cfg
@@ -63,8 +44,8 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 			f.keep()
 		}
 	}
-	for _, m := range h.Members {
-		name := m.Node.Name()
+	for _, n := range h.Nodes {
+		name := n.Name()
 		before, _ := old.Node(name)
 		after, _ := cfg.Node(name)
 		if before.Listen != after.Listen {
@@ -76,13 +57,11 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 		if before.Admin != after.Admin {
 			notes = append(notes, fmt.Sprintf("%s: admin %q -> %q needs a restart", name, before.Admin, after.Admin))
 		}
-		added, removed := m.Links.Update(neighbors(cfg, name, h.local))
+		added, removed := n.Links.Update(neighbors(cfg, name, h.local))
 		if len(added)+len(removed) > 0 {
 			notes = append(notes, fmt.Sprintf("%s: neighbours added %v, removed %v", name, added, removed))
 		}
-		if s, ok := m.Server.(interface{ SetLimits(herd.Limits) }); ok {
-			s.SetLimits(cfg.Limits)
-		}
+		n.Server.SetLimits(cfg.Limits)
 	}
 	if old.Limits != cfg.Limits {
 		notes = append(notes, fmt.Sprintf("limits now %+v", cfg.Limits))

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/peer"
 )
 
-func linkStates(m *node.Member) map[string]peer.LinkState {
+func linkStates(m *node.Node) map[string]peer.LinkState {
 	out := map[string]peer.LinkState{}
 	for _, l := range m.Links.Stats() {
 		out[l.Peer] = l.State
@@ -26,12 +26,12 @@ func linkStates(m *node.Member) map[string]peer.LinkState {
 func TestReload(t *testing.T) {
 	cfg := testConfig()
 	names := []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
-	h, err := node.Start(cfg, names, node.Options{Loops: 1})
+	h, err := node.StartHerd(cfg, names, node.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
-	alford := h.Member("Alford")
+	alford := h.Node("Alford")
 	testclient.Eventually(t, "Alford's links up", func() bool {
 		s := linkStates(alford)
 		return s["Hamilton"] == peer.StateUp && s["Welsh"] == peer.StateUp
@@ -55,7 +55,7 @@ func TestReload(t *testing.T) {
 		s := linkStates(alford)
 		return len(s) == 2 && s["Hamilton"] == peer.StateUp && s["Ball"] == peer.StateUp
 	})
-	if s := linkStates(h.Member("Welsh")); len(s) != 1 || s["Ball"] != peer.StateUp {
+	if s := linkStates(h.Node("Welsh")); len(s) != 1 || s["Ball"] != peer.StateUp {
 		t.Errorf("Welsh's links after the reload: %v", s)
 	}
 	// The same connection, the new limit.
@@ -64,7 +64,7 @@ func TestReload(t *testing.T) {
 		t.Errorf("a line over the reloaded limit: %q", got)
 	}
 	// A report at Ball reaches Alford directly over the new link.
-	b := testclient.Dial(t, h.Member("Ball").Addr())
+	b := testclient.Dial(t, h.Node("Ball").Addr())
 	line := b.Ask("IAMAT kiwi +34.068930-118.445127 1479413884.5")
 	testclient.Eventually(t, "Alford to hold kiwi", func() bool {
 		e := alford.Node.Lookup([]byte("kiwi"))
@@ -84,13 +84,13 @@ func TestReload(t *testing.T) {
 }
 
 // TestReloadRestartOnlyLimits: the limits fixed at start (max_conns and
-// the three timeouts in the engine, max_future in the node) used to be listed in "limits now
-// {...IdleTimeout:1s...}" as if applied, while the node kept the old ones.
-// The reload must say they need a restart, and compare a later reload
+// the three timeouts in the engine, max_future in the node) must not be
+// reported as applied while the node keeps the old ones: the reload must
+// say they need a restart, and compare a later reload
 // against the values in force.
 func TestReloadRestartOnlyLimits(t *testing.T) {
 	cfg := testConfig()
-	h, err := node.Start(cfg, []string{"Alford"}, node.Options{Loops: 1})
+	h, err := node.StartHerd(cfg, []string{"Alford"}, node.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/snapshot"
 )
 
@@ -26,7 +26,7 @@ func startHerd(t *testing.T, cfg *herd.Config, dataDir string, restored map[stri
 	if restored != nil {
 		o.Restored = func(name string, r snapshot.Restored) { restored[name] = r }
 	}
-	h, err := node.Start(cfg, names, o)
+	h, err := node.StartHerd(cfg, names, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +47,8 @@ func stopHerd(t *testing.T, h *node.Herd) {
 // connection per node, and reads every reply.
 func report(t *testing.T, h *node.Herd, n int) {
 	t.Helper()
-	conns := make([]*testclient.Client, len(h.Members))
-	for i, m := range h.Members {
+	conns := make([]*testclient.Client, len(h.Nodes))
+	for i, m := range h.Nodes {
 		conns[i] = testclient.Dial(t, m.Addr())
 	}
 	var b [5]strings.Builder
@@ -69,7 +69,7 @@ func report(t *testing.T, h *node.Herd, n int) {
 }
 
 // view is client id -> AT line of everything a node holds.
-func view(m *node.Member) map[string]string {
+func view(m *node.Node) map[string]string {
 	got := map[string]string{}
 	var cmd codec.Command
 	for line := range snapshot.Lines(m.Node.Cache()) {
@@ -83,13 +83,13 @@ func view(m *node.Member) map[string]string {
 // converge waits until every member holds exactly want.
 func converge(t *testing.T, h *node.Herd, want map[string]string) {
 	t.Helper()
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		testclient.Eventually(t, m.Node.Name()+" holding every client", func() bool { return maps.Equal(view(m), want) })
 	}
 }
 
-// The finding of issue #9: 1,000 clients known before a whole-herd
-// restart, 0 after. With a data directory every node restores every client,
+// Without snapshots, 1,000 clients known before a whole-herd restart are
+// all forgotten after it. With a data directory every node restores every client,
 // byte for byte, from its own snapshot, before it listens.
 func TestWholeHerdRestartRestoresEveryClient(t *testing.T) {
 	const clients = 1000
@@ -97,8 +97,8 @@ func TestWholeHerdRestartRestoresEveryClient(t *testing.T) {
 	cfg := testConfig()
 	h := startHerd(t, cfg, dataDir, nil, allNodes...)
 	report(t, h, clients)
-	testclient.Eventually(t, "Alford holding every client", func() bool { return h.Member("Alford").Node.Cache().Len() == clients })
-	want := view(h.Member("Alford"))
+	testclient.Eventually(t, "Alford holding every client", func() bool { return h.Node("Alford").Node.Cache().Len() == clients })
+	want := view(h.Node("Alford"))
 	converge(t, h, want)
 	stopHerd(t, h)
 	for _, name := range allNodes {
@@ -109,7 +109,7 @@ func TestWholeHerdRestartRestoresEveryClient(t *testing.T) {
 
 	// One node alone, with no neighbour to learn from: its snapshot has it all.
 	alone := startHerd(t, cfg, dataDir, nil, "Ball")
-	if got := view(alone.Member("Ball")); !maps.Equal(got, want) {
+	if got := view(alone.Node("Ball")); !maps.Equal(got, want) {
 		t.Fatalf("Ball alone restored %d clients, want %d byte for byte", len(got), len(want))
 	}
 	stopHerd(t, alone)
@@ -117,7 +117,7 @@ func TestWholeHerdRestartRestoresEveryClient(t *testing.T) {
 	// The whole herd: every node holds every client when Start returns.
 	restored := map[string]snapshot.Restored{}
 	h = startHerd(t, cfg, dataDir, restored, allNodes...)
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		name := m.Node.Name()
 		if got := view(m); !maps.Equal(got, want) {
 			t.Errorf("%s restored %d clients, want %d byte for byte", name, len(got), len(want))
@@ -128,7 +128,7 @@ func TestWholeHerdRestartRestoresEveryClient(t *testing.T) {
 		}
 	}
 	// And answers for them over TCP, byte for byte.
-	c := testclient.Dial(t, h.Member("Holiday").Addr())
+	c := testclient.Dial(t, h.Node("Holiday").Addr())
 	if got := c.Ask("IAMAT client-7 +0.0+0.0 0"); got != want["client-7"]+"\n" {
 		t.Fatalf("Holiday answers %q, want %q", got, want["client-7"])
 	}
@@ -143,8 +143,8 @@ func TestCorruptSnapshotRepairedByNeighbours(t *testing.T) {
 	cfg := testConfig()
 	h := startHerd(t, cfg, dataDir, nil, allNodes...)
 	report(t, h, clients)
-	testclient.Eventually(t, "Alford holding every client", func() bool { return h.Member("Alford").Node.Cache().Len() == clients })
-	want := view(h.Member("Alford"))
+	testclient.Eventually(t, "Alford holding every client", func() bool { return h.Node("Alford").Node.Cache().Len() == clients })
+	want := view(h.Node("Alford"))
 	converge(t, h, want)
 	stopHerd(t, h)
 
@@ -178,7 +178,7 @@ func TestCorruptSnapshotRepairedByNeighbours(t *testing.T) {
 
 	// Its next snapshot is whole again.
 	h = startHerd(t, cfg, dataDir, nil, "Hamilton")
-	if got := view(h.Member("Hamilton")); !maps.Equal(got, want) {
+	if got := view(h.Node("Hamilton")); !maps.Equal(got, want) {
 		t.Fatalf("Hamilton's snapshot after repair holds %d clients, want %d", len(got), len(want))
 	}
 	stopHerd(t, h)
@@ -187,12 +187,12 @@ func TestCorruptSnapshotRepairedByNeighbours(t *testing.T) {
 // A node without a data directory writes nothing and reports no restore.
 func TestNoDataDirNoSnapshot(t *testing.T) {
 	cfg := testConfig()
-	h, err := node.Start(cfg, []string{"Alford"}, node.Options{Loops: 1})
+	h, err := node.StartHerd(cfg, []string{"Alford"}, node.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
-	if m := h.Member("Alford"); m.Snapshot != nil || m.Restored != (snapshot.Restored{}) {
+	if m := h.Node("Alford"); m.Snapshot != nil || m.Restored != (snapshot.Restored{}) {
 		t.Fatalf("member without a data dir has %+v, %+v", m.Snapshot, m.Restored)
 	}
 }
@@ -203,7 +203,7 @@ func TestUnusableDataDir(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := node.Start(testConfig(), []string{"Alford", "Ball"}, node.Options{Loops: 1,
+	_, err := node.StartHerd(testConfig(), []string{"Alford", "Ball"}, node.Options{Loops: 1,
 		DataDir: func(name string) string {
 			if name == "Ball" {
 				return filepath.Join(file, name) // under a regular file

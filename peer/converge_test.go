@@ -15,13 +15,13 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 // TestRelinkAfterRestart: a neighbour that restarts hears of an update sent
-// elsewhere as soon as it links back in, not after its neighbours' backoff
-// (issue #9). Welsh restarts after being down long enough for Alford's
+// elsewhere as soon as it links back in, not after its neighbours' backoff.
+// Welsh restarts after being down long enough for Alford's
 // backoff (min 400 ms here) to grow; right after it is back, a new IAMAT
 // arrives at Alford, and the time until Welsh holds it is measured.
 func TestRelinkAfterRestart(t *testing.T) {
@@ -33,25 +33,25 @@ func TestRelinkAfterRestart(t *testing.T) {
 	addrs := freePorts(t, 5)
 	cfg := ring(t, addrs, nil, "security: {secret: relink}\npeers: {backoff_min: 400ms, backoff_max: 3s}\n")
 	h := start(t, cfg, []string{"Alford", "Ball", "Hamilton", "Holiday"}, &logs)
-	welsh := start(t, cfg, []string{"Welsh"}, &logs).Members[0]
+	welsh := start(t, cfg, []string{"Welsh"}, &logs).Nodes[0]
 
 	var delays, relinks []time.Duration
 	for i := range runs {
 		stopMember(t, welsh)
 		time.Sleep(time.Duration(500+rand.IntN(500)) * time.Millisecond) // Alford backs off meanwhile
-		welsh = start(t, cfg, []string{"Welsh"}, &logs).Members[0]
+		welsh = start(t, cfg, []string{"Welsh"}, &logs).Nodes[0]
 		// Welsh dials Alford at once; wait for that handshake, then report.
 		waitUntil(t, 5*time.Second, "Welsh's link to Alford", func() bool { return up(welsh, "Alford") })
 		client := fmt.Sprintf("relink-%d", i)
-		alford := testclient.Dial(t, h.Member("Alford").Addr())
+		alford := testclient.Dial(t, h.Node("Alford").Addr())
 		sent := time.Now()
 		alford.Ask(iamat(client, 1_700_000_000+int64(i)))
 		waitUntil(t, 5*time.Second, "Welsh to hear of "+client, func() bool { return welsh.Node.Lookup([]byte(client)) != nil })
 		delays = append(delays, time.Since(sent))
 		// And how long after Welsh's link to Alford came up Alford's link
 		// to Welsh did.
-		waitUntil(t, 5*time.Second, "Alford's link to Welsh", func() bool { return up(h.Member("Alford"), "Welsh") })
-		relinks = append(relinks, since(h.Member("Alford"), "Welsh").Sub(since(welsh, "Alford")))
+		waitUntil(t, 5*time.Second, "Alford's link to Welsh", func() bool { return up(h.Node("Alford"), "Welsh") })
+		relinks = append(relinks, since(h.Node("Alford"), "Welsh").Sub(since(welsh, "Alford")))
 	}
 	slices.Sort(relinks)
 	t.Logf("relink: Alford's link to Welsh came up min %v, median %v, p90 %v, max %v after Welsh's link to Alford",
@@ -64,7 +64,7 @@ func TestRelinkAfterRestart(t *testing.T) {
 	}
 }
 
-func since(m *node.Member, neighbour string) time.Time {
+func since(m *node.Node, neighbour string) time.Time {
 	for _, s := range m.Links.Status() {
 		if s.Name == neighbour {
 			return s.Since
@@ -73,7 +73,7 @@ func since(m *node.Member, neighbour string) time.Time {
 	return time.Time{}
 }
 
-func up(m *node.Member, neighbour string) bool {
+func up(m *node.Node, neighbour string) bool {
 	for _, s := range m.Links.Status() {
 		if s.Name == neighbour {
 			return s.Up
@@ -90,7 +90,7 @@ func TestBurstBeyondQueue(t *testing.T) {
 	h := start(t, ring(t, zeros(5), nil, "security: {secret: burst}\npeers: {queue: 8, backoff_min: 10ms, backoff_max: 200ms, sync_interval: 1h}\n"), nil, &logs)
 	waitUntil(t, 10*time.Second, "every link up", func() bool { return allUp(h) })
 	const n = 20000
-	c := testclient.Dial(t, h.Member("Alford").Addr())
+	c := testclient.Dial(t, h.Node("Alford").Addr())
 	var b strings.Builder
 	for i := range n {
 		fmt.Fprintf(&b, "%s\n", iamat(fmt.Sprintf("burst-%d", i), 1_700_000_000))
@@ -99,9 +99,9 @@ func TestBurstBeyondQueue(t *testing.T) {
 	for range n {
 		c.Line()
 	}
-	waitUntil(t, 20*time.Second, "every cache identical", func() bool { return converged(h.Members, n) })
+	waitUntil(t, 20*time.Second, "every cache identical", func() bool { return converged(h.Nodes, n) })
 	var dropped uint64
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		for _, s := range m.Links.Status() {
 			dropped += s.Dropped
 		}
@@ -150,7 +150,7 @@ func TestChaosConverges(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var sent [5]int
-	for i, m := range h.Members {
+	for i, m := range h.Nodes {
 		c := testclient.Dial(t, m.Addr())
 		wg.Go(func() {
 			for k := 0; ; k++ {
@@ -180,9 +180,9 @@ func TestChaosConverges(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	settled := time.Now()
-	waitUntil(t, 20*time.Second, "every cache identical after the chaos", func() bool { return converged(h.Members, 1) })
+	waitUntil(t, 20*time.Second, "every cache identical after the chaos", func() bool { return converged(h.Nodes, 1) })
 	skewed := 0
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		c, sum := m.Node.Digest()
 		var wc, ws uint64
 		m.Node.Cache().Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
@@ -196,12 +196,12 @@ func TestChaosConverges(t *testing.T) {
 	}
 	t.Logf("chaos: %d of 5 running digests skewed by racing stores", skewed)
 	var syncs, dropped uint64
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		for _, s := range m.Links.Status() {
 			syncs += s.Syncs
 			dropped += s.Dropped
 		}
 	}
 	t.Logf("chaos: %d proxy resets in %v, %v IAMATs, %d clients; identical %v after the load stopped; %d syncs, %d dropped",
-		resets, chaos, sent, h.Members[0].Node.Cache().Len(), time.Since(settled).Round(time.Millisecond), syncs, dropped)
+		resets, chaos, sent, h.Nodes[0].Node.Cache().Len(), time.Since(settled).Round(time.Millisecond), syncs, dropped)
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/herdnet/herd/herd"
 )
 
-// Digest sync (PROTOCOL.md, "Between nodes"). Each side of a link repairs
+// Digest sync (docs/PROTOCOL.md, "Digest sync"). Each side of a link repairs
 // its own direction: the node that dialled (the sender S) makes sure the
 // acceptor (the receiver R) holds every entry S holds, or a newer one.
 //

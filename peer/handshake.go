@@ -15,7 +15,7 @@ import (
 	"github.com/herdnet/herd/codec"
 )
 
-// The link handshake (PROTOCOL.md, "Between nodes"). The dialer D opens,
+// The link handshake (docs/PROTOCOL.md, "The handshake"). The dialer D opens,
 // the acceptor A answers:
 //
 //	no secret:   D: PEER d            A: PEER a

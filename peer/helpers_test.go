@@ -16,8 +16,8 @@ import (
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 func TestMain(m *testing.M) {
@@ -123,7 +123,7 @@ func start(t testing.TB, cfg *herd.Config, names []string, logs *logBuf) *node.H
 	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), nil
 	}
-	h, err := node.Start(cfg, names, node.Options{Setup: setup, Loops: 1})
+	h, err := node.StartHerd(cfg, names, node.Options{Setup: setup, Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func start(t testing.TB, cfg *herd.Config, names []string, logs *logBuf) *node.H
 	return h
 }
 
-func stopMember(t testing.TB, m *node.Member) {
+func stopMember(t testing.TB, m *node.Node) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -152,7 +152,7 @@ func view(c *herd.Cache) map[string]string {
 
 // converged reports whether every member holds the same view, with at
 // least n clients.
-func converged(ms []*node.Member, n int) bool {
+func converged(ms []*node.Node, n int) bool {
 	first := view(ms[0].Node.Cache())
 	if len(first) < n {
 		return false

@@ -12,14 +12,14 @@ import (
 
 // TestInboundLinksAreBounded: a client that opens many connections on the
 // client port, each claiming to be a neighbour ("PEER Hamilton" in an open
-// herd), no longer escapes max_conns through the peer links: past
+// herd), cannot escape max_conns through the peer links: past
 // peer.MaxInbound inbound links the node answers "? " and closes, and it
 // keeps serving clients.
 func TestInboundLinksAreBounded(t *testing.T) {
 	t.Parallel()
 	cfg := ring(t, zeros(5), nil, "")
 	h := start(t, cfg, []string{"Alford"}, &logBuf{})
-	addr := h.Member("Alford").Addr()
+	addr := h.Node("Alford").Addr()
 	const dials = 3 * peer.MaxInbound
 	var conns []net.Conn
 	t.Cleanup(func() {

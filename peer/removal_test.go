@@ -19,7 +19,7 @@ func TestRemovedNeighbourCutOff(t *testing.T) {
 	logs := &logBuf{}
 	cfg := ring(t, zeros(5), nil, "peers: {backoff_min: 10ms, backoff_max: 40ms}\n")
 	h := start(t, cfg, []string{"Alford", "Welsh"}, logs)
-	alford, welsh := h.Member("Alford"), h.Member("Welsh")
+	alford, welsh := h.Node("Alford"), h.Node("Welsh")
 	inboundFrom := func(name string) bool {
 		for _, in := range alford.Links.Inbound() {
 			if in.Peer == name {

@@ -116,9 +116,9 @@ func TestMutualTLS(t *testing.T) {
 		}
 	})
 
-	c := testclient.Dial(t, h.Member("Hamilton").Addr())
+	c := testclient.Dial(t, h.Node("Hamilton").Addr())
 	c.Ask(iamat("kiwi", 1_700_000_003))
-	waitUntil(t, 10*time.Second, "the four nodes with good certificates converge", func() bool { return converged(h.Members, 1) })
+	waitUntil(t, 10*time.Second, "the four nodes with good certificates converge", func() bool { return converged(h.Nodes, 1) })
 	for _, line := range []string{"AT Alford +0.1 victim +1.0+1.0 9999999999.0", "PEER Hamilton"} {
 		if got := c.Ask(line); got != "? "+line+"\n" {
 			t.Errorf("client port answered %q with %q", line, got)
@@ -128,10 +128,10 @@ func TestMutualTLS(t *testing.T) {
 		return len(logs.lines("Welsh", "link handshake failed")) > 0 && len(logs.lines("Alford", "inbound link refused")) > 0 &&
 			len(logs.lines("Ball", "link handshake failed")) > 0 && len(logs.lines("Welsh", "inbound link refused")) > 0
 	})
-	if got := welsh.Members[0].Node.Cache().Len(); got != 0 {
+	if got := welsh.Nodes[0].Node.Cache().Len(); got != 0 {
 		t.Errorf("Welsh, with a certificate from another CA, holds %d clients", got)
 	}
-	stopMember(t, welsh.Members[0])
+	stopMember(t, welsh.Nodes[0])
 
 	// A certificate from the right CA that names another node.
 	ca.issue(t, bad, "Mallory", false)
@@ -142,7 +142,7 @@ func TestMutualTLS(t *testing.T) {
 	waitUntil(t, 10*time.Second, "a certificate naming another node refused", func() bool {
 		return len(logs.lines("Alford", "inbound link refused", "does not name")) > n && len(logs.lines("Welsh", "link handshake failed", "refused")) > 0
 	})
-	if got := welsh.Members[0].Node.Cache().Len(); got != 0 {
+	if got := welsh.Nodes[0].Node.Cache().Len(); got != 0 {
 		t.Errorf("Welsh, with a certificate naming Mallory, holds %d clients", got)
 	}
 }

@@ -79,8 +79,8 @@ func AppendErrorBody(dst []byte, err error) []byte {
 	return dst
 }
 
-// CollapseNewlines rewrites b in place to the body layout PROTOCOL.md
-// requires: every run of '\n' becomes one, and leading and trailing '\n's
+// CollapseNewlines rewrites b in place to the body layout docs/PROTOCOL.md
+// (WHATSAT) requires: every run of '\n' becomes one, and leading and trailing '\n's
 // go. It returns the shortened slice. Backends and the node share it.
 func CollapseNewlines(b []byte) []byte {
 	w := 0

@@ -252,8 +252,8 @@ func (s *Store) write(start time.Time) (info Info, err error) {
 // yieldEvery is how many entries a write streams between two
 // runtime.Gosched calls (about 50 µs of work), so that event-loop goroutines
 // woken meanwhile run at once rather than when the scheduler preempts the
-// write (every 10 ms). On two busy cores it cut the probe p99 during
-// back-to-back snapshots from 600-800 µs to about 260 µs (BENCHMARKS.md).
+// write (every 10 ms). On two busy cores a probe's p99 during back-to-back
+// snapshots is about 260 µs with it and 600-800 µs without (BENCHMARKS.md).
 const yieldEvery = 512
 
 // yielding passes lines through, calling runtime.Gosched every yieldEvery.

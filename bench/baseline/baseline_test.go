@@ -11,9 +11,9 @@ import (
 
 	"github.com/herdnet/herd/bench/baseline"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 )
 
 func TestMain(m *testing.M) {
@@ -64,17 +64,17 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 	newServer := func(node *herd.Node, sc node.ServerConfig) node.Server {
 		return baseline.New(node, baseline.Config{Listen: sc.Listen, Limits: sc.Limits, Logger: sc.Logger, HandOff: sc.HandOff})
 	}
-	h, err := node.Start(cfg, []string{"Hamilton", "Holiday", "Ball"}, node.Options{Setup: setup, NewServer: newServer})
+	h, err := node.StartHerd(cfg, []string{"Hamilton", "Holiday", "Ball"}, node.Options{Setup: setup, NewServer: newServer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
-	c := testclient.Dial(t, h.Member("Hamilton").Addr())
+	c := testclient.Dial(t, h.Node("Hamilton").Addr())
 	reply := c.Ask("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450")
 	if !strings.HasPrefix(reply, "AT Hamilton ") {
 		t.Fatalf("reply %q", reply)
 	}
-	far := testclient.Dial(t, h.Member("Ball").Addr())
+	far := testclient.Dial(t, h.Node("Ball").Addr())
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		// An IAMAT older than the stored one is answered with the stored line.

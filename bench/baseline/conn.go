@@ -96,7 +96,8 @@ func (cn *conn) run() error {
 			}
 			continue
 		case codec.ErrLineTooLong:
-			// PROTOCOL.md: "? " and the first limit's worth of bytes, then close.
+			// docs/PROTOCOL.md, Limits and refusals: "? " and the first
+			// limit's worth of bytes, then close.
 			cn.s.log.LogAttrs(context.Background(), slog.LevelWarn, "line too long, closing", slog.Uint64("conn", cn.id))
 			if err := cn.reply(codec.AppendInvalid(cn.out[:0], buf[:min(len(buf), maxLine)])); err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 )
 
@@ -48,6 +49,7 @@ type Server struct {
 	wg      sync.WaitGroup // every goroutine started here (wg.Go); Stop waits for them
 	started atomic.Bool
 	stopped atomic.Bool
+	done    chan struct{} // closed when Stop finished
 }
 
 // New returns a server for node. Unset limits get their defaults.
@@ -64,6 +66,7 @@ func New(node *herd.Node, cfg Config) *Server {
 		lines:    log.Enabled(context.Background(), slog.LevelDebug),
 		inFlight: make(chan struct{}, node.MaxInFlight()),
 		conns:    map[net.Conn]struct{}{},
+		done:     make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -88,8 +91,18 @@ func (s *Server) Start() error {
 // Addr is the address the node listens on, with the real port.
 func (s *Server) Addr() string { return s.addr }
 
-// Node is the node this server serves.
-func (s *Server) Node() *herd.Node { return s.node }
+// Done is closed once Stop has stopped the server (it never stops on its
+// own).
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err is nil: the server never stops on its own.
+func (s *Server) Err() error { return nil }
+
+// Stats are zero: the baseline keeps no engine counters.
+func (s *Server) Stats() engine.Stats { return engine.Stats{} }
+
+// SetLimits does nothing: the baseline's limits are fixed at New.
+func (s *Server) SetLimits(herd.Limits) {}
 
 // accept runs until the listener is closed.
 func (s *Server) accept() {
@@ -149,6 +162,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if !s.stopped.CompareAndSwap(false, true) {
 		return nil
 	}
+	defer close(s.done)
 	s.cancel()
 	if s.ln != nil {
 		s.ln.Close()

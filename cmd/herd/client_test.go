@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/internal/testclient"
+	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/places/provider"
 )
@@ -35,14 +35,14 @@ func startAdminHerd(t *testing.T) (*node.Herd, string) {
 	for _, n := range cfg.Nodes {
 		names = append(names, n.Name)
 	}
-	h, err := node.Start(cfg, names, node.Options{Setup: setup, Loops: 1, Admin: true})
+	h, err := node.StartHerd(cfg, names, node.Options{Setup: setup, Loops: 1, Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
 	var b strings.Builder
 	b.WriteString("nodes:\n")
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		var nbs []string
 		for _, nb := range cfg.Neighbors(m.Node.Name()) {
 			nbs = append(nbs, nb.Name)
@@ -54,7 +54,7 @@ func startAdminHerd(t *testing.T) (*node.Herd, string) {
 
 func TestClientCommands(t *testing.T) {
 	h, cfgFile := startAdminHerd(t)
-	alford, ball := h.Member("Alford").Addr(), h.Member("Ball").Addr()
+	alford, ball := h.Node("Alford").Addr(), h.Node("Ball").Addr()
 
 	code, out, errOut := runHerd(t, "iamat", "--addr", alford, "kiwi.cs.ucla.edu", "+34.068930-118.445127")
 	if code != 0 || !strings.HasPrefix(out, "AT Alford +") || !strings.HasSuffix(out, " kiwi.cs.ucla.edu +34.068930-118.445127 "+strings.Fields(out)[5]+"\n") {
@@ -91,7 +91,7 @@ func TestClientCommands(t *testing.T) {
 	if !strings.HasPrefix(out, "NODE") || !strings.Contains(out, "Alford") || !strings.Contains(out, "Hamilton:up") {
 		t.Errorf("status table:\n%s", out)
 	}
-	if err := h.Member("Ball").Stop(t.Context()); err != nil {
+	if err := h.Node("Ball").Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runHerd(t, "status", "--config", cfgFile)

@@ -19,7 +19,8 @@ func goList(t *testing.T, args ...string) []string {
 	return strings.Fields(string(out))
 }
 
-// TestImportRules keeps the layout of the README's "How it works": the
+// TestImportRules keeps the layout of docs/ARCHITECTURE.md ("Which way
+// imports point"): the
 // node binary links nothing from bench, no plotting and no JSON library
 // but the standard one (go-json alone would add 3 MiB to it), the domain package
 // no HTTP or JSON client and no data, and only engine and bench/echo import
@@ -47,5 +48,71 @@ func TestImportRules(t *testing.T) {
 	}
 	if want := []string{"bench/echo", "engine"}; !slices.Equal(gnet, want) {
 		t.Errorf("packages importing gnet: %v, want %v", gnet, want)
+	}
+}
+
+// layers are the ranks of the module's packages, lowest first, as
+// docs/ARCHITECTURE.md draws them: codec <- herd <- engine, peer, snapshot
+// <- admin <- node <- the binaries. A package is ranked by its longest
+// listed prefix.
+var layers = map[string]int{
+	"codec":         0,
+	"places":        0,
+	"internal/logq": 0,
+	"herd":          1,
+	"engine":        2,
+	"peer":          2,
+	"snapshot":      2,
+	"admin":         3,
+	"node":          4,
+	"internal/cli":  5,
+	"bench":         5,
+	"cmd":           6,
+}
+
+// rank is the layer of the module package pkg (without the module path),
+// and the prefix that ranked it; ok is false for a package outside the
+// layers (test helpers, generators).
+func rank(pkg string) (r int, prefix string, ok bool) {
+	for p, l := range layers {
+		if (pkg == p || strings.HasPrefix(pkg, p+"/")) && len(p) > len(prefix) {
+			r, prefix, ok = l, p, true
+		}
+	}
+	return r, prefix, ok
+}
+
+// TestLayering checks that every import of a module package points down
+// the layers (or within one package's own tree, such as places/provider
+// importing places/geonames), that logq is a leaf, that nothing imports
+// a binary, and that only herd-bench imports bench.
+func TestLayering(t *testing.T) {
+	const mod = "github.com/herdnet/herd/"
+	lines := goList(t, "-f", `{{.ImportPath}}:{{join .Imports ","}}`, "./...")
+	if len(lines) < 10 {
+		t.Fatalf("go list found %d packages", len(lines))
+	}
+	for _, line := range lines {
+		pkg, imports, _ := strings.Cut(line, ":")
+		pkg = strings.TrimPrefix(pkg, mod)
+		from, fromPrefix, ranked := rank(pkg)
+		for imp := range strings.SplitSeq(imports, ",") {
+			imp, ok := strings.CutPrefix(imp, mod)
+			if !ok {
+				continue
+			}
+			switch {
+			case pkg == "internal/logq":
+				t.Errorf("internal/logq imports %s: it must stay a leaf", imp)
+			case strings.HasPrefix(imp, "cmd/"):
+				t.Errorf("%s imports the binary %s", pkg, imp)
+			case strings.HasPrefix(imp, "bench/") && !strings.HasPrefix(pkg, "bench/") && pkg != "cmd/herd-bench":
+				t.Errorf("%s imports %s: only cmd/herd-bench imports bench", pkg, imp)
+			}
+			to, toPrefix, ok := rank(imp)
+			if ranked && ok && to >= from && toPrefix != fromPrefix {
+				t.Errorf("%s (layer %d) imports %s (layer %d): imports point down the layers", pkg, from, imp, to)
+			}
+		}
 	}
 }

@@ -22,7 +22,7 @@ const usage = `herd: a server herd that floods client locations between nodes
 
 Usage:
   herd up [flags]              run every node of the topology in this process
-                               (default: the five-node herd of PROTOCOL.md)
+                               (default: the five-node herd of docs/PROTOCOL.md)
   herd serve NAME [flags]      run one node of the topology
   herd places-server [flags]   serve the offline places index over Google's
                                legacy Nearby Search HTTP API

@@ -181,7 +181,7 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// ringNames are the nodes of the PROTOCOL.md herd:
+// ringNames are the nodes of the default herd (docs/PROTOCOL.md):
 // Alford -- Hamilton -- Holiday -- Ball -- Welsh -- Alford.
 var ringNames = []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
 

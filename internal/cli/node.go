@@ -189,7 +189,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		}
 		defer stop()
 	}
-	h, err := node.Start(cfg, names, node.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true, DataDir: f.nodeDataDir})
+	h, err := node.StartHerd(cfg, names, node.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true, DataDir: f.nodeDataDir})
 	if err != nil {
 		return err
 	}
@@ -197,20 +197,20 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	if f.logDir != "-" {
 		logWhere = f.logDir + "/NAME.log"
 	}
-	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Members), f.engine, backend.Name(), logWhere)
+	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Nodes), f.engine, backend.Name(), logWhere)
 	if fdNew != fdOld {
 		fmt.Fprintf(stdout, "herd: open-file limit raised from %d to %d\n", fdOld, fdNew)
 	} else {
 		fmt.Fprintf(stdout, "herd: open-file limit %d\n", fdNew)
 	}
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		var nbs []string
 		for _, nc := range cfg.Neighbors(m.Node.Name()) {
 			nbs = append(nbs, nc.Name)
 		}
 		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", m.Node.Name(), m.Addr(), JoinNames(nbs))
 	}
-	for _, m := range h.Members {
+	for _, m := range h.Nodes {
 		if a := m.AdminAddr(); a != "" {
 			fmt.Fprintf(stdout, "  %-10s page http://%s/  (metrics /metrics, health /livez /readyz, /status)\n", m.Node.Name(), a)
 		}
@@ -218,7 +218,7 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	if f.dataDir != "" {
 		where := filepath.Join(f.nodeDataDir("NAME"), snapshot.FileName)
 		var restored []string
-		for _, m := range h.Members {
+		for _, m := range h.Nodes {
 			s := fmt.Sprintf("%s %d", m.Node.Name(), m.Restored.Info.Count)
 			if m.Restored.Rejected != nil {
 				s += " (snapshot rejected, moved aside; see the log)"
@@ -228,9 +228,9 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		fmt.Fprintf(stdout, "snapshots in %s every %v and on stop; clients restored: %s\n", where, cfg.Persistence.SnapshotInterval, strings.Join(restored, ", "))
 	}
 	if cfg.Security.Secret == "" && !cfg.Security.TLS.Enabled() {
-		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see README, Securing the herd\n", herd.SecretEnv)
+		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see docs/SECURITY.md\n", herd.SecretEnv)
 	}
-	host, port, _ := strings.Cut(h.Members[0].Addr(), ":")
+	host, port, _ := strings.Cut(h.Nodes[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
 	got, failed := waitReloading(f, h, sig, stdout, stderr)

@@ -64,7 +64,7 @@ func farFutureIAMAT(t *testing.T, start Start) {
 	}
 }
 
-// invalidLines: every invalid example of PROTOCOL.md, and more, gets
+// invalidLines: every invalid example of docs/PROTOCOL.md, and more, gets
 // "? line"; the connection keeps working.
 func invalidLines(t *testing.T, start Start) {
 	c := testclient.Dial(t, start(t, herd.NodeOptions{Name: "Ball"}, herd.Limits{}))

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// The UCLA point of PROTOCOL.md's example.
+// The UCLA point of the example of docs/PROTOCOL.md.
 const (
 	UCLALat = 34.068930
 	UCLALon = -118.445127
