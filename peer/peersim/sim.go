@@ -36,7 +36,6 @@ type Sim struct {
 	edges [][2]int
 	rng   *rand.Rand
 	seq   int // updates made so far
-	start time.Time
 }
 
 type simNode struct {
