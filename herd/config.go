@@ -169,6 +169,12 @@ type PeerConfig struct {
 	// and send each other what differs (also done when a link comes up, and
 	// and as soon as a link that dropped updates has drained its queue).
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// Tree offers neighbours the spanning-tree push (Plumtree): on links
+	// whose other end offers it too, each update is pushed along a
+	// spanning tree and only announced on the other links, which repair
+	// the tree; links to a node without it flood. Off by default: it
+	// pays in herds with cycles beyond the five-node ring.
+	Tree bool `yaml:"tree"`
 }
 
 // PlacesConfig chooses the backend that answers WHATSAT.

@@ -38,7 +38,7 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 		ls.refuse(refusalReason(err), name, remote, err)
 		return
 	}
-	in := ls.linkedIn(conn, name, remote)
+	in := ls.linkedIn(conn, w, name, remote)
 	if in == nil { // a reload removed it meanwhile
 		ls.refuse(RefusedNotNeighbor, name, remote, fmt.Errorf("%w: %q is not a neighbour", ErrNotNeighbor, name))
 		return
@@ -86,15 +86,23 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 			if codec.Parse(line, &cmd) != nil || cmd.Kind != codec.KindAT {
 				continue
 			}
+			news := ls.treeNews(in)
 			if dst = node.Update(dst[:0], &cmd, name); bytes.HasPrefix(dst, []byte("? ")) {
 				if refused++; refused == 1 {
 					ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "update refused: origin is no node of the herd", Peer: name, Data: append([]byte(nil), line...)})
 				}
 			}
+			err = ls.afterUpdate(in, news)
 		case bytes.HasPrefix(line, []byte("SYNC ")):
+			in.wmu.Lock()
 			bits, err = ls.answerSync(w, line)
+			in.wmu.Unlock()
 		case bytes.HasPrefix(line, []byte("WANT ")):
+			in.wmu.Lock()
 			err = ls.answerWant(r, w, line, bits)
+			in.wmu.Unlock()
+		default:
+			err = ls.treeLine(in, line)
 		}
 		if err != nil {
 			ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour link closed", Peer: name, Err: err})

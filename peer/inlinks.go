@@ -1,9 +1,11 @@
 package peer
 
 import (
+	"bufio"
 	"cmp"
 	"net"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,6 +19,22 @@ type inLink struct {
 	// cut is set when a reload removed the neighbour: the link applies
 	// nothing more (not even lines already read) and ends.
 	cut atomic.Bool
+
+	// The spanning-tree push (tree.go).
+	tree    bool        // negotiated; the inbound goroutine only
+	pruned  atomic.Bool // PRUNE sent, no GRAFT since
+	out     *link       // this node's link to the same neighbour, or nil
+	scratch []byte      // the inbound goroutine only
+
+	wmu sync.Mutex // serialises writes on w: answers, PRUNE, GRAFT
+	w   *bufio.Writer
+}
+
+// write writes a line back to the neighbour. Any goroutine.
+func (in *inLink) write(fields ...string) error {
+	in.wmu.Lock()
+	defer in.wmu.Unlock()
+	return writeLine(in.w, fields...)
 }
 
 // InboundStats is one inbound link (the direction that carries a
@@ -49,13 +67,13 @@ func (ls *Links) Inbound() []InboundStats {
 // a neighbour: a reload may have removed it during the handshake. Checked
 // under ls.mu, as cutRemoved closes links under it, so no link of a removed
 // neighbour outlives the reload.
-func (ls *Links) linkedIn(conn net.Conn, name, remote string) *inLink {
+func (ls *Links) linkedIn(conn net.Conn, w *bufio.Writer, name, remote string) *inLink {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if ls.stopped || !ls.isNeighbor(name) {
 		return nil
 	}
-	in := &inLink{name: name, remote: remote, since: ls.cfg.Clock(), conn: conn}
+	in := &inLink{name: name, remote: remote, since: ls.cfg.Clock(), conn: conn, w: w, out: ls.link(name)}
 	ls.conns[conn] = in
 	return in
 }

@@ -62,6 +62,7 @@ type link struct {
 	scratch []byte        // for comparing with the cache; link goroutine only
 	wakeCh  chan struct{} // redial now (the neighbour just linked in)
 	syncCh  chan struct{} // sync now (updates were dropped)
+	tree    *linkTree     // the spanning-tree push (tree.go)
 
 	up    atomic.Bool
 	state atomic.Int32
@@ -83,6 +84,7 @@ func newLink(ls *Links, nb Neighbor) *link {
 		q:      newUpdq(ls.p.Queue),
 		wakeCh: make(chan struct{}, 1),
 		syncCh: make(chan struct{}, 1),
+		tree:   newLinkTree(),
 	}
 	l.ctx, l.cancel = context.WithCancel(ls.ctx)
 	l.setState(stateDown)
@@ -205,7 +207,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	gone := make(chan error, 1)
 	stop := make(chan struct{})
 	defer close(stop)
-	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop) })
+	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop, l.treeAnswer) })
 
 	var sy *syncRun
 	var err error
@@ -217,7 +219,10 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 		sy, err = ls.startSync(w)
 		wanted = false
 	}
-	startSync()
+	err = l.offerTree(w)
+	if err == nil {
+		startSync()
+	}
 	tick := time.NewTicker(ls.p.SyncInterval)
 	defer tick.Stop()
 	summary := time.NewTicker(summaryEvery)
@@ -246,6 +251,8 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 			if err == nil {
 				err = w.Flush()
 			}
+		case <-l.tree.ready:
+			err = l.sendAnnouncements(w)
 		case <-tick.C:
 			if sy == nil || ls.cfg.Clock().Sub(sy.started) > ls.p.SyncInterval {
 				startSync() // also retires a sync the neighbour never answered
@@ -361,7 +368,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 
 // readSyncAnswers reads the neighbour's DIGEST and HAVE messages and hands
 // them to the link until the connection fails or stop is closed.
-func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}) error {
+func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}, ctl func(line []byte)) error {
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -380,7 +387,10 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{})
 			m.word = "HAVE"
 			m.payload, err = readBlob(r, f[1], maxHave, 8)
 		default:
-			continue // nothing else is expected; ignore
+			if ctl != nil {
+				ctl(line) // a tree line (tree.go); anything else is ignored
+			}
+			continue
 		}
 		if err != nil {
 			return err

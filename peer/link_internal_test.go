@@ -210,7 +210,7 @@ func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
 	done := false
 	for !done {
 		receive()
-		if err := readSyncAnswers(rr, msgs, nil); err != io.EOF {
+		if err := readSyncAnswers(rr, msgs, nil, nil); err != io.EOF {
 			must(err)
 		}
 		if len(msgs) == 0 {

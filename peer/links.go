@@ -84,6 +84,7 @@ type Links struct {
 	lns     []net.Listener
 
 	refused refusals // inbound links refused (refusals.go)
+	tree    nodeTree // the spanning-tree push (tree.go)
 
 	dmu    sync.Mutex // guards the digest that answers syncs
 	last   *digest
@@ -237,6 +238,9 @@ func (ls *Links) Connect(node *herd.Node, neighbors []Neighbor) {
 		ls.goFunc(l.run)
 	}
 	ls.goFunc(ls.summariseRefusals)
+	if ls.p.Tree {
+		ls.goFunc(ls.runTree)
+	}
 }
 
 func (ls *Links) links() []*link {
@@ -267,7 +271,9 @@ func (ls *Links) isNeighbor(name string) bool {
 func (ls *Links) Flood(line []byte, from string) {
 	for _, l := range ls.links() {
 		if l.name != from {
-			l.enqueue(line)
+			l.floodTo(line)
+		} else {
+			l.tree.news.Add(1)
 		}
 	}
 }

@@ -25,6 +25,10 @@ type Config struct {
 	// Peers tunes every node's links; unset fields take the herd's
 	// defaults, so that the figures are a herd's.
 	Peers herd.PeerConfig
+	// Tree has the nodes offer the spanning-tree push (Peers.Tree), all
+	// but the first Plain, which flood.
+	Tree  bool
+	Plain int
 }
 
 // Sim is a herd of real nodes (herd.Node, herd.Cache and peer.Links) on an
@@ -85,8 +89,10 @@ func New(ctx context.Context, cfg Config) (*Sim, error) {
 			nbs[k] = peer.Neighbor{Name: names[j], Address: names[j] + ":7001"}
 		}
 		cache := herd.NewCache()
+		pc := cfg.Peers
+		pc.Tree = cfg.Tree && i >= cfg.Plain
 		n.links = peer.New(peer.Config{
-			Name: name, Cache: cache, Peers: cfg.Peers, Neighbors: nbNames,
+			Name: name, Cache: cache, Peers: pc, Neighbors: nbNames,
 			Dial: s.net.Dialer(name),
 		})
 		ln, err := s.net.Listen(name, name+":7001")
@@ -194,6 +200,9 @@ type Counters struct {
 	// Bytes is what crossed the network both ways, handshakes and syncs
 	// included.
 	Bytes uint64
+	// Announced is the IHAVE lines of the spanning-tree push; Grafts and
+	// Prunes its repairs and cuts.
+	Announced, Grafts, Prunes uint64
 }
 
 // Counters returns the totals so far.
@@ -204,6 +213,10 @@ func (s *Sim) Counters() Counters {
 			c.Sent += l.Sent
 		}
 		c.News += n.fromPeers.Load()
+		t := n.links.Tree()
+		c.Announced += t.Announced
+		c.Grafts += t.Grafts
+		c.Prunes += t.Prunes
 	}
 	c.Bytes = s.net.Bytes()
 	return c
@@ -233,6 +246,9 @@ type Result struct {
 	// MsgsPerUpdate is the AT lines sent per update of the burst; a plain
 	// flood sends about Nodes*(degree-1)+1.
 	MsgsPerUpdate float64
+	// AnnouncedPerUpdate is the IHAVE lines per update of the burst (the
+	// spanning-tree push's lazy edges); GraftsPerUpdate its repairs.
+	AnnouncedPerUpdate, GraftsPerUpdate float64
 	// DupPct is the share of those messages that arrived at a node that
 	// already held the update.
 	DupPct float64
@@ -240,7 +256,8 @@ type Result struct {
 	// burst.
 	WireBytesPerUpdate float64
 	// Converge is the time from the burst's first update until every node
-	// held every update; Heal the time from the end of a partition (during
+	// held every update (the burst follows a warm-up of updates one at a
+	// time, until a round of them changed no spanning tree); Heal the time from the end of a partition (during
 	// which each half took Updates/2 more) until every node held all.
 	Converge, Heal time.Duration
 	// BytesPerNode is the Go heap and stacks in use per node at the end
@@ -261,6 +278,24 @@ func Run(ctx context.Context, cfg Config, updates int) (Result, error) {
 	if err := s.WaitLinked(ctx); err != nil {
 		return res, fmt.Errorf("peersim: links up: %w", err)
 	}
+	// Warm up with updates one at a time, as a herd under light traffic
+	// sees them, so that a spanning tree forms: rounds of them until one
+	// changes no tree (at most five; a flood needs one).
+	for range 5 {
+		w0 := s.Counters()
+		for range min(updates, 50) {
+			s.Burst(1)
+			if _, err := s.WaitConverged(ctx, time.Now()); err != nil {
+				return res, fmt.Errorf("peersim: converge while warming up: %w", err)
+			}
+		}
+		if err := s.quiet(ctx); err != nil {
+			return res, err
+		}
+		if w1 := s.Counters(); w1.Prunes == w0.Prunes && w1.Grafts == w0.Grafts {
+			break
+		}
+	}
 	c0 := s.Counters()
 	start := time.Now()
 	s.Burst(updates)
@@ -276,6 +311,8 @@ func Run(ctx context.Context, cfg Config, updates int) (Result, error) {
 		res.DupPct = 100 * float64(sent-(c1.News-c0.News)) / float64(sent)
 	}
 	res.WireBytesPerUpdate = float64(c1.Bytes-c0.Bytes) / float64(updates)
+	res.AnnouncedPerUpdate = float64(c1.Announced-c0.Announced) / float64(updates)
+	res.GraftsPerUpdate = float64(c1.Grafts-c0.Grafts) / float64(updates)
 
 	s.Partition()
 	half := len(s.nodes) / 2

@@ -50,3 +50,41 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+// TestTree: with the spanning-tree push, a herd with cycles converges
+// after a burst and after a partition heals, and sends fewer copies of
+// each update than a flood: duplicates fall below a third of the AT lines
+// (a flood: 70% on a random 4-regular herd of 12, 83% on a mesh of 8).
+func TestTree(t *testing.T) {
+	for _, tc := range []struct {
+		top   peersim.Topology
+		nodes int
+	}{
+		{peersim.Regular4, 12},
+		{peersim.Mesh, 8},
+	} {
+		t.Run(fmt.Sprintf("topology=%s/nodes=%d", tc.top.Name, tc.nodes), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cfg := peersim.Config{Topology: tc.top, Nodes: tc.nodes, Seed: 1}
+			flood, err := peersim.Run(ctx, cfg, 60)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Tree = true
+			tree, err := peersim.Run(ctx, cfg, 60)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("flood %+v", flood)
+			t.Logf("tree  %+v", tree)
+			if tree.DupPct >= 100.0/3 || tree.MsgsPerUpdate >= flood.MsgsPerUpdate {
+				t.Errorf("tree: %.1f AT lines per update, %.1f%% duplicates; flood: %.1f, %.1f%%",
+					tree.MsgsPerUpdate, tree.DupPct, flood.MsgsPerUpdate, flood.DupPct)
+			}
+			if tree.AnnouncedPerUpdate == 0 {
+				t.Error("no lazy edge announced anything")
+			}
+		})
+	}
+}
