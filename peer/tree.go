@@ -33,7 +33,7 @@ import (
 // connection: the announcer's link turns eager again and sends its line
 // for the client. The pruned edges form a spanning tree; the lazy ones
 // repair it. Digest syncs still run on every link.
-const graftAfter = 50 * time.Millisecond
+const graftAfter = 250 * time.Millisecond
 
 // maxMissing bounds the announced updates a node waits for at once; past
 // it announcements are ignored, and digest syncs repair what they named.
