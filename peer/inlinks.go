@@ -23,7 +23,6 @@ type inLink struct {
 	// The spanning-tree push (tree.go).
 	tree    bool        // negotiated; the inbound goroutine only
 	pruned  atomic.Bool // PRUNE sent, no GRAFT since
-	out     *link       // this node's link to the same neighbour, or nil
 	scratch []byte      // the inbound goroutine only
 
 	wmu sync.Mutex // serialises writes on w: answers, PRUNE, GRAFT
@@ -73,7 +72,7 @@ func (ls *Links) linkedIn(conn net.Conn, w *bufio.Writer, name, remote string) *
 	if ls.stopped || !ls.isNeighbor(name) {
 		return nil
 	}
-	in := &inLink{name: name, remote: remote, since: ls.cfg.Clock(), conn: conn, w: w, out: ls.link(name)}
+	in := &inLink{name: name, remote: remote, since: ls.cfg.Clock(), conn: conn, w: w}
 	ls.conns[conn] = in
 	return in
 }

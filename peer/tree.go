@@ -197,25 +197,32 @@ func (ls *Links) treeLine(in *inLink, line []byte) error {
 	return nil
 }
 
-// treeNews returns the stored-news count of the link to name, for
-// afterUpdate.
+// treeNews returns the stored-news count of this node's link to the
+// neighbour of in, for afterUpdate.
 func (ls *Links) treeNews(in *inLink) uint64 {
-	if !in.tree || in.out == nil {
+	if !in.tree {
 		return 0
 	}
-	return in.out.tree.news.Load()
+	if out := ls.link(in.name); out != nil {
+		return out.tree.news.Load()
+	}
+	return 0
 }
 
 // afterUpdate prunes the sender of a duplicate: an update that came over
 // the tree link in and stored nothing (news did not move) tells it to
 // announce instead of pushing. The inbound link's goroutine.
 func (ls *Links) afterUpdate(in *inLink, news uint64) error {
-	if !in.tree || in.out == nil || in.pruned.Load() || in.out.tree.news.Load() != news {
+	if !in.tree || in.pruned.Load() {
+		return nil
+	}
+	out := ls.link(in.name)
+	if out == nil || out.tree.news.Load() != news {
 		return nil
 	}
 	in.pruned.Store(true)
-	if in.out.tree.on.Load() {
-		in.out.tree.lazy.Store(true) // the edge leaves the tree both ways
+	if out.tree.on.Load() {
+		out.tree.lazy.Store(true) // the edge leaves the tree both ways
 	}
 	ls.tree.prunes.Add(1)
 	return in.write("PRUNE")
@@ -255,7 +262,7 @@ func (ls *Links) runTree() {
 		ls.tree.mu.Unlock()
 		for _, g := range due {
 			g.in.pruned.Store(false)
-			if out := g.in.out; out != nil {
+			if out := ls.link(g.in.name); out != nil {
 				out.tree.lazy.Store(false) // the edge joins the tree both ways
 			}
 			if g.in.write("GRAFT", g.id) == nil {
