@@ -16,14 +16,14 @@ BASE        ?=
 
 help:
 	@echo "make run          start the default five-node herd (ports 12720-12724)"
-	@echo "make test         vet, then every test with the race detector (what CI runs)"
+	@echo "make test         vet, then every test with the race detector, then without (what CI runs)"
 	@echo "make unit         every test without -race (faster)"
 	@echo "make race         every test with -race"
 	@echo "make lint         gofmt, go vet, staticcheck"
 	@echo "make fuzz         run each fuzz target (codec, Google body splice, snapshot, whole node) for FUZZTIME ($(FUZZTIME))"
 	@echo "make build        bin/herd (the node) and bin/herd-bench (the benchmark tools)"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
-	@echo "make bench-quick  a small matrix in under two minutes"
+	@echo "make bench-quick  a small matrix in under two minutes; prints its report"
 	@echo "make benchstat    Go micro-benchmarks x BENCH_COUNT into bench/results/new.txt, compared"
 	@echo "                  with benchstat to bench/results/old.txt, or to git ref BASE (BASE=HEAD)"
 	@echo "make tidy         fail if go.mod/go.sum are not tidy"
@@ -36,15 +36,18 @@ build:
 	$(GO) build -o bin/herd ./cmd/herd
 	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
 
+# test runs the suite both ways: a pass that depends on the race detector's
+# slower timing must not hide a bug that shows without it.
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -shuffle=on -timeout 10m $(PKGS)
+	$(MAKE) race
+	$(MAKE) unit
 
 unit:
-	$(GO) test -count=1 -shuffle=on $(PKGS)
+	$(GO) test -count=1 -shuffle=on -timeout 10m $(PKGS)
 
 race:
-	$(GO) test -race -count=1 -shuffle=on $(PKGS)
+	$(GO) test -race -count=1 -shuffle=on -timeout 10m $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -69,8 +72,9 @@ places-data:
 	git diff --stat places/geonames/data
 
 # The full benchmark matrix (about 25 minutes): installs the comparison peers
-# (Debian's python3-twisted and redis-server) if missing, then writes
-# BENCHMARKS.md. bench-quick is the same with a smaller matrix.
+# (Debian's python3-twisted and redis-server) if missing, then writes its
+# report between the markers of BENCHMARKS.md (the hand-written sections
+# around them stay). bench-quick runs a smaller matrix and prints its report.
 bench: bench-peers
 	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
 	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places/... ./engine | tee bench/results/go-bench.txt
@@ -78,7 +82,7 @@ bench: bench-peers
 
 bench-quick: bench-peers
 	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
-	./bin/herd-bench bench --quick --out BENCHMARKS.md
+	./bin/herd-bench bench --quick --out -
 
 bench-peers:
 	@command -v redis-server >/dev/null && /usr/bin/python3 -c 'import twisted' 2>/dev/null || \

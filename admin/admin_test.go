@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/admin"
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
@@ -22,9 +22,9 @@ import (
 
 // adminConfig is the default herd with every client and admin port on
 // 127.0.0.1:0.
-func adminConfig(t testing.TB) *herd.Config {
+func adminConfig(t testing.TB) *config.Config {
 	t.Helper()
-	cfg := herd.DefaultConfig()
+	cfg := config.Default()
 	for i := range cfg.Nodes {
 		cfg.Nodes[i].Listen = "127.0.0.1:0"
 		cfg.Nodes[i].Address = "127.0.0.1:0"

@@ -6,8 +6,8 @@ import (
 	"github.com/herdnet/herd/codec"
 )
 
-// protoReceived is when Alford received the docs/PROTOCOL.md IAMAT: the client's
-// time plus the skew of the docs/PROTOCOL.md AT line.
+// protoReceived is when Alford received the IAMAT of docs/PROTOCOL.md: the
+// client's time plus the skew of its AT line (The AT line).
 var protoReceived = codec.Stamp{Sec: 1479413884, Nsec: 655887836}
 
 func TestAppendSkew(t *testing.T) {

@@ -42,8 +42,9 @@ func NextLine(buf []byte, maxLine int) (line []byte, n int, err error) {
 }
 
 // LastLine turns the bytes a client left when it half-closed into a final
-// line, as docs/PROTOCOL.md (Framing) asks: one trailing "\r" is dropped. It reports
-// ErrLineTooLong for more than maxLine bytes and ErrNeedMore for none.
+// line, as docs/PROTOCOL.md (Framing) asks: one trailing "\r" is dropped.
+// It reports ErrLineTooLong for more than maxLine bytes and ErrNeedMore for
+// none.
 func LastLine(buf []byte, maxLine int) (line []byte, err error) {
 	if len(buf) == 0 {
 		return nil, ErrNeedMore

@@ -1,7 +1,8 @@
 package codec
 
-// Number grammars of docs/PROTOCOL.md (IAMAT, WHATSAT), checked digit by digit so that range checks
-// are exact (no float rounding at ±90, ±180 or 50 km) and nothing allocates.
+// Number grammars of docs/PROTOCOL.md (IAMAT, WHATSAT), checked digit by
+// digit so that range checks are exact (no float rounding at ±90, ±180 or
+// 50 km) and nothing allocates.
 
 var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}

@@ -29,7 +29,7 @@ type parseCase struct {
 	bound    int
 }
 
-// The examples of docs/PROTOCOL.md.
+// The examples of docs/PROTOCOL.md (IAMAT, WHATSAT, The AT line).
 const (
 	protoIAMAT   = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"
 	protoWHATSAT = "WHATSAT kiwi.cs.ucla.edu 10 5"
@@ -78,7 +78,7 @@ var parseCases = []parseCase{
 	whatsat("proto/whatsat", protoWHATSAT, "kiwi.cs.ucla.edu", 10, 5),
 	at("proto/at", protoAT, "Alford", "+0.263873386", "kiwi.cs.ucla.edu", "+34.068930-118.445127",
 		"1479413884.392014450", 34.06893, -118.445127, protoStamp),
-	// docs/PROTOCOL.md, invalid.
+	// docs/PROTOCOL.md, Invalid input.
 	bad("proto/lll", "LLL", codec.ErrCommand),
 	bad("proto/unsigned-lat", "IAMAT kiwi 34.068930-118.445127 1.0", codec.ErrLocation),
 	bad("proto/radius-51", "WHATSAT kiwi 51 5", codec.ErrRadius),

@@ -13,7 +13,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 )
 
 type meta struct {
@@ -192,7 +192,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	}
 	cm := decode[configMap](t, docs["ConfigMap"][0])
-	cfg, err := herd.ParseConfig([]byte(cm.Data["herd.yaml"]))
+	cfg, err := config.Parse([]byte(cm.Data["herd.yaml"]))
 	if err != nil {
 		t.Fatalf("the ConfigMap's herd.yaml: %v", err)
 	}
@@ -302,7 +302,7 @@ func TestDockerfileAndUnit(t *testing.T) {
 		return string(b)
 	}
 	df := read("Dockerfile")
-	def := herd.DefaultConfig().Nodes[0]
+	def := config.Default().Nodes[0]
 	for _, want := range []string{"AS build", "CGO_ENABLED=0", "FROM gcr.io/distroless/static", "USER 65532",
 		"EXPOSE " + strconv.Itoa(port(t, def.Listen)) + " " + strconv.Itoa(port(t, def.Admin))} {
 		if !strings.Contains(df, want) {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/engine"
-	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
 )
@@ -58,7 +57,7 @@ func attackWantEOF(t *testing.T, r *bufio.Reader) {
 func TestAttackRawWriteOrderBehindWhatsat(t *testing.T) {
 	t.Parallel()
 	p := newGated()
-	m := startLimited(t, herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute, MaxPending: 100_000, MaxPausedInbound: 64 << 20}, p, 4)
+	m := startLimited(t, engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute, MaxPending: 100_000, MaxPausedInbound: 64 << 20}, p, 4)
 	c := attackDialTiny(t, m.Addr())
 	r := bufio.NewReader(c)
 	if _, err := c.Write([]byte("IAMAT kiwi +34.068930-118.445127 1\n")); err != nil {
@@ -101,7 +100,7 @@ func TestAttackRawWriteOrderBehindWhatsat(t *testing.T) {
 // keeps serving, and no connection or owed byte is leaked.
 func TestAttackRawWritePeerReset(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}, nil, 0)
 	s := m.Server.(*engine.Server)
 	pr := newProbe(t, m.Addr())
 	pr.check(t)
@@ -131,7 +130,7 @@ func TestAttackRawWritePeerReset(t *testing.T) {
 // connection stays open.
 func TestAttackOverlongLineAfterBatch(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{MaxLine: 100}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxLine: 100}, nil, 0)
 	c := testclient.Dial(t, m.Addr())
 	exact := "IAMAT " + strings.Repeat("e", 100-len("IAMAT  +1.0-2.0 1")) + " +1.0-2.0 1"
 	if len(exact) != 100 {
@@ -165,7 +164,7 @@ func TestAttackOverlongLineAfterBatch(t *testing.T) {
 // batch gets exactly the first reply, then EOF.
 func TestAttackCloseAfterReplyPipelined(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{CloseAfterReply: true}, nil, 0)
+	m := startLimited(t, engine.Limits{CloseAfterReply: true}, nil, 0)
 	for range 5 {
 		c := testclient.Dial(t, m.Addr())
 		c.Send(attackIAMATs("car", 0, 50))
@@ -180,7 +179,7 @@ func TestAttackCloseAfterReplyPipelined(t *testing.T) {
 func TestAttackStopDrainsFullSocket(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	cfg.Limits = herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}.WithDefaults()
+	cfg.Limits.Limits = engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}.WithDefaults()
 	h, err := node.StartHerd(cfg, []string{"Holiday"}, node.Options{Setup: plainSetup, Loops: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +231,7 @@ func TestAttackStopDrainsFullSocket(t *testing.T) {
 // only later: every reply must still arrive, in order, then EOF.
 func TestAttackHalfCloseFullSocket(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}, nil, 0)
 	c := attackDialTiny(t, m.Addr())
 	const n = 60_000
 	done := make(chan error, 1)

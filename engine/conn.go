@@ -396,18 +396,15 @@ func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
 }
 
 // OnClose finishes a connection. When the client half-closed, bytes left
-// without a newline count as a last line, and replies still waiting on the
-// places backend are handed to a goroutine that writes them in order on a
-// duplicate of the socket. Event loop only.
+// without a newline count as a last line, and what the client is still
+// owed goes out as halfclose.go describes. Event loop only.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	st, ok := c.Context().(*connState)
 	if !ok {
 		return gnet.None
 	}
 	c.SetContext(nil)
-	if errors.Is(err, io.EOF) {
-		s.finishHalfClosed(c, st)
-	}
+	handedOver := errors.Is(err, io.EOF) && s.finishHalfClosed(c, st)
 	st.closed = true
 	st.stats.closed.Add(1)
 	st.done()
@@ -416,7 +413,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		s.freeOSMemory.Store(true) // its buffers are garbage now
 	}
 	s.setOwed(st, 0)
-	if st.counted {
+	if st.counted && !handedOver { // else its delivery gives the place back
 		s.clients.Add(-1)
 	}
 	if st.peerSlot {
@@ -426,8 +423,11 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		s.drainedOnce.Do(func() { close(s.drained) })
 	}
 	msg := "client disconnected"
-	if st.hello != nil {
+	switch {
+	case st.hello != nil:
 		msg = "connection handed to the peer links"
+	case handedOver:
+		msg = "half-closed client: delivering what it is owed"
 	}
 	ev := logq.Event{Level: slog.LevelDebug, Msg: msg, Conn: st.id}
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -459,37 +459,4 @@ func (s *Server) handOff(c gnet.Conn, st *connState, rest []byte) gnet.Action {
 	}
 	s.cfg.HandOff(nc, append(st.hello, rest...))
 	return gnet.Close
-}
-
-func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) {
-	lim := s.limits()
-	bp := scratch.Get().(*[]byte)
-	out := (*bp)[:0]
-	if s.draining.Load() || st.drain.Load() || st.kick.Load() != 0 || st.probation.Load() {
-		// Draining: no new lines are read, but what was owed goes out.
-		out = st.flushReady(out)
-		_, _ = c.Discard(-1)
-	} else {
-		out, _ = s.serve(c, st, out, int(^uint(0)>>1))
-		answered := len(out) > 0 || len(st.pending) > 0
-		if buf, _ := c.Peek(-1); len(buf) > 0 && !(lim.CloseAfterReply && answered) {
-			if line, err := codec.LastLine(buf, lim.MaxLine); err == nil {
-				out = s.handle(c, st, line, out)
-			} else if err == codec.ErrLineTooLong {
-				out = st.queue(out, codec.AppendInvalid(nil, buf[:min(len(buf), lim.MaxLine)]))
-			}
-			_, _ = c.Discard(len(buf))
-		}
-	}
-	if len(out) > 0 {
-		_, _ = c.Write(out)
-	}
-	*bp = out
-	scratch.Put(bp)
-	if len(st.pending) > 0 {
-		cancel := st.cancel
-		st.cancel = nil // the drainer owns it now
-		s.drainLater(c, st.pending, cancel)
-		st.pending = nil
-	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/herdnet/herd/config"
+	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
@@ -25,9 +27,9 @@ func TestMain(m *testing.M) {
 }
 
 // testConfig is the default herd with every node on 127.0.0.1:0.
-func testConfig(t testing.TB) *herd.Config {
+func testConfig(t testing.TB) *config.Config {
 	t.Helper()
-	cfg := herd.DefaultConfig()
+	cfg := config.Default()
 	for i := range cfg.Nodes {
 		cfg.Nodes[i].Listen = "127.0.0.1:0"
 		cfg.Nodes[i].Address = "127.0.0.1:0"
@@ -37,7 +39,7 @@ func testConfig(t testing.TB) *herd.Config {
 	return cfg
 }
 
-func plainSetup(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+func plainSetup(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 	var logger *slog.Logger
 	if os.Getenv("HERD_TEST_LOG") != "" { // debugging aid: node logs on stderr
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -45,7 +47,7 @@ func plainSetup(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
 	return herd.NodeOptions{Name: nc.Name}, logger, nil
 }
 
-func startTestHerd(t testing.TB, cfg *herd.Config, names ...string) *node.Herd {
+func startTestHerd(t testing.TB, cfg *config.Config, names ...string) *node.Herd {
 	t.Helper()
 	if len(names) == 0 {
 		for _, n := range cfg.Nodes {
@@ -113,7 +115,7 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 	}
 	// Restart Hamilton on the same address, empty.
 	cfg2 := *cfg
-	cfg2.Nodes = append([]herd.Member(nil), cfg.Nodes...)
+	cfg2.Nodes = append([]config.Node(nil), cfg.Nodes...)
 	for i := range cfg2.Nodes {
 		if cfg2.Nodes[i].Name == "Hamilton" {
 			cfg2.Nodes[i].Listen = hamAddr
@@ -136,12 +138,12 @@ func TestNeighbourFailureAndRestart(t *testing.T) {
 // engine.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits herd.Limits) string {
+	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits engine.Limits) string {
 		cfg := testConfig(t)
-		cfg.Limits = limits.WithDefaults()
-		setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+		cfg.Limits.Limits = limits.WithDefaults()
+		setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 			o, l, err := plainSetup(nc)
-			o.Places, o.PlacesTimeout, o.MaxInFlight = opts.Places, opts.PlacesTimeout, opts.MaxInFlight
+			o.Places, o.PlacesTimeout, o.MaxInFlight, o.MaxFuture = opts.Places, opts.PlacesTimeout, opts.MaxInFlight, opts.MaxFuture
 			return o, l, err
 		}
 		h, err := node.StartHerd(cfg, []string{opts.Name}, node.Options{Setup: setup, Loops: 2})

@@ -30,3 +30,6 @@ func BreakableForTest(s *Server) func() error {
 
 // QueuedWhatsats is how many WHATSATs wait for a worker.
 func QueuedWhatsats(s *Server) int { return len(s.work.jobs) }
+
+// ClosedWriteTimeout is how many connections write_timeout closed.
+func ClosedWriteTimeout(s *Server) uint64 { return s.closed.writeTimeout.Load() }

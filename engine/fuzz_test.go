@@ -41,7 +41,7 @@ func FuzzNode(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	node := herd.NewNode(herd.NodeOptions{Name: "Fuzz"})
-	s := engine.New(node, engine.Config{Listen: "127.0.0.1:0", Loops: 2, Limits: herd.Limits{MaxLine: fuzzMaxLine}})
+	s := engine.New(node, engine.Config{Listen: "127.0.0.1:0", Loops: 2, Limits: engine.Limits{MaxLine: fuzzMaxLine}})
 	if err := s.Start(); err != nil {
 		f.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
@@ -24,11 +25,11 @@ import (
 
 // startLimited runs one node (Holiday) with limits and, when p is not nil,
 // places backend p with maxInFlight workers.
-func startLimited(t *testing.T, limits herd.Limits, p places.Provider, maxInFlight int) *node.Node {
+func startLimited(t *testing.T, limits engine.Limits, p places.Provider, maxInFlight int) *node.Node {
 	t.Helper()
 	cfg := testConfig(t)
-	cfg.Limits = limits.WithDefaults()
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	cfg.Limits.Limits = limits.WithDefaults()
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		o, l, err := plainSetup(nc)
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, time.Minute, maxInFlight
 		return o, l, err
@@ -70,7 +71,7 @@ func closedByNode(c net.Conn, d time.Duration) bool {
 func TestMaxConns(t *testing.T) {
 	t.Parallel()
 	const maxConns = 20
-	m := startLimited(t, herd.Limits{MaxConns: maxConns}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxConns: maxConns}, nil, 0)
 	addr := m.Addr()
 	pr := newProbe(t, addr) // one of the 20
 	pr.check(t)
@@ -126,7 +127,7 @@ func TestMaxConns(t *testing.T) {
 // closed without an answer.
 func TestOverCapConnectionMustBePeer(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{MaxConns: 1}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxConns: 1}, nil, 0)
 	pr := newProbe(t, m.Addr())
 	pr.check(t) // the probe holds the one slot
 	c := testclient.Dial(t, m.Addr())
@@ -144,7 +145,7 @@ func TestOverCapConnectionMustBePeer(t *testing.T) {
 
 func TestIdleAndSlowLineTimeouts(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{IdleTimeout: time.Second, LineTimeout: 300 * time.Millisecond}, nil, 0)
+	m := startLimited(t, engine.Limits{IdleTimeout: time.Second, LineTimeout: 300 * time.Millisecond}, nil, 0)
 	addr := m.Addr()
 	idle := testclient.Dial(t, addr)
 	peer := testclient.Dial(t, addr)
@@ -220,7 +221,7 @@ func nonReader(t *testing.T, addr string, n int) net.Conn {
 
 func TestWriteTimeout(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{WriteTimeout: 300 * time.Millisecond, MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20}, nil, 0)
+	m := startLimited(t, engine.Limits{WriteTimeout: 300 * time.Millisecond, MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20}, nil, 0)
 	s := m.Server.(*engine.Server)
 	pr := newProbe(t, m.Addr())
 	pr.check(t)
@@ -255,7 +256,7 @@ func TestMaxOutputTotal(t *testing.T) {
 
 func maxOutputTotal(t *testing.T, maxOutbound int, total int64) {
 	const perConn = 8 << 20
-	m := startLimited(t, herd.Limits{MaxOutbound: maxOutbound, MaxOutputTotal: int(total), WriteTimeout: time.Hour}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxOutbound: maxOutbound, MaxOutputTotal: int(total), WriteTimeout: time.Hour}, nil, 0)
 	pr := newProbe(t, m.Addr())
 	// Ten non-readers, each owed about 8 MiB (less what the kernel's
 	// buffers hold): far more than the node-wide bound.
@@ -304,7 +305,7 @@ func (p *gatedPlaces) Nearby(ctx context.Context, _ places.Query, dst []byte) ([
 func TestWhatsatOverloadRepliesWithoutMoreInput(t *testing.T) {
 	t.Parallel()
 	p := newGated()
-	m := startLimited(t, herd.Limits{}, p, 1) // one worker, a queue of four
+	m := startLimited(t, engine.Limits{}, p, 1) // one worker, a queue of four
 	busy := testclient.Dial(t, m.Addr())
 	busy.Ask("IAMAT kiwi +34.068930-118.445127 1")
 	busy.Send("WHATSAT kiwi 10 5\n")
@@ -338,7 +339,7 @@ func TestStopDeliversRunningWhatsat(t *testing.T) {
 	t.Parallel()
 	p := newGated()
 	cfg := testConfig(t)
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		o, l, err := plainSetup(nc)
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, time.Minute, 2
 		return o, l, err
@@ -493,7 +494,7 @@ func TestReactorStopReported(t *testing.T) {
 
 func TestFarFutureIAMATRefused(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{}, nil, 0)
+	m := startLimited(t, engine.Limits{}, nil, 0)
 	c := testclient.Dial(t, m.Addr())
 	for _, l := range []string{"IAMAT kiwi +1.0+1.0 999999999999999999.0", fmt.Sprintf("IAMAT kiwi +1.0+1.0 %d", time.Now().Add(25*time.Hour).Unix())} {
 		if got := c.Ask(l); got != "? "+l+"\n" {
@@ -532,7 +533,7 @@ func TestInfoLogSummarisesRefusals(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	node := herd.NewNode(herd.NodeOptions{Name: "Holiday"})
 	s := engine.New(node, engine.Config{Listen: "127.0.0.1:0", Loops: 1, Logger: logger, SummaryInterval: 100 * time.Millisecond,
-		Limits: herd.Limits{MaxConns: 1}})
+		Limits: engine.Limits{MaxConns: 1}})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -569,7 +570,7 @@ func TestInfoLogSummarisesRefusals(t *testing.T) {
 // returned "context deadline exceeded" and the binaries exited 1.
 func TestStopTimedOutDrainStopsCleanly(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{WriteTimeout: time.Minute, MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20}, nil, 0)
+	m := startLimited(t, engine.Limits{WriteTimeout: time.Minute, MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20}, nil, 0)
 	s := m.Server.(*engine.Server)
 	nonReader(t, m.Addr(), 50_000)
 	testclient.Eventually(t, "the node to owe the non-reader", func() bool { return s.Owed() > 0 })

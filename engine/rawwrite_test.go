@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/engine"
 )
 
 // TestRepliesInOrderPastFullSocket: a client with a tiny receive buffer
@@ -18,7 +18,7 @@ import (
 // once, in request order.
 func TestRepliesInOrderPastFullSocket(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: time.Minute}, nil, 0)
 	c := dialTiny(t, m.Addr())
 	_ = c.SetDeadline(time.Now().Add(time.Minute))
 	const n = 120_000

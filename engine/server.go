@@ -23,7 +23,7 @@ type Config struct {
 	// Listen is the host:port to accept clients and peers on ("127.0.0.1:0"
 	// picks a free port; Addr reports it).
 	Listen string
-	Limits herd.Limits
+	Limits Limits
 	// Loops is the number of event loops; 0 means one per core.
 	Loops int
 	// Logger receives the node's log; nil discards it.
@@ -60,8 +60,8 @@ type Server struct {
 
 	nextConn atomic.Uint64
 	work     *workers
-	stats    statShards                  // per-event-loop counters (stats.go)
-	lim      atomic.Pointer[herd.Limits] // the live limits (reload.go)
+	stats    statShards             // per-event-loop counters (stats.go)
+	lim      atomic.Pointer[Limits] // the live limits (reload.go)
 
 	// Limits: see limits.go and drain.go.
 	maxConns     int

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/engine"
-	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 )
 
@@ -49,7 +48,7 @@ func TestStatsCountLinesAndConnections(t *testing.T) {
 // and never came back down.
 func TestStatsRefusedConnectionsUncounted(t *testing.T) {
 	t.Parallel()
-	m := startLimited(t, herd.Limits{MaxConns: 1}, nil, 0)
+	m := startLimited(t, engine.Limits{MaxConns: 1}, nil, 0)
 	s := m.Server.(*engine.Server)
 	pr := newProbe(t, m.Addr()) // the one client
 	pr.check(t)

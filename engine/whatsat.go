@@ -2,16 +2,11 @@ package engine
 
 import (
 	"context"
-	"log/slog"
-	"net"
-	"os"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/herdnet/herd/codec"
 	"github.com/herdnet/herd/herd"
-	"github.com/herdnet/herd/internal/logq"
 )
 
 // workers run WHATSAT backend calls off the event loops: a fixed number of
@@ -81,48 +76,4 @@ func (s *Server) startWhatsat(c gnet.Conn, st *connState, e *herd.Entry, cmd *co
 		s.closed.overloaded.Add(1)
 	}
 	st.pending = append(st.pending, r)
-}
-
-// drainLater writes replies still being computed for a client that
-// half-closed, in order, on a duplicate of its socket, then closes it.
-// Event loop only (it duplicates c's descriptor).
-func (s *Server) drainLater(c gnet.Conn, pending []*reply, cancel context.CancelFunc) {
-	if cancel == nil {
-		cancel = func() {}
-	}
-	fd, err := c.Dup()
-	if err != nil {
-		cancel()
-		return
-	}
-	f := os.NewFile(uintptr(fd), "half-closed client")
-	nc, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		cancel()
-		return
-	}
-	s.drainWG.Add(1)
-	started := s.goFunc(func() {
-		defer s.drainWG.Done()
-		defer cancel() // a write failed or all is sent: calls still running are moot
-		defer nc.Close()
-		for _, r := range pending {
-			select {
-			case <-r.done:
-			case <-s.ctx.Done():
-				return
-			}
-			_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := nc.Write(r.buf); err != nil {
-				s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "half-closed client went away", Err: err})
-				return
-			}
-		}
-	})
-	if !started { // shutting down: the replies are moot
-		s.drainWG.Done()
-		nc.Close()
-		cancel()
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
@@ -41,7 +42,7 @@ func offline(t testing.TB) places.Provider {
 func startPlacesNode(t testing.TB, p places.Provider, timeout time.Duration) *node.Node {
 	t.Helper()
 	cfg := testConfig(t)
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		o, l, err := plainSetup(nc)
 		o.Places, o.PlacesTimeout, o.MaxInFlight = p, timeout, 4
 		return o, l, err

@@ -11,9 +11,8 @@
 // lines whose origin is no node of the herd, and, with a herd secret or a
 // peer port, AT and PEER lines from clients. It keeps a running digest of
 // its cache (count and sum of LineHash, the replaced line's hash reported by
-// the cache's store) that peer links compare with their neighbours'. Whatsat composes WHATSAT answers from a places.Provider. Config is the
-// herd's YAML topology and settings; the default five-node herd of
-// docs/PROTOCOL.md is embedded.
+// the cache's store) that peer links compare with their neighbours'.
+// Whatsat composes WHATSAT answers from a places.Provider.
 //
 // Everything here is tested with in-memory fakes; the engine package puts it
 // on the network.

@@ -9,7 +9,7 @@ import (
 	"github.com/herdnet/herd/places"
 )
 
-// The example of docs/PROTOCOL.md. The receive time gives exactly its skew,
+// The example of docs/PROTOCOL.md (The AT line). The receive time gives exactly its skew,
 // +0.263873386 (656263836 would give +0.264249386).
 const (
 	kiwiIAMAT = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"

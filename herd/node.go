@@ -54,9 +54,9 @@ type NodeOptions struct {
 	// Places answers WHATSAT; nil: the node answers every WHATSAT with
 	// "? line".
 	Places places.Provider
-	// PlacesTimeout is the deadline of one backend call (default 5 s).
+	// PlacesTimeout is the deadline of one backend call.
 	PlacesTimeout time.Duration
-	// MaxInFlight bounds the backend calls running at once (default 64).
+	// MaxInFlight bounds the backend calls running at once.
 	MaxInFlight int
 
 	// Origins are the names of the herd's nodes: an AT line whose origin is
@@ -71,9 +71,15 @@ type NodeOptions struct {
 	PeerPort bool
 	// MaxFuture is how far ahead of the node's clock an IAMAT's time may
 	// be; the node refuses a later one ("? line"), so that one absurd
-	// timestamp cannot freeze a client's location for ever. Default 24h.
-	// Updates from peers (AT lines) are never checked.
+	// timestamp cannot freeze a client's location for ever. Updates from
+	// peers (AT lines) are never checked.
 	MaxFuture time.Duration
+}
+
+// DefaultNodeOptions holds the defaults NewNode gives the settings opts
+// leaves at zero: PlacesTimeout, MaxInFlight and MaxFuture.
+func DefaultNodeOptions() NodeOptions {
+	return NodeOptions{PlacesTimeout: places.DefaultConfig().Timeout, MaxInFlight: 64, MaxFuture: 24 * time.Hour}
 }
 
 // NewNode returns the node that opts describe.
@@ -102,14 +108,15 @@ func NewNode(opts NodeOptions) *Node {
 	if n.now == nil {
 		n.now = Now
 	}
+	d := DefaultNodeOptions()
 	if n.placesTimeout <= 0 {
-		n.placesTimeout = 5 * time.Second
+		n.placesTimeout = d.PlacesTimeout
 	}
 	if n.maxInFlight <= 0 {
-		n.maxInFlight = 64
+		n.maxInFlight = d.MaxInFlight
 	}
 	if opts.MaxFuture <= 0 {
-		opts.MaxFuture = 24 * time.Hour
+		opts.MaxFuture = d.MaxFuture
 	}
 	n.maxFuture = codec.Stamp{Sec: int64(opts.MaxFuture / time.Second), Nsec: int32(opts.MaxFuture % time.Second)}
 	return n

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 )
 
@@ -55,7 +56,7 @@ func (f netFlooder) Flood(line []byte, from string) {
 	}
 }
 
-func newFakeNet(tb testing.TB, cfg *herd.Config, now codec.Stamp) *fakeNet {
+func newFakeNet(tb testing.TB, cfg *config.Config, now codec.Stamp) *fakeNet {
 	n := &fakeNet{
 		tb:         tb,
 		nodes:      map[string]*herd.Node{},
@@ -130,7 +131,7 @@ func (n *fakeNet) checkAll(client, want string) {
 }
 
 func TestFloodReachesAllNodes(t *testing.T) {
-	cfg := herd.DefaultConfig()
+	cfg := config.Default()
 	for _, shuffle := range []bool{false, true} {
 		net := newFakeNet(t, cfg, kiwiReceived)
 		reply := net.nodes["Alford"].IAMAT(nil, parse(t, kiwiIAMAT))
@@ -161,7 +162,7 @@ func TestFloodReachesAllNodes(t *testing.T) {
 func TestFloodNoEchoExact(t *testing.T) {
 	// Alford's two neighbours must get the update exactly once from it, and
 	// it must receive nothing back from them.
-	net := newFakeNet(t, herd.DefaultConfig(), kiwiReceived)
+	net := newFakeNet(t, config.Default(), kiwiReceived)
 	net.nodes["Alford"].IAMAT(nil, parse(t, kiwiIAMAT))
 	net.run(100, false)
 	for _, d := range net.log {
@@ -178,7 +179,7 @@ func TestFloodNoEchoExact(t *testing.T) {
 }
 
 func TestFloodConverges(t *testing.T) {
-	cfg := herd.DefaultConfig()
+	cfg := config.Default()
 	names := []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
 	for seed := range uint64(50) {
 		net := newFakeNet(t, cfg, codec.Stamp{Sec: 2000})
@@ -238,7 +239,7 @@ func TestIAMATSkew(t *testing.T) {
 }
 
 func TestStaleIAMAT(t *testing.T) {
-	net := newFakeNet(t, herd.DefaultConfig(), kiwiReceived)
+	net := newFakeNet(t, config.Default(), kiwiReceived)
 	net.nodes["Alford"].IAMAT(nil, parse(t, kiwiIAMAT))
 	net.run(100, false)
 	floods, logged := net.floods, len(net.log)

@@ -59,9 +59,10 @@ func appendLine(dst []byte, e *Entry) []byte {
 	return append(dst, '\n')
 }
 
-// finishBody enforces the layout of docs/PROTOCOL.md (WHATSAT) on the body that starts at
-// dst[p:] whatever the backend returned: runs of newlines become one,
-// trailing newlines go, and the reply ends with "\n\n" (its only empty line).
+// finishBody enforces the layout of docs/PROTOCOL.md (WHATSAT) on the body
+// that starts at dst[p:] whatever the backend returned: runs of newlines
+// become one, trailing newlines go, and the reply ends with "\n\n" (its
+// only empty line).
 func finishBody(dst []byte, p int) []byte {
 	dst = dst[:p+len(places.CollapseNewlines(dst[p:]))]
 	return append(dst, '\n', '\n')

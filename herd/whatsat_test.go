@@ -46,7 +46,8 @@ func whatsatNode(t *testing.T, p places.Provider, timeout time.Duration) (*herd.
 	return n, n.Lookup([]byte("kiwi.cs.ucla.edu"))
 }
 
-// checkReply checks the WHATSAT layout of docs/PROTOCOL.md and returns the body.
+// checkReply checks the WHATSAT layout of docs/PROTOCOL.md and returns the
+// body.
 func checkReply(t *testing.T, reply, prefix, line string) string {
 	t.Helper()
 	if !strings.HasPrefix(reply, prefix+line+"\n") {

@@ -5,12 +5,12 @@ import (
 	"sync"
 
 	"github.com/herdnet/herd/admin"
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 )
 
 // adminNode is what the node's admin port reads of it.
 func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
-	return admin.Node{
+	an := admin.Node{
 		Name:    n.Node.Name(),
 		Listen:  n.Addr,
 		Clients: n.Node.Cache().Len,
@@ -21,19 +21,24 @@ func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
 		Herd:    herdTopology,
 		Health:  n.Health,
 		Metrics: n.Metrics,
+		Token:   n.adminToken,
 	}
+	if n.Snapshot != nil {
+		an.Snapshot = n.Snapshot.Status
+	}
+	return an
 }
 
 // topology is /herd: the config's nodes, with the real addresses of those
 // running in this process (port 0 becomes the port picked).
 type topology struct {
-	cfg    *herd.Config
+	cfg    *config.Config
 	mu     sync.Mutex
 	listen map[string]string // under mu
 	admin  map[string]string // under mu
 }
 
-func newTopology(cfg *herd.Config) *topology {
+func newTopology(cfg *config.Config) *topology {
 	return &topology{cfg: cfg, listen: map[string]string{}, admin: map[string]string{}}
 }
 

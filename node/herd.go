@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 )
 
 // Herd is several nodes of one config running in this process.
 type Herd struct {
 	Nodes []*Node
 	// what Reload needs (reload.go)
-	cfg   *herd.Config
+	cfg   *config.Config
 	local map[string]string // the addresses neighbours in this process dial
 	topo  *topology
 }
@@ -22,7 +22,7 @@ type Herd struct {
 // is 0 is dialled at its real address; others at their configured address
 // (which may be a proxy in front of it). On error the nodes already
 // started are stopped.
-func StartHerd(cfg *herd.Config, names []string, o Options) (*Herd, error) {
+func StartHerd(cfg *config.Config, names []string, o Options) (*Herd, error) {
 	h := &Herd{cfg: cfg, local: map[string]string{}, topo: newTopology(cfg)}
 	for _, name := range names {
 		n, err := build(cfg, name, o, len(names))

@@ -5,13 +5,13 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/peer"
 )
 
 // neighbors lists the neighbours of the node called name, at the address
 // its links dial (the peer port when it has one).
-func neighbors(cfg *herd.Config, name string, local map[string]string) []peer.Neighbor {
+func neighbors(cfg *config.Config, name string, local map[string]string) []peer.Neighbor {
 	var nbs []peer.Neighbor
 	for _, nc := range cfg.Neighbors(name) {
 		// A neighbour in this process whose configured port is 0 is dialled
@@ -29,7 +29,7 @@ func neighbors(cfg *herd.Config, name string, local map[string]string) []peer.Ne
 // peerConfig is the peer-link configuration of node nc: its neighbours,
 // the herd secret, and its TLS identity (a "{name}" in the file names of
 // security.tls is replaced by the node's name).
-func peerConfig(cfg *herd.Config, nc herd.Member, logger *slog.Logger) (peer.Config, error) {
+func peerConfig(cfg *config.Config, nc config.Node, logger *slog.Logger) (peer.Config, error) {
 	pc := peer.Config{Name: nc.Name, Peers: cfg.Peers, Secret: []byte(cfg.Security.Secret), Logger: logger}
 	for _, nb := range cfg.Neighbors(nc.Name) {
 		pc.Neighbors = append(pc.Neighbors, nb.Name)

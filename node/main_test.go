@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herdnet/herd/herd"
 	"go.uber.org/goleak"
+
+	"github.com/herdnet/herd/config"
 )
 
 // TestMain proves that no goroutine outlives a herd: not the links a reload
@@ -15,13 +16,17 @@ func TestMain(m *testing.M) {
 		// gnet's shared worker pool and timers live for the process.
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+		// fasthttp's process-wide Date updater and a stopped admin server's
+		// worker-pool cleaner, which ends at its next wake-up.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 	)
 }
 
 // testConfig is the default herd on 127.0.0.1:0 without admin ports, with
 // quick reconnects and no periodic snapshot.
-func testConfig() *herd.Config {
-	cfg := herd.DefaultConfig()
+func testConfig() *config.Config {
+	cfg := config.Default()
 	for i := range cfg.Nodes {
 		cfg.Nodes[i].Listen, cfg.Nodes[i].Address, cfg.Nodes[i].Admin = "127.0.0.1:0", "127.0.0.1:0", ""
 	}

@@ -20,6 +20,7 @@ import (
 	"net"
 
 	"github.com/herdnet/herd/admin"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/peer"
@@ -44,7 +45,7 @@ type Server interface {
 	// Stats are the server's counters for the admin port.
 	Stats() engine.Stats
 	// SetLimits replaces the limits while the server runs (reload).
-	SetLimits(herd.Limits)
+	SetLimits(engine.Limits)
 }
 
 var _ Server = (*engine.Server)(nil)
@@ -52,7 +53,7 @@ var _ Server = (*engine.Server)(nil)
 // ServerConfig is what every I/O model needs besides its node.
 type ServerConfig struct {
 	Listen string // host:port; port 0 picks a free port
-	Limits herd.Limits
+	Limits engine.Limits
 	Loops  int // event loops of the gnet engine; 0: one per core
 	Logger *slog.Logger
 	// HandOff takes over a connection that opened with a neighbour's PEER
@@ -72,7 +73,7 @@ func Gnet(node *herd.Node, cfg ServerConfig) Server {
 // Setup returns the options and logger of the node nc describes. Name,
 // Cache and Flooder are filled in by Start when left unset, and so are the
 // security settings (Origins, Secret, PeerPort) from the config.
-type Setup func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error)
+type Setup func(nc config.Node) (herd.NodeOptions, *slog.Logger, error)
 
 // Options are what starting a node needs besides the config and its name.
 type Options struct {
@@ -94,8 +95,8 @@ type Options struct {
 
 // Config says which node of which herd Start runs, and how.
 type Config struct {
-	Herd *herd.Config // validated
-	Name string       // one of Herd's nodes
+	Herd *config.Config // validated
+	Name string         // one of Herd's nodes
 	Options
 }
 
@@ -122,9 +123,10 @@ type Node struct {
 	// listened; zero when the node has no data directory.
 	Restored snapshot.Restored
 
-	nc   herd.Member // the node's entry in the config
-	opts herd.NodeOptions
-	log  *slog.Logger // Setup's; nil: none
+	nc         config.Node // the node's entry in the config
+	opts       herd.NodeOptions
+	log        *slog.Logger // Setup's; nil: none
+	adminToken string       // security.admin_token
 }
 
 // Start starts the node cfg names: it listens (its admin port, its peer
@@ -147,7 +149,7 @@ func Start(cfg Config) (*Node, error) {
 
 // build assembles the node of cfg called name, which will share the
 // process's descriptors with share-1 others; nothing listens yet.
-func build(cfg *herd.Config, name string, o Options, share int) (*Node, error) {
+func build(cfg *config.Config, name string, o Options, share int) (*Node, error) {
 	if o.NewServer == nil {
 		o.NewServer = Gnet
 	}
@@ -188,15 +190,15 @@ func build(cfg *herd.Config, name string, o Options, share int) (*Node, error) {
 	metrics := admin.NewMetrics()
 	opts.Places = metrics.Places(opts.Places)
 	hn := herd.NewNode(opts)
-	sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: share}
+	sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: share}
 	return &Node{Node: hn, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
-		Server: o.NewServer(hn, sc), nc: nc, opts: opts, log: logger}, nil
+		Server: o.NewServer(hn, sc), nc: nc, opts: opts, log: logger, adminToken: cfg.Security.AdminToken}, nil
 }
 
 // nodeOptions fills in what the config says of the node's options: its
 // clock limit and its security settings, and warns of a herd without a
 // secret.
-func nodeOptions(cfg *herd.Config, nc herd.Member, opts *herd.NodeOptions, logger *slog.Logger) {
+func nodeOptions(cfg *config.Config, nc config.Node, opts *herd.NodeOptions, logger *slog.Logger) {
 	if opts.MaxFuture == 0 {
 		opts.MaxFuture = cfg.Limits.MaxFuture
 	}
@@ -236,6 +238,10 @@ func (n *Node) listen(withAdmin bool, topo *topology) (dialAddr string, err erro
 		}
 	}()
 	if withAdmin && n.nc.Admin != "" {
+		if admin.Exposed(n.nc.Admin) && n.adminToken == "" && n.log != nil {
+			n.log.Warn("admin port not on loopback and no admin token (security.admin_token or "+config.AdminTokenEnv+
+				"): anyone who reaches it can read the node's status and metrics", "node", name, "admin", n.nc.Admin)
+		}
 		a := admin.New(n.adminNode(topo.get), n.log)
 		if err := a.Start(n.nc.Admin); err != nil {
 			return "", err
@@ -265,7 +271,7 @@ func (n *Node) listen(withAdmin bool, topo *topology) (dialAddr string, err erro
 
 // restore opens the data directory of the node called name, if it has one,
 // and loads its snapshot into opts.Cache, which it sets.
-func restore(cfg *herd.Config, name string, opts *herd.NodeOptions, logger *slog.Logger, o Options) (*snapshot.Store, snapshot.Restored, error) {
+func restore(cfg *config.Config, name string, opts *herd.NodeOptions, logger *slog.Logger, o Options) (*snapshot.Store, snapshot.Restored, error) {
 	var r snapshot.Restored
 	dir := ""
 	if o.DataDir != nil {

@@ -3,87 +3,74 @@ package node
 import (
 	"fmt"
 	"slices"
+	"strings"
 
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 )
 
 // Reload applies a new, validated config to the running nodes (SIGHUP)
 // without dropping clients: each node's neighbour set (links to removed
 // neighbours close, links to new ones start and reconcile, the rest are
-// untouched) and the limits (see engine.Server.SetLimits). Settings that
-// need a restart (a node's listen or admin address, peers.*, places.*) keep
-// their running values; Reload lists them in its notes. A config that no
-// longer defines a node running here is refused whole, and the old config
-// stays. Call it from one goroutine at a time.
-func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
+// untouched) and the engine's limits (see engine.Server.SetLimits). The
+// settings read only at start (engine.Limits.WithFixed, limits.max_future,
+// a node's listen, peer_listen and admin addresses, and the peers, security,
+// places and persistence sections) keep their running values; Reload lists
+// them in its notes. A config that no longer defines a node running here
+// is refused whole, and the old config stays. Call it from one goroutine
+// at a time.
+func (h *Herd) Reload(cfg *config.Config) (notes []string, err error) {
 	for _, n := range h.Nodes {
 		if _, err := cfg.Node(n.Name()); err != nil {
 			return nil, fmt.Errorf("node %s runs here but the new config does not define it (%w); keeping the old config", n.Name(), err)
 		}
 	}
 	old := h.cfg
-	// The limits fixed when a node starts keep their running values (the
-	// engine and the node read them once): say so, and remember what is in force, so
-	// that a later reload compares against it.
+	// What needs a restart keeps its running value: say so, and remember
+	// what is in force, so that a later reload compares against it.
 	next := *cfg
 	cfg = &next
-	for _, f := range []struct {
+	restart := func(prefix string, running, asked any) {
+		for _, c := range config.Changes(prefix, running, asked) {
+			notes = append(notes, c+" needs a restart")
+		}
+	}
+	live := cfg.Limits.Limits.WithFixed(old.Limits.Limits)
+	restart("limits", live, cfg.Limits.Limits)
+	cfg.Limits.Limits = live
+	// The node takes max_future when it is created (herd.NodeOptions).
+	restart("limits", config.Limits{MaxFuture: old.Limits.MaxFuture}, config.Limits{MaxFuture: cfg.Limits.MaxFuture})
+	cfg.Limits.MaxFuture = old.Limits.MaxFuture
+	for _, c := range config.Changes("limits", old.Limits, cfg.Limits) {
+		notes = append(notes, c+" applied")
+	}
+	for _, s := range []struct {
 		name     string
 		old, new any
 		keep     func()
 	}{
-		{"max_conns", old.Limits.MaxConns, cfg.Limits.MaxConns, func() { cfg.Limits.MaxConns = old.Limits.MaxConns }},
-		{"idle_timeout", old.Limits.IdleTimeout, cfg.Limits.IdleTimeout, func() { cfg.Limits.IdleTimeout = old.Limits.IdleTimeout }},
-		{"line_timeout", old.Limits.LineTimeout, cfg.Limits.LineTimeout, func() { cfg.Limits.LineTimeout = old.Limits.LineTimeout }},
-		{"write_timeout", old.Limits.WriteTimeout, cfg.Limits.WriteTimeout, func() { cfg.Limits.WriteTimeout = old.Limits.WriteTimeout }},
-		// The node takes max_future when it is created (herd.NodeOptions).
-		{"max_future", old.Limits.MaxFuture, cfg.Limits.MaxFuture, func() { cfg.Limits.MaxFuture = old.Limits.MaxFuture }},
+		{"peers", old.Peers, cfg.Peers, func() { cfg.Peers = old.Peers }},
+		{"security", old.Security, cfg.Security, func() { cfg.Security = old.Security }},
+		{"places", old.Places, cfg.Places, func() { cfg.Places = old.Places }},
+		{"persistence", old.Persistence, cfg.Persistence, func() { cfg.Persistence = old.Persistence }},
 	} {
-		if f.old != f.new {
-			notes = append(notes, fmt.Sprintf("limits.%s %v -> %v needs a restart (still %v)", f.name, f.old, f.new, f.old))
-			f.keep()
+		if c := config.Changes(s.name, s.old, s.new); len(c) > 0 {
+			notes = append(notes, fmt.Sprintf("%s settings need a restart: %s", s.name, strings.Join(c, ", ")))
+			s.keep()
 		}
+	}
+	if !slices.Equal(old.Names(), cfg.Names()) {
+		notes = append(notes, "the set of nodes changed: restart the nodes so they accept AT lines from the new origins")
 	}
 	for _, n := range h.Nodes {
 		name := n.Name()
 		before, _ := old.Node(name)
 		after, _ := cfg.Node(name)
-		if before.Listen != after.Listen {
-			notes = append(notes, fmt.Sprintf("%s: listen %s -> %s needs a restart", name, before.Listen, after.Listen))
-		}
-		if before.PeerListen != after.PeerListen {
-			notes = append(notes, fmt.Sprintf("%s: peer_listen %q -> %q needs a restart", name, before.PeerListen, after.PeerListen))
-		}
-		if before.Admin != after.Admin {
-			notes = append(notes, fmt.Sprintf("%s: admin %q -> %q needs a restart", name, before.Admin, after.Admin))
-		}
+		restart("nodes."+name, ports(before), ports(after))
 		added, removed := n.Links.Update(neighbors(cfg, name, h.local))
 		if len(added)+len(removed) > 0 {
 			notes = append(notes, fmt.Sprintf("%s: neighbours added %v, removed %v", name, added, removed))
 		}
-		n.Server.SetLimits(cfg.Limits)
-	}
-	if old.Limits != cfg.Limits {
-		notes = append(notes, fmt.Sprintf("limits now %+v", cfg.Limits))
-	}
-	if old.Peers != cfg.Peers {
-		notes = append(notes, "peers settings need a restart")
-		cfg.Peers = old.Peers // what stays in force
-	}
-	if old.Security != cfg.Security {
-		notes = append(notes, "security settings need a restart")
-		cfg.Security = old.Security // what stays in force
-	}
-	if !slices.Equal(old.Names(), cfg.Names()) {
-		notes = append(notes, "the set of nodes changed: restart the nodes so they accept AT lines from the new origins")
-	}
-	if old.Places != cfg.Places {
-		notes = append(notes, "places settings need a restart")
-		cfg.Places = old.Places // what stays in force
-	}
-	if old.Persistence != cfg.Persistence {
-		notes = append(notes, "persistence settings need a restart")
-		cfg.Persistence = old.Persistence // what stays in force
+		n.Server.SetLimits(cfg.Limits.Limits)
 	}
 	h.topo.mu.Lock()
 	h.topo.cfg = cfg
@@ -92,3 +79,12 @@ func (h *Herd) Reload(cfg *herd.Config) (notes []string, err error) {
 	slices.Sort(notes)
 	return notes, nil
 }
+
+// bound are the addresses a node binds, which a reload cannot move.
+type bound struct {
+	Listen     string `yaml:"listen"`
+	PeerListen string `yaml:"peer_listen"`
+	Admin      string `yaml:"admin"`
+}
+
+func ports(n config.Node) bound { return bound{n.Listen, n.PeerListen, n.Admin} }

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -101,6 +102,7 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 	next.Limits.MaxFuture = time.Hour
 	next.Persistence.SnapshotInterval = cfg.Persistence.SnapshotInterval + time.Second
 	next.Limits.MaxLine = 1000
+	next.Peers.Queue = cfg.Peers.Queue + 1
 	notes, err := h.Reload(next)
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +112,13 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 			t.Errorf("notes %q: want %s reported as needing a restart", notes, want)
 		}
 	}
-	if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "persistence settings need a restart") }) {
-		t.Errorf("notes %q: want persistence reported as needing a restart", notes)
+	for _, want := range []string{"persistence settings need a restart: persistence.snapshot_interval", "peers settings need a restart: peers.queue", "limits.max_line"} {
+		if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
+			t.Errorf("notes %q: want one starting %q", notes, want)
+		}
+	}
+	if !slices.Contains(notes, fmt.Sprintf("limits.max_line %d -> 1000 applied", cfg.Limits.MaxLine)) {
+		t.Errorf("notes %q: want max_line applied", notes)
 	}
 	if next.Limits.MaxConns != 123 {
 		t.Errorf("Reload changed the caller's config")

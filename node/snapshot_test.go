@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/codec"
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/snapshot"
@@ -20,7 +20,7 @@ import (
 var allNodes = []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
 
 // startHerd starts names with their data in dataDir/NAME.
-func startHerd(t *testing.T, cfg *herd.Config, dataDir string, restored map[string]snapshot.Restored, names ...string) *node.Herd {
+func startHerd(t *testing.T, cfg *config.Config, dataDir string, restored map[string]snapshot.Restored, names ...string) *node.Herd {
 	t.Helper()
 	o := node.Options{Loops: 2, DataDir: func(name string) string { return filepath.Join(dataDir, name) }}
 	if restored != nil {

@@ -12,7 +12,7 @@ import (
 // once the queues' buffers have grown that allocates nothing, whether the
 // queue has room or drops its oldest line.
 func TestFloodAllocs(t *testing.T) {
-	ls := New(Config{Name: "A", Cache: herd.NewCache(), Peers: herd.PeerConfig{Queue: 8}})
+	ls := New(Config{Name: "A", Cache: herd.NewCache(), Peers: Settings{Queue: 8}})
 	defer ls.Close()
 	a, b := newLink(ls, Neighbor{Name: "B"}), newLink(ls, Neighbor{Name: "C"})
 	a.setState(stateUp)

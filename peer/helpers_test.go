@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
@@ -84,7 +85,7 @@ func freePorts(t testing.TB, n int) []string {
 
 // ring is the default herd's topology on the given addresses (listen, then
 // optional peer ports), with extra YAML appended.
-func ring(t testing.TB, listen, peerListen []string, extra string) *herd.Config {
+func ring(t testing.TB, listen, peerListen []string, extra string) *config.Config {
 	t.Helper()
 	names := []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
 	nbs := map[string]string{"Alford": "[Hamilton, Welsh]", "Ball": "[Holiday, Welsh]", "Hamilton": "[Holiday]", "Holiday": "[]", "Welsh": "[]"}
@@ -98,7 +99,7 @@ func ring(t testing.TB, listen, peerListen []string, extra string) *herd.Config 
 		b.WriteString("}\n")
 	}
 	b.WriteString(extra)
-	cfg, err := herd.ParseConfig([]byte(b.String()))
+	cfg, err := config.Parse([]byte(b.String()))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
@@ -115,12 +116,12 @@ func zeros(n int) []string {
 
 // start runs the named nodes of cfg (all when names is nil), logging to
 // logs, and stops them when the test ends.
-func start(t testing.TB, cfg *herd.Config, names []string, logs *logBuf) *node.Herd {
+func start(t testing.TB, cfg *config.Config, names []string, logs *logBuf) *node.Herd {
 	t.Helper()
 	if names == nil {
 		names = cfg.Names()
 	}
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), nil
 	}
 	h, err := node.StartHerd(cfg, names, node.Options{Setup: setup, Loops: 1})
@@ -181,9 +182,9 @@ func iamat(client string, sec int64) string {
 	return fmt.Sprintf("IAMAT %s +34.068930-118.445127 %d.000000001", client, sec)
 }
 
-func mustParse(t testing.TB, yaml string) *herd.Config {
+func mustParse(t testing.TB, yaml string) *config.Config {
 	t.Helper()
-	cfg, err := herd.ParseConfig([]byte(yaml))
+	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, yaml)
 	}

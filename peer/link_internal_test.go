@@ -104,7 +104,7 @@ func offer(c *herd.Cache, client string, sec int64) []byte {
 // replaced is not sent.
 func TestStalledNeighbour(t *testing.T) {
 	cache := herd.NewCache()
-	ls := New(Config{Name: "A", Cache: cache, Peers: herd.PeerConfig{Queue: 4}})
+	ls := New(Config{Name: "A", Cache: cache, Peers: Settings{Queue: 4}})
 	l := newLink(ls, Neighbor{Name: "B"})
 	ls.list.Store(&[]*link{l})
 	mine, theirs := net.Pipe()
@@ -377,7 +377,7 @@ func TestFlappingNeighbourBacksOff(t *testing.T) {
 		}
 	}()
 	ls := New(Config{Name: "A", Cache: herd.NewCache(), Neighbors: []string{"B"},
-		Peers: herd.PeerConfig{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
+		Peers: Settings{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
 	ls.Connect(nil, []Neighbor{{Name: "B", Address: ln.Addr().String()}})
 	time.Sleep(1500 * time.Millisecond)
 	ls.Close()

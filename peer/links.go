@@ -21,7 +21,7 @@ type Config struct {
 	// Cache is the node's view, reconciled with each neighbour's.
 	Cache *herd.Cache
 	// Peers tunes the links; unset fields take their defaults.
-	Peers herd.PeerConfig
+	Peers Settings
 	// Neighbors are the nodes that may link with this one. Inbound links
 	// from any other name are refused.
 	Neighbors []string
@@ -64,7 +64,7 @@ type Neighbor struct {
 // on any goroutine.
 type Links struct {
 	cfg  Config
-	p    herd.PeerConfig
+	p    Settings
 	log  *logq.Queue
 	node *herd.Node // set by Connect, before ready is closed
 

@@ -3,8 +3,8 @@
 // statuses of Google's legacy Nearby Search API, AppendErrorBody, the
 // legacy body layout every backend writes (layout.go), and
 // CollapseNewlines, the one function that enforces the body layout of
-// docs/PROTOCOL.md (WHATSAT). It links no HTTP or JSON client and no data, so the domain
-// package herd can depend on it.
+// docs/PROTOCOL.md (WHATSAT). It links no HTTP or JSON client and no data,
+// so the domain package herd can depend on it.
 //
 // The backends live below it: places/geonames (the offline index embedded
 // in the binary, the default), places/google (legacy Nearby Search and

@@ -80,8 +80,9 @@ func AppendErrorBody(dst []byte, err error) []byte {
 }
 
 // CollapseNewlines rewrites b in place to the body layout docs/PROTOCOL.md
-// (WHATSAT) requires: every run of '\n' becomes one, and leading and trailing '\n's
-// go. It returns the shortened slice. Backends and the node share it.
+// (WHATSAT) requires: every run of '\n' becomes one, and leading and
+// trailing '\n's go. It returns the shortened slice. Backends and the node
+// share it.
 func CollapseNewlines(b []byte) []byte {
 	w := 0
 	for r := 0; r < len(b); r++ {

@@ -10,6 +10,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herdnet/herd/bench/baseline"
+	"github.com/herdnet/herd/config"
+	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/conformance"
 	"github.com/herdnet/herd/internal/testclient"
@@ -34,9 +36,8 @@ func testLogger() *slog.Logger {
 }
 
 // startNode runs one baseline node on 127.0.0.1:0 until the test ends.
-func startNode(t *testing.T, opts herd.NodeOptions, limits herd.Limits) *baseline.Server {
+func startNode(t *testing.T, opts herd.NodeOptions, limits engine.Limits) *baseline.Server {
 	t.Helper()
-	opts.MaxFuture = limits.MaxFuture
 	s := baseline.New(herd.NewNode(opts), baseline.Config{Listen: "127.0.0.1:0", Limits: limits, Logger: testLogger()})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
@@ -48,7 +49,7 @@ func startNode(t *testing.T, opts herd.NodeOptions, limits herd.Limits) *baselin
 // TestHerdFloodsToFarEnd runs three baseline nodes in a line,
 // Hamilton -- Holiday -- Ball, and reports at one end.
 func TestHerdFloodsToFarEnd(t *testing.T) {
-	cfg, err := herd.ParseConfig([]byte(`
+	cfg, err := config.Parse([]byte(`
 nodes:
   - {name: Hamilton, listen: "127.0.0.1:0", neighbors: [Holiday]}
   - {name: Holiday, listen: "127.0.0.1:0", neighbors: [Ball]}
@@ -58,7 +59,7 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		return herd.NodeOptions{}, testLogger(), nil
 	}
 	newServer := func(node *herd.Node, sc node.ServerConfig) node.Server {
@@ -90,7 +91,7 @@ peers: {backoff_min: 10ms, backoff_max: 200ms}
 // TestConformance runs the behaviour every I/O model shares against the
 // goroutine-per-connection baseline.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits herd.Limits) string {
+	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits engine.Limits) string {
 		return startNode(t, opts, limits).Addr()
 	})
 }

@@ -17,7 +17,7 @@ import (
 // Config is what one node's server needs besides its herd.Node.
 type Config struct {
 	Listen string // host:port; port 0 picks a free port (Addr reports it)
-	Limits herd.Limits
+	Limits engine.Limits
 	Logger *slog.Logger // nil discards the log
 	// HandOff takes over a connection that opened with a neighbour's PEER
 	// handshake (head: that line and the bytes read after it); nil: such
@@ -102,7 +102,7 @@ func (s *Server) Err() error { return nil }
 func (s *Server) Stats() engine.Stats { return engine.Stats{} }
 
 // SetLimits does nothing: the baseline's limits are fixed at New.
-func (s *Server) SetLimits(herd.Limits) {}
+func (s *Server) SetLimits(engine.Limits) {}
 
 // accept runs until the listener is closed.
 func (s *Server) accept() {

@@ -97,8 +97,9 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 
 	workloadSection(&b, o, samples)
 
+	w("## Against Redis, Twisted and Node.js: every engine, cold\n\n")
 	for _, pipe := range o.Pipeline {
-		w("## Pipeline %d\n\n", pipe)
+		w("### Pipeline %d\n\n", pipe)
 		w("| conns | engine | requests/s | p99 µs | server CPU µs/req | load generator CPU µs/req | RSS MiB |\n|---:|---|---:|---:|---:|---:|---:|\n")
 		for _, c := range o.Conns {
 			for _, e := range engines {
@@ -119,14 +120,14 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 			w("Charts could not be drawn: %v\n\n", err)
 		}
 		if len(charts) > 0 {
-			w("## Charts\n\n")
+			w("### Charts\n\n")
 			for _, c := range charts {
 				w("![%s](%s)\n", c.Title, c.File)
 			}
 			w("\n")
 		}
 	}
-	w("## Ratios (medians)\n\n")
+	w("### Ratios (medians)\n\n")
 	w("| conns | pipeline | gnet/goroutine throughput | gnet/goroutine CPU per req | gnet/twisted CPU per req | gnet/node CPU per req | gnet/echo throughput | gnet/redis throughput | gnet/redis CPU per req |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	med := func(m map[cellKey][]float64, e string, c, p int) float64 { return summarize(m[cellKey{e, c, p}]).med }
 	for _, pipe := range o.Pipeline {
@@ -142,7 +143,7 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 		}
 	}
 	w("\n## Targets\n\n")
-	w("The issue's targets, checked against the medians above. A target not met is reported with the measured figure.\n\n")
+	w("The project's targets, checked against the medians above. A target not met is reported with the measured figure.\n\n")
 	w("| target | cell | measured | met |\n|---|---|---:|---|\n")
 	check := func(target, cell string, v float64, ok bool, unit string) {
 		if v == 0 || math.IsNaN(v) {
@@ -189,7 +190,7 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 	check("p99 propagation to the farthest node < 2 ms, idle", "Alford -> Ball", x.PropIdleP99us/1000, x.PropIdleP99us > 0 && x.PropIdleP99us < 2000, " ms")
 	w("| zero allocations per IAMAT on the request path | `go test ./engine -run IAMATPathAllocs`, `./herd -run Alloc` | 0, also for a newer IAMAT that is stored and flooded (`TestNewerIAMATPathAllocs`, `TestAllocsCacheNewer`: a copy into the cache's arena, amortised) | yes |\n")
 
-	w("\n## Memory and propagation\n\n")
+	w("\n## Memory per connection and per client\n\n")
 	w("| measure | value |\n|---|---:|\n")
 	for _, e := range []string{"gnet", "goroutine"} {
 		if v, ok := x.RSSPerIdleConn[e]; ok {
@@ -200,6 +201,7 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 		w("| ratio gnet/goroutine | %.2fx |\n", g/r)
 	}
 	w("| cache heap per client, %d clients (in process) | %.0f bytes |\n", x.CacheClients, x.CacheBytesPer)
+	w("\n## The herd: propagation and the WHATSAT mix\n\n| measure | value |\n|---|---:|\n")
 	w("| propagation Alford → Ball (two hops), idle, p50 / p99 (%d samples) | %.0f / %.0f µs |\n", x.PropSamples, x.PropIdleP50us, x.PropIdleP99us)
 	w("| same, while 100 connections load Alford (%.0f req/s), p50 / p99 | %.0f / %.0f µs |\n", x.PropLoadRPS, x.PropLoadP50us, x.PropLoadP99us)
 	for _, e := range []string{"gnet", "goroutine"} {
@@ -210,7 +212,7 @@ func Report(o *Options, samples []Sample, x ExtraResults) string {
 	w("\nPropagation is measured from sending the IAMAT at Alford to the first WHATSAT at Ball that knows the client (Ball is polled; each poll is one loopback round trip, so the figure includes up to one poll interval).\n")
 	if o.GoBench != "" {
 		if b, err := os.ReadFile(o.GoBench); err == nil {
-			w("\n## Go micro-benchmarks\n\n")
+			w("\n## Micro-benchmarks\n\n")
 			w("`go test -run='^$' -bench=. -benchtime=1s ./codec ./herd ./places ./engine` (from `make bench`, file `%s`). `allocs/op` is the allocation count per operation; the node's request path is the `NodeIAMAT/stale`, `NodeIAMAT/newer` and `IAMATLoopback` rows (0); `CacheMemory` reports heap bytes per client at a million clients, lines included.\n\n```text\n", filepath.Base(o.GoBench))
 			for _, l := range strings.Split(string(b), "\n") {
 				if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") || strings.HasPrefix(l, "pkg:") {
@@ -282,7 +284,7 @@ type wlKey struct {
 }
 
 // workloadSection renders the hot and cold workloads side by side, with
-// the node's GC share of CPU, and the targets of issue #11.
+// the node's GC share of CPU, and the targets of both workloads.
 func workloadSection(b *strings.Builder, o *Options, samples []Sample) {
 	w := func(f string, a ...any) { fmt.Fprintf(b, f, a...) }
 	rps := map[wlKey][]float64{}
@@ -312,7 +314,7 @@ func workloadSection(b *strings.Builder, o *Options, samples []Sample) {
 		return
 	}
 	med := func(m map[wlKey][]float64, k wlKey) float64 { return summarize(m[k]).med }
-	w("## Hot and cold workloads\n\n")
+	w("## The node against echo and the goroutine node, hot and cold\n\n")
 	w("`cold`: each connection rotates through 1,000 clients (a million over 1,000 connections), so nearly every cache lookup misses the CPU caches; `hot`: each connection reports for one client. Client times always grow, so every IAMAT is newer than what the node holds: it is stored (and would be flooded). `GC %%` is the share of the node's CPU used by its garbage collector during the run (warm-up included): `/cpu/classes/gc/total:cpu-seconds` from runtime/metrics over the process's getrusage CPU, read from the node's `/debug/herd/cpu` before and after.\n\n")
 	w("| workload | pipeline | conns | engine | requests/s | server CPU µs/req | GC %% | RSS MiB |\n|---|---:|---:|---|---:|---:|---:|---:|\n")
 	for _, wl := range workloads {
@@ -350,7 +352,7 @@ func workloadSection(b *strings.Builder, o *Options, samples []Sample) {
 	if slices.Contains(engines, "echo-goroutine") {
 		w("\n`echo/echo-goroutine` is the I/O models' own ratio: the two echo servers make the same reads and writes with no command work, so it is the gnet/goroutine CPU ratio a node built on them would show if its own work were negligible, or the same on both. `node work` is a node's CPU per IAMAT beyond its echo's CPU per line: parsing, the cache, the AT line, the engine's bookkeeping.\n")
 	}
-	w("\n### Targets of the cold-cache issue\n\n| target | cell | measured | met |\n|---|---|---:|---|\n")
+	w("\n### Targets, hot and cold\n\n| target | cell | measured | met |\n|---|---|---:|---|\n")
 	for _, c := range []int{1000, 10000} {
 		for _, t := range []struct {
 			wl, what string

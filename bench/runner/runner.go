@@ -404,12 +404,40 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// The generated report's place in BENCHMARKS.md: everything between these
+// two lines is the last run's report; everything outside them is written by
+// hand and kept when a run writes the report again.
+const (
+	reportBegin = "<!-- herd-bench bench writes from here to the end marker; edit outside the markers -->"
+	reportEnd   = "<!-- end of the report written by herd-bench bench -->"
+	reportTitle = "# Herd benchmarks\n\n"
+)
+
+// writeReport writes report to out ("-": stdout). When out already holds
+// the markers, only what lies between them is replaced; otherwise out gets
+// the report inside a new pair of markers.
 func writeReport(report, out string, stdout io.Writer) error {
 	if out == "-" {
 		_, err := io.WriteString(stdout, report)
 		return err
 	}
-	return os.WriteFile(out, []byte(report), 0o644)
+	old, err := os.ReadFile(out)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.WriteFile(out, []byte(spliceReport(string(old), report)), 0o644)
+}
+
+// spliceReport returns doc with report between its markers, or, when doc
+// has no pair of markers, report alone, inside markers.
+func spliceReport(doc, report string) string {
+	body := strings.TrimPrefix(report, reportTitle)
+	i := strings.Index(doc, reportBegin)
+	j := strings.Index(doc, reportEnd)
+	if i < 0 || j < i {
+		return reportTitle + reportBegin + "\n\n" + body + "\n" + reportEnd + "\n"
+	}
+	return doc[:i+len(reportBegin)] + "\n\n" + body + "\n" + doc[j:]
 }
 
 // rerender rebuilds the report from saved samples; the matrix is read off

@@ -39,7 +39,7 @@ func TestTinyMatrix(t *testing.T) {
 	}
 	x := ExtraResults{RSSPerIdleConn: map[string]float64{}}
 	report := Report(o, samples, x)
-	for _, want := range []string{"# Herd benchmarks", "## Pipeline 1", "## Ratios", "| 4 | gnet |", "Memory and propagation"} {
+	for _, want := range []string{"# Herd benchmarks", "### Pipeline 1", "### Ratios", "| 4 | gnet |", "## Memory per connection and per client", "## The herd: propagation"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -16,12 +17,12 @@ import (
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/codec"
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/internal/cli"
 )
 
 // defaultAddr is the client port of the default herd's first node.
-func defaultAddr() string { return herd.DefaultConfig().Nodes[0].Listen }
+func defaultAddr() string { return config.Default().Nodes[0].Listen }
 
 const clientTimeout = 10 * time.Second
 
@@ -129,20 +130,23 @@ func cmdWhatsat(args []string, stdout, stderr io.Writer) error {
 }
 
 // loadConfigFlag loads --config, or the embedded default herd.
-func loadConfigFlag(path string) (*herd.Config, error) {
+func loadConfigFlag(path string) (*config.Config, error) {
 	if path == "" {
-		return herd.DefaultConfig(), nil
+		return config.Default(), nil
 	}
-	cfg, err := herd.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, &cli.ExitError{Code: 2, Err: err}
+	}
+	if s := os.Getenv(config.AdminTokenEnv); s != "" {
+		cfg.Security.AdminToken = s
 	}
 	return cfg, nil
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("status", "herd status [--config FILE]", stderr)
-	config := fs.String("config", "", "herd config `file` (YAML); default: the embedded five-node herd")
+	file := fs.String("config", "", "herd config `file` (YAML); default: the embedded five-node herd")
 	pos, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
@@ -150,7 +154,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return cli.UsageErr("status takes no arguments (got %q)", pos)
 	}
-	cfg, err := loadConfigFlag(*config)
+	cfg, err := loadConfigFlag(*file)
 	if err != nil {
 		return err
 	}
@@ -167,7 +171,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		wg.Go(func() {
-			results[i].st, results[i].err = fetchStatus(&client, adminHost(nc))
+			results[i].st, results[i].err = fetchStatus(&client, adminHost(nc), cfg.Security.AdminToken)
 		})
 	}
 	wg.Wait()
@@ -202,7 +206,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 
 // adminHost is the node's admin address as a client reaches it: a
 // wildcard host becomes the host of its address, or loopback.
-func adminHost(nc herd.Member) string {
+func adminHost(nc config.Node) string {
 	host, port, err := net.SplitHostPort(nc.Admin)
 	if err != nil {
 		return nc.Admin
@@ -218,9 +222,16 @@ func adminHost(nc herd.Member) string {
 	return net.JoinHostPort(host, port)
 }
 
-func fetchStatus(c *http.Client, addr string) (admin.Status, error) {
+func fetchStatus(c *http.Client, addr, token string) (admin.Status, error) {
 	var st admin.Status
-	resp, err := c.Get("http://" + addr + "/status")
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/status", nil)
+	if err != nil {
+		return st, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -254,9 +265,12 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return cli.UsageErr("config check needs exactly one FILE")
 	}
-	cfg, err := herd.LoadConfig(pos[0])
+	cfg, err := config.Load(pos[0])
 	if err != nil {
 		return &cli.ExitError{Code: 2, Err: err}
+	}
+	if s := os.Getenv(config.AdminTokenEnv); s != "" {
+		cfg.Security.AdminToken = s
 	}
 	links := 0
 	for _, n := range cfg.Nodes {
@@ -275,5 +289,14 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(tw, "  %s\tlisten %s\tadmin %s\tneighbours %s\n", n.Name, n.Listen, adm, cli.JoinNames(nbs))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range cfg.Nodes {
+		if n.Admin != "" && admin.Exposed(n.Admin) && cfg.Security.AdminToken == "" {
+			fmt.Fprintf(stdout, "warning: %s: admin port %s is not on loopback and has no token (security.admin_token or %s): anyone who reaches it can read the node's status and metrics\n",
+				n.Name, n.Admin, config.AdminTokenEnv)
+		}
+	}
+	return nil
 }

@@ -20,11 +20,10 @@ func goList(t *testing.T, args ...string) []string {
 }
 
 // TestImportRules keeps the layout of docs/ARCHITECTURE.md ("Which way
-// imports point"): the
-// node binary links nothing from bench, no plotting and no JSON library
-// but the standard one (go-json alone would add 3 MiB to it), the domain package
-// no HTTP or JSON client and no data, and only engine and bench/echo import
-// gnet.
+// imports point"): the node binary links nothing from bench, no plotting
+// and no JSON library but the standard one (go-json alone would add 3 MiB
+// to it), the domain package no HTTP or JSON client and no data, and only
+// engine and bench/echo import gnet.
 func TestImportRules(t *testing.T) {
 	for _, dep := range goList(t, "-deps", "./cmd/herd") {
 		if strings.Contains(dep, "/herd/bench") || strings.HasPrefix(dep, "gonum.org/") ||
@@ -53,7 +52,7 @@ func TestImportRules(t *testing.T) {
 
 // layers are the ranks of the module's packages, lowest first, as
 // docs/ARCHITECTURE.md draws them: codec <- herd <- engine, peer, snapshot
-// <- admin <- node <- the binaries. A package is ranked by its longest
+// <- config, admin <- node <- the binaries. A package is ranked by its longest
 // listed prefix.
 var layers = map[string]int{
 	"codec":         0,
@@ -63,6 +62,7 @@ var layers = map[string]int{
 	"engine":        2,
 	"peer":          2,
 	"snapshot":      2,
+	"config":        3,
 	"admin":         3,
 	"node":          4,
 	"internal/cli":  5,

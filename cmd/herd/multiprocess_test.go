@@ -181,7 +181,8 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// ringNames are the nodes of the default herd (docs/PROTOCOL.md):
+// ringNames are the nodes of the default herd (docs/PROTOCOL.md, The
+// default herd):
 // Alford -- Hamilton -- Holiday -- Ball -- Welsh -- Alford.
 var ringNames = []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
 

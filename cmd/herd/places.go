@@ -5,7 +5,7 @@ import (
 	"io"
 	"net"
 
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/internal/cli"
 	"github.com/herdnet/herd/places/httpapi"
 	"github.com/herdnet/herd/places/provider"
@@ -22,7 +22,7 @@ func cmdPlacesServer(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return cli.UsageErr("places-server takes no arguments (got %q)", pos)
 	}
-	p, err := provider.New(herd.PlacesConfig{Data: *data}.ProviderConfig())
+	p, err := provider.New(config.Places{Data: *data}.ProviderConfig())
 	if err != nil {
 		return &cli.ExitError{Code: 2, Err: err}
 	}

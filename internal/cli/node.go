@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places/provider"
@@ -89,16 +90,19 @@ func (f *nodeFlags) nodeDataDir(name string) string {
 }
 
 // load reads the config and applies flag overrides.
-func (f *nodeFlags) load() (*herd.Config, error) {
-	var cfg *herd.Config
+func (f *nodeFlags) load() (*config.Config, error) {
+	var cfg *config.Config
 	var err error
 	if f.config == "" {
-		cfg = herd.DefaultConfig()
-	} else if cfg, err = herd.LoadConfig(f.config); err != nil {
+		cfg = config.Default()
+	} else if cfg, err = config.Load(f.config); err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
-	if s := os.Getenv(herd.SecretEnv); s != "" {
+	if s := os.Getenv(config.SecretEnv); s != "" {
 		cfg.Security.Secret = s
+	}
+	if s := os.Getenv(config.AdminTokenEnv); s != "" {
+		cfg.Security.AdminToken = s
 	}
 	if f.closeAfterReply {
 		cfg.Limits.CloseAfterReply = true
@@ -140,7 +144,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 // runNodes starts the named nodes of cfg, prints where they listen, and
 // runs until SIGINT or SIGTERM.
-func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.Writer) error {
+func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr io.Writer) error {
 	sig, stop := StopSignals() // before anything starts, so no signal is missed
 	defer stop()
 	hup, stopHUP := reloadSignal()
@@ -157,13 +161,9 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	var files []io.Closer
-	defer func() {
-		for _, fl := range files {
-			fl.Close()
-		}
-	}()
-	setup := func(nc herd.Member) (herd.NodeOptions, *slog.Logger, error) {
+	var logs nodeLogs
+	defer logs.close()
+	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		var w io.Writer = stderr
 		if f.logDir != "-" {
 			// Rotated at a size limit, so that logs never fill the disk.
@@ -175,10 +175,11 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 			if _, err := fl.Write(nil); err != nil { // open it now: report a bad directory at start
 				return herd.NodeOptions{}, nil, fmt.Errorf("log file: %w", err)
 			}
-			files = append(files, fl)
+			logs.files = append(logs.files, fl)
 			w = fl
 		}
 		logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+		logs.nodes = append(logs.nodes, logger.With("node", nc.Name))
 		opts := herd.NodeOptions{Name: nc.Name, Places: backend, PlacesTimeout: cfg.Places.Timeout, MaxInFlight: cfg.Places.MaxInFlight}
 		return opts, logger, nil
 	}
@@ -228,12 +229,12 @@ func runNodes(f *nodeFlags, cfg *herd.Config, names []string, stdout, stderr io.
 		fmt.Fprintf(stdout, "snapshots in %s every %v and on stop; clients restored: %s\n", where, cfg.Persistence.SnapshotInterval, strings.Join(restored, ", "))
 	}
 	if cfg.Security.Secret == "" && !cfg.Security.TLS.Enabled() {
-		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see docs/SECURITY.md\n", herd.SecretEnv)
+		fmt.Fprintf(stdout, "warning: no herd secret (security.secret or %s): clients can forge AT updates; see docs/SECURITY.md\n", config.SecretEnv)
 	}
 	host, port, _ := strings.Cut(h.Nodes[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
-	got, failed := waitReloading(f, h, sig, stdout, stderr)
+	got, failed := waitReloading(f, h, &logs, sig, stdout, stderr)
 	if failed != nil {
 		// A reactor gave up (it logged why): exit non-zero, so that a
 		// supervisor restarts the node, rather than idle without a listener.

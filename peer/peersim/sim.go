@@ -24,7 +24,7 @@ type Config struct {
 	Seed uint64
 	// Peers tunes every node's links; unset fields take the herd's
 	// defaults, so that the figures are a herd's.
-	Peers herd.PeerConfig
+	Peers peer.Settings
 	// Tree has the nodes offer the spanning-tree push (Peers.Tree), all
 	// but the first Plain, which flood.
 	Tree  bool

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// The UCLA point of the example of docs/PROTOCOL.md.
+// The UCLA point of the examples of docs/PROTOCOL.md (WHATSAT).
 const (
 	UCLALat = 34.068930
 	UCLALon = -118.445127

@@ -1,4 +1,4 @@
-package herd_test
+package config_test
 
 import (
 	"errors"
@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/herdnet/herd/codec"
-	"github.com/herdnet/herd/herd"
+	"github.com/herdnet/herd/config"
 )
 
-func neighborNames(c *herd.Config, name string) []string {
+func neighborNames(c *config.Config, name string) []string {
 	var out []string
 	for _, n := range c.Neighbors(name) {
 		out = append(out, n.Name)
@@ -23,7 +23,7 @@ func neighborNames(c *herd.Config, name string) []string {
 }
 
 func TestPeerAddress(t *testing.T) {
-	c, err := herd.ParseConfig([]byte("nodes:\n" +
+	c, err := config.Parse([]byte("nodes:\n" +
 		"  - {name: A, listen: 0.0.0.0:1, address: a.example:1, peer_listen: 0.0.0.0:2}\n" +
 		"  - {name: B, listen: 127.0.0.1:3, peer_listen: 10.0.0.2:4}\n" +
 		"  - {name: C, listen: 127.0.0.1:5}\n" +
@@ -39,13 +39,13 @@ func TestPeerAddress(t *testing.T) {
 	if c.Security.Secret != "s" || c.Peers.SyncInterval != 5*time.Second || !slices.Equal(c.Names(), []string{"A", "B", "C"}) {
 		t.Errorf("config %+v", c)
 	}
-	if d := herd.DefaultConfig(); d.Peers.SyncInterval != 30*time.Second || d.Security.Secret != "" {
+	if d := config.Default(); d.Peers.SyncInterval != 30*time.Second || d.Security.Secret != "" {
 		t.Errorf("defaults: %+v", d)
 	}
 }
 
 func TestDefaultConfig(t *testing.T) {
-	c := herd.DefaultConfig()
+	c := config.Default()
 	var names []string
 	for i, n := range c.Nodes {
 		names = append(names, n.Name)
@@ -89,25 +89,25 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	// Each call returns its own copy.
 	c.Nodes[0].Name = "Changed"
-	if herd.DefaultConfig().Nodes[0].Name != "Alford" {
+	if config.Default().Nodes[0].Name != "Alford" {
 		t.Error("DefaultConfig shares state between calls")
 	}
 }
 
 func TestConfigNode(t *testing.T) {
-	c := herd.DefaultConfig()
+	c := config.Default()
 	n, err := c.Node("Holiday")
 	if err != nil || n.Listen != "127.0.0.1:12723" {
 		t.Errorf("Node(Holiday) = %+v, %v", n, err)
 	}
 	_, err = c.Node("Nope")
-	if !errors.Is(err, herd.ErrUnknownNode) || !strings.Contains(err.Error(), `"Nope"`) || !strings.Contains(err.Error(), "Alford") {
+	if !errors.Is(err, config.ErrUnknownNode) || !strings.Contains(err.Error(), `"Nope"`) || !strings.Contains(err.Error(), "Alford") {
 		t.Errorf("Node(Nope) error = %v", err)
 	}
 }
 
 func TestParseConfig(t *testing.T) {
-	c, err := herd.ParseConfig([]byte(`
+	c, err := config.Parse([]byte(`
 nodes:
   - name: A
     listen: 0.0.0.0:9000
@@ -212,14 +212,14 @@ nodes:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := herd.ParseConfig([]byte(tc.yaml))
+			c, err := config.Parse([]byte(tc.yaml))
 			if err == nil {
 				t.Fatalf("no error; config %+v", c)
 			}
 			if !strings.Contains(err.Error(), tc.field) {
 				t.Errorf("error %q does not name %q", err, tc.field)
 			}
-			var ce *herd.ConfigError
+			var ce *config.FieldError
 			if errors.As(err, &ce) && ce.Field != tc.field {
 				t.Errorf("ConfigError.Field = %q, want %q", ce.Field, tc.field)
 			}
@@ -230,9 +230,9 @@ nodes:
 func TestValidateDirect(t *testing.T) {
 	// Validate on a struct built in code, without Defaults: every limit is
 	// checked, and an empty address is an error.
-	c := &herd.Config{Nodes: []herd.Member{{Name: "A", Listen: "127.0.0.1:1"}}}
+	c := &config.Config{Nodes: []config.Node{{Name: "A", Listen: "127.0.0.1:1"}}}
 	err := c.Validate()
-	var ce *herd.ConfigError
+	var ce *config.FieldError
 	if !errors.As(err, &ce) || ce.Field != "nodes[0].address" {
 		t.Errorf("Validate without defaults = %v", err)
 	}
@@ -240,28 +240,28 @@ func TestValidateDirect(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate after Defaults = %v", err)
 	}
-	if got := (&herd.ConfigError{Field: "x.y", Msg: "bad"}).Error(); got != "config: x.y: bad" {
+	if got := (&config.FieldError{Field: "x.y", Msg: "bad"}).Error(); got != "config: x.y: bad" {
 		t.Errorf("ConfigError = %q", got)
 	}
 }
 
 func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := herd.LoadConfig(filepath.Join(dir, "missing.yaml")); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if _, err := config.Load(filepath.Join(dir, "missing.yaml")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 	p := filepath.Join(dir, "herd.yaml")
-	if err := os.WriteFile(p, herd.DefaultConfigYAML, 0o600); err != nil {
+	if err := os.WriteFile(p, config.DefaultYAML, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := herd.LoadConfig(p)
+	c, err := config.Load(p)
 	if err != nil || len(c.Nodes) != 5 {
 		t.Fatalf("LoadConfig(default) = %v, %v", c, err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("nodes:\n  - name: A\n    listen: nohost\n"), 0o600)
-	_, err = herd.LoadConfig(bad)
-	var ce *herd.ConfigError
+	_, err = config.Load(bad)
+	var ce *config.FieldError
 	if err == nil || !strings.Contains(err.Error(), bad) || !errors.As(err, &ce) || ce.Field != "nodes[0].listen" {
 		t.Errorf("LoadConfig(bad) = %v", err)
 	}
@@ -270,19 +270,19 @@ func TestLoadConfig(t *testing.T) {
 func TestListenClashes(t *testing.T) {
 	ok := "nodes:\n  - name: A\n    listen: 127.0.0.1:0\n  - name: B\n    listen: 127.0.0.1:0\n" +
 		"  - name: C\n    listen: 127.0.0.1:5\n  - name: D\n    listen: 127.0.0.2:5\n"
-	if _, err := herd.ParseConfig([]byte(ok)); err != nil {
+	if _, err := config.Parse([]byte(ok)); err != nil {
 		t.Fatalf("port 0 twice and one port on two hosts must be allowed: %v", err)
 	}
 	// One machine per node (or one Kubernetes pod): the same wildcard
 	// listen address is fine when the advertised addresses differ.
 	machines := "nodes:\n  - name: A\n    listen: 0.0.0.0:12720\n    address: a.example:12720\n" +
 		"  - name: B\n    listen: 0.0.0.0:12720\n    address: b.example:12720\n"
-	if _, err := herd.ParseConfig([]byte(machines)); err != nil {
+	if _, err := config.Parse([]byte(machines)); err != nil {
 		t.Fatalf("nodes on different machines must be allowed the same listen address: %v", err)
 	}
 	same := "nodes:\n  - name: A\n    listen: 0.0.0.0:12720\n    address: a.example:12720\n" +
 		"  - name: B\n    listen: 0.0.0.0:12720\n    address: a.example:12721\n"
-	if _, err := herd.ParseConfig([]byte(same)); err == nil {
+	if _, err := config.Parse([]byte(same)); err == nil {
 		t.Fatal("two nodes on one machine listening on the same port must be refused")
 	}
 }
@@ -301,8 +301,8 @@ func TestPortClashesAcrossFields(t *testing.T) {
 		{"nodes:\n  - name: A\n    listen: 127.0.0.1:13000\n    admin: 127.0.0.1:13005\n    peer_listen: 127.0.0.1:13005\n", "nodes[0].admin"},
 		{"nodes:\n  - name: A\n    listen: 0.0.0.0:13000\n    peer_listen: 127.0.0.1:13000\n", "nodes[0].peer_listen"},
 	} {
-		_, err := herd.ParseConfig([]byte(tc.yaml))
-		var ce *herd.ConfigError
+		_, err := config.Parse([]byte(tc.yaml))
+		var ce *config.FieldError
 		if !errors.As(err, &ce) || ce.Field != tc.field || !strings.Contains(err.Error(), "clashes with") {
 			t.Errorf("ParseConfig(%q) = %v; want a clash naming %s", tc.yaml, err, tc.field)
 		}
@@ -312,23 +312,23 @@ func TestPortClashesAcrossFields(t *testing.T) {
 	// B's link never came up.
 	same := "nodes:\n  - name: A\n    listen: 127.0.0.1:13600\n    neighbors: [B]\n" +
 		"  - name: B\n    listen: 127.0.0.1:13601\n    address: 127.0.0.1:13600\n"
-	var ce *herd.ConfigError
-	if _, err := herd.ParseConfig([]byte(same)); !errors.As(err, &ce) || ce.Field != "nodes[1].address" {
+	var ce *config.FieldError
+	if _, err := config.Parse([]byte(same)); !errors.As(err, &ce) || ce.Field != "nodes[1].address" {
 		t.Errorf("two nodes dialled at one address: %v; want nodes[1].address", err)
 	}
 	ok := "nodes:\n  - name: A\n    listen: 0.0.0.0:12720\n    address: a.example:12720\n    admin: 0.0.0.0:12730\n    peer_listen: 0.0.0.0:13720\n" +
 		"  - name: B\n    listen: 0.0.0.0:12720\n    address: b.example:12720\n    admin: 0.0.0.0:12730\n    peer_listen: 0.0.0.0:13720\n" +
 		"  - name: C\n    listen: 127.0.0.1:0\n    admin: 127.0.0.1:0\n    peer_listen: 127.0.0.1:0\n"
-	if _, err := herd.ParseConfig([]byte(ok)); err != nil {
+	if _, err := config.Parse([]byte(ok)); err != nil {
 		t.Errorf("nodes on different machines, and port 0, must be allowed: %v", err)
 	}
-	if _, err := herd.ParseConfig(herd.DefaultConfigYAML); err != nil {
+	if _, err := config.Parse(config.DefaultYAML); err != nil {
 		t.Errorf("the default herd: %v", err)
 	}
 }
 
 func TestLimitsDefaultsAndIdleOff(t *testing.T) {
-	c, err := herd.ParseConfig([]byte("nodes:\n  - name: A\n    listen: 127.0.0.1:1\nlimits:\n  idle_timeout: -1s\n  max_conns: 500\n"))
+	c, err := config.Parse([]byte("nodes:\n  - name: A\n    listen: 127.0.0.1:1\nlimits:\n  idle_timeout: -1s\n  max_conns: 500\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,11 +341,11 @@ func TestLimitsDefaultsAndIdleOff(t *testing.T) {
 
 func TestConfigOneDocument(t *testing.T) {
 	two := "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n---\nnodes:\n  - name: B\n    listen: 127.0.0.1:2\n"
-	if _, err := herd.ParseConfig([]byte(two)); err == nil || !strings.Contains(err.Error(), "2 YAML documents") {
+	if _, err := config.Parse([]byte(two)); err == nil || !strings.Contains(err.Error(), "2 YAML documents") {
 		t.Errorf("two documents: %v", err)
 	}
 	one := "---\nnodes:\n  - name: A\n    listen: 127.0.0.1:1\n"
-	if _, err := herd.ParseConfig([]byte(one)); err != nil {
+	if _, err := config.Parse([]byte(one)); err != nil {
 		t.Errorf("one document with a leading ---: %v", err)
 	}
 }

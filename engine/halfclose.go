@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"reflect"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/buffer/elastic"
+	"golang.org/x/sys/unix"
+
+	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/internal/logq"
+)
+
+// A client that half-closes (shutdown(SHUT_WR), or a FIN after its last
+// request) is still owed every reply: those of the lines it sent, the last
+// one without a newline included, and those of WHATSATs still running.
+//
+// gnet closes a connection as soon as a read meets EOF: it writes what it
+// buffers for the client until the socket is full, then closes the socket
+// and drops the rest, often in the middle of a line. So on EOF the engine
+// takes the connection over before gnet's close runs: it moves what gnet
+// buffers for the client out of gnet's outbound buffer (leaving gnet nothing
+// to write), and a goroutine writes that, then the replies answered at EOF,
+// then those of WHATSATs as they finish, on a duplicate of the socket, as
+// slowly as the client reads. It closes the socket once the kernel holds
+// nothing more for the client, so the client reads every reply, then EOF.
+//
+// Output that makes no progress for write_timeout (the kernel's queue
+// counted) ends it: counted in closed_write_timeout and closed with a reset,
+// so a client never takes a torn last line for a clean end. Until then the
+// connection still counts against max_conns and its bytes against
+// max_output_total. A client that was already being drained (max_outbound,
+// max_paused_inbound, an over-long line) gets what it was owed, no more.
+// When the socket takes everything at once, as for any client that read
+// its replies, no goroutine is started: the kernel delivers the rest.
+
+// finishHalfClosed answers what a half-closed client sent before its EOF and
+// hands whatever gnet could not send at once to a goroutine (deliver). It
+// reports whether it did: then the connection keeps its max_conns place
+// until the goroutine ends. Event loop only, from OnClose.
+func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) bool {
+	lim := s.limits()
+	bp := scratch.Get().(*[]byte)
+	defer func() { scratch.Put(bp) }()
+	out := (*bp)[:0]
+	if s.draining.Load() || st.drain.Load() || st.kick.Load() != 0 || st.probation.Load() {
+		// Draining: no new lines are read, but what was owed goes out.
+		out = st.flushReady(out)
+		_, _ = c.Discard(-1)
+	} else {
+		out, _ = s.serve(c, st, out, int(^uint(0)>>1))
+		answered := len(out) > 0 || len(st.pending) > 0
+		if buf, _ := c.Peek(-1); len(buf) > 0 && !(lim.CloseAfterReply && answered) {
+			if line, err := codec.LastLine(buf, lim.MaxLine); err == nil {
+				out = s.handle(c, st, line, out)
+			} else if err == codec.ErrLineTooLong {
+				out = st.queue(out, codec.AppendInvalid(nil, buf[:min(len(buf), lim.MaxLine)]))
+			}
+			_, _ = c.Discard(len(buf))
+		}
+	}
+	*bp = out
+	ob := outboundOf(c)
+	if ob == nil {
+		// Not the gnet this was written for: gnet sends what the socket
+		// takes and drops the rest.
+		_, _ = c.Write(out)
+		return false
+	}
+	if ob.IsEmpty() && len(st.pending) == 0 {
+		out = out[writeNow(c.Fd(), out):]
+		if len(out) == 0 {
+			return false // the kernel has it all
+		}
+	}
+	// Take over: what gnet buffers, then the rest of out, then the
+	// pending replies.
+	gnetOwed := ob.Buffered()
+	head := make([]byte, 0, gnetOwed+len(out))
+	if gnetOwed > 0 {
+		bs, _ := ob.Peek(-1)
+		for _, b := range bs {
+			head = append(head, b...)
+		}
+		_, _ = ob.Discard(gnetOwed)
+	}
+	head = append(head, out...)
+	pending, cancel := st.pending, st.cancel
+	st.pending, st.cancel = nil, nil // the goroutine owns them now
+	return s.deliverLater(c, st, head, pending, cancel)
+}
+
+// deliverLater starts deliver on a duplicate of c's socket. It reports
+// whether it did. Event loop only.
+func (s *Server) deliverLater(c gnet.Conn, st *connState, head []byte, pending []*reply, cancel context.CancelFunc) bool {
+	if cancel == nil {
+		cancel = func() {}
+	}
+	fd, err := c.Dup()
+	if err != nil {
+		cancel()
+		return false
+	}
+	f := os.NewFile(uintptr(fd), "half-closed client")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		cancel()
+		return false
+	}
+	d := &halfClosed{s: s, nc: nc, id: st.id, counted: st.counted, timeout: s.timeouts.write}
+	d.owe(int64(len(head)))
+	s.drainWG.Add(1)
+	started := s.goFunc(func() {
+		defer s.drainWG.Done()
+		defer cancel() // a write failed or all is sent: calls still running are moot
+		d.run(head, pending)
+	})
+	if !started { // shutting down: the replies are moot
+		s.drainWG.Done()
+		cancel()
+		d.owe(-d.owed)
+		nc.Close()
+		return false
+	}
+	return true
+}
+
+// halfClosed is one half-closed client's delivery, owned by its goroutine.
+type halfClosed struct {
+	s       *Server
+	nc      net.Conn
+	id      uint64
+	counted bool // holds a max_conns place, given back at the end
+	timeout time.Duration
+	owed    int64 // bytes not yet written, counted in s.owed
+}
+
+func (d *halfClosed) owe(n int64) {
+	d.owed += n
+	d.s.owed.Add(n)
+}
+
+// errStalled: the client's output made no progress for write_timeout.
+var errStalled = errors.New("engine: output makes no progress")
+
+// run writes head, then each pending reply as it finishes, then waits for
+// the kernel to deliver it all, and closes the socket.
+func (d *halfClosed) run(head []byte, pending []*reply) {
+	s := d.s
+	stop := context.AfterFunc(s.ctx, func() { _ = d.nc.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	err := d.write(head)
+	for _, r := range pending {
+		if err != nil {
+			break
+		}
+		select {
+		case <-r.done:
+			d.owe(int64(len(r.buf)))
+			err = d.write(r.buf)
+		case <-s.ctx.Done():
+			err = s.ctx.Err()
+		}
+	}
+	if err == nil {
+		err = d.settle()
+	}
+	switch {
+	case err == nil:
+	case s.ctx.Err() != nil: // Stop ran out of time
+	case errors.Is(err, errStalled) || errors.Is(err, os.ErrDeadlineExceeded):
+		s.closed.writeTimeout.Add(1)
+		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a client whose output makes no progress", Conn: d.id})
+		// A reset, not a FIN: the client must not take what the kernel
+		// still holds (which may end mid-line) for a clean end.
+		if tc, ok := d.nc.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	default:
+		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "half-closed client went away", Conn: d.id, Err: err})
+	}
+	d.nc.Close()
+	d.owe(-d.owed)
+	if d.counted {
+		s.clients.Add(-1)
+	}
+	s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "client disconnected", Conn: d.id})
+}
+
+// write writes b whole, waiting as long as the client reads: each write
+// that makes progress moves the deadline write_timeout ahead.
+func (d *halfClosed) write(b []byte) error {
+	rc, err := d.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	if err := d.nc.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
+		return err
+	}
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		for len(b) > 0 {
+			n, err := unix.Write(int(fd), b)
+			if n > 0 {
+				b = b[n:]
+				d.owe(-int64(n))
+				if werr = d.s.ctx.Err(); werr != nil {
+					return true
+				}
+				_ = d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
+			}
+			switch err {
+			case nil, unix.EINTR:
+			case unix.EAGAIN:
+				return false // wait until writable, or the deadline
+			default:
+				werr = err
+				return true
+			}
+		}
+		return true
+	})
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+// settle waits until the kernel holds nothing more for the client, or its
+// queue makes no progress for write_timeout.
+func (d *halfClosed) settle() error {
+	rc, err := d.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	last, since := int64(-1), time.Now()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var q int64
+		if err := rc.Control(func(fd uintptr) { q = sendQueued(int(fd)) }); err != nil {
+			return err
+		}
+		now := time.Now()
+		switch {
+		case q == 0:
+			return nil
+		case q != last:
+			last, since = q, now
+		case now.Sub(since) > d.timeout:
+			return errStalled
+		}
+		select {
+		case <-t.C:
+		case <-d.s.ctx.Done():
+			return d.s.ctx.Err()
+		}
+	}
+}
+
+// outboundOf is gnet's outbound buffer for c: what gnet holds for the
+// client and will write when the socket is writable. gnet has no call that
+// hands it back, so this reads the field of gnet's connection (gnet v2.9.7,
+// pinned in go.mod; TestGnetOutbound fails if a new version moves it). nil
+// if c is not the type it was found in.
+func outboundOf(c gnet.Conn) *elastic.Buffer {
+	v := reflect.ValueOf(c)
+	outbound.once.Do(func() { outbound.find(v.Type()) })
+	if outbound.typ == nil || v.Type() != outbound.typ {
+		return nil
+	}
+	return (*elastic.Buffer)(unsafe.Add(v.UnsafePointer(), outbound.offset))
+}
+
+var outbound gnetField
+
+// gnetField locates gnet's outbound buffer inside its connection type.
+type gnetField struct {
+	once   sync.Once
+	typ    reflect.Type // gnet's connection type (a pointer)
+	offset uintptr      // of its outboundBuffer field
+}
+
+func (f *gnetField) find(t reflect.Type) {
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return
+	}
+	sf, ok := t.Elem().FieldByName("outboundBuffer")
+	if !ok || sf.Type != reflect.TypeFor[elastic.Buffer]() {
+		return
+	}
+	f.typ, f.offset = t, sf.Offset
+}
