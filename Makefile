@@ -20,7 +20,7 @@ help:
 	@echo "make unit         every test without -race (faster)"
 	@echo "make race         every test with -race"
 	@echo "make lint         gofmt, go vet, staticcheck"
-	@echo "make fuzz         run each fuzz target (codec, Google body splice, snapshot, whole node) for FUZZTIME ($(FUZZTIME))"
+	@echo "make fuzz         run each fuzz target (codec, Google body splice and Places (New) decode, snapshot, whole node) for FUZZTIME ($(FUZZTIME))"
 	@echo "make build        bin/herd (the node) and bin/herd-bench (the benchmark tools)"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
 	@echo "make bench-quick  a small matrix in under two minutes; prints its report"
@@ -58,6 +58,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./codec
 	$(GO) test -run='^$$' -fuzz='^FuzzNextLine$$' -fuzztime=$(FUZZTIME) ./codec
 	$(GO) test -run='^$$' -fuzz='^FuzzAppendCutBody$$' -fuzztime=$(FUZZTIME) ./places/google
+	$(GO) test -run='^$$' -fuzz='^FuzzNewAnswer$$' -fuzztime=$(FUZZTIME) ./places/google
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./snapshot
 	$(GO) test -run='^$$' -fuzz='^FuzzNode$$' -fuzztime=$(FUZZTIME) ./engine
 
