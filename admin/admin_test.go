@@ -174,8 +174,20 @@ func TestStatusAndHerd(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatal(err)
 		}
-		return len(st.Links) == 2 && st.Links[0].State == peer.StateUp && st.Links[1].State == peer.StateUp
+		return len(st.Links) == 2 && st.Links[0].State == peer.StateUp && st.Links[1].State == peer.StateUp && len(st.Inbound) == 2
 	})
+	// The neighbours' links in, which carry their updates here, are listed
+	// too.
+	for i, want := range []string{"Hamilton", "Welsh"} {
+		in := st.Inbound[i]
+		if _, err := time.Parse(time.RFC3339, in.Since); err != nil || in.Peer != want || in.Remote == "" {
+			t.Errorf("inbound link %+v, want %s: %v", in, want, err)
+		}
+	}
+	_, _, metricsBody := get(t, "http://"+alford.AdminAddr()+"/metrics")
+	if !strings.Contains(metricsBody, `herd_peer_inbound_refused_total{reason="not_neighbour"} 0`) {
+		t.Error("/metrics has no herd_peer_inbound_refused_total")
+	}
 	if st.Name != "Alford" || st.Listen != alford.Addr() || !st.Ready || st.Requests != 1 || st.Lines < 1 || st.Clients != 1 ||
 		st.Connections < 1 || time.Since(time.Unix(int64(st.Time), 0)) > time.Minute {
 		t.Errorf("status %+v", st)

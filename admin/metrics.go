@@ -203,6 +203,13 @@ func (m *Metrics) write(w io.Writer, n *Node) {
 			fmt.Fprintf(w, "herd_peer_updates_coalesced_total{peer=%q} %d\n", l.Peer, l.Coalesced)
 		}
 	}
+	if n.Refused != nil {
+		refused := n.Refused()
+		family(w, "herd_peer_inbound_refused_total", "counter", "Inbound peer links refused, by reason (not_neighbour, auth, handshake, too_many).")
+		for _, r := range peer.RefusalReasons {
+			fmt.Fprintf(w, "herd_peer_inbound_refused_total{reason=%q} %d\n", r, refused[r])
+		}
+	}
 	if n.Snapshot != nil {
 		st := n.Snapshot()
 		family(w, "herd_snapshot_failures_total", "counter", "Snapshot writes that failed.")

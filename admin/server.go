@@ -34,6 +34,10 @@ type Node struct {
 	Engine func() engine.Stats
 	// Links reports the node's outbound peer links.
 	Links func() []peer.LinkStats
+	// Inbound reports the inbound links neighbours opened to the node.
+	Inbound func() []peer.InboundStats
+	// Refused counts the inbound links the node refused, by reason.
+	Refused func() peer.Refusals
 	// Herd lists the herd's nodes for /herd and the page.
 	Herd func() Topology
 	// Health decides /readyz; nil: ready.
@@ -77,8 +81,18 @@ type Status struct {
 	Time     float64 `json:"time"`
 	// Links are the outbound peer links.
 	Links []peer.LinkStats `json:"links"`
+	// Inbound are the links neighbours opened to this node, which carry
+	// their updates here.
+	Inbound []InboundStatus `json:"inbound"`
 	// Snapshot is nil for a node without a data directory.
 	Snapshot *SnapshotStatus `json:"snapshot,omitempty"`
+}
+
+// InboundStatus is one inbound link of /status.
+type InboundStatus struct {
+	Peer   string `json:"peer"`
+	Remote string `json:"remote"` // the neighbour's address as seen here
+	Since  string `json:"since"`  // RFC 3339
 }
 
 // SnapshotStatus is the node's snapshot writes in /status.
@@ -293,7 +307,7 @@ func (s *Server) json(ctx *fasthttp.RequestCtx, v any) {
 // Status is the node's state as /status reports it.
 func (s *Server) Status() Status {
 	n := &s.node
-	st := Status{Name: n.Name, Ready: true, Links: []peer.LinkStats{}, Time: float64(time.Now().UnixMicro()) / 1e6}
+	st := Status{Name: n.Name, Ready: true, Links: []peer.LinkStats{}, Inbound: []InboundStatus{}, Time: float64(time.Now().UnixMicro()) / 1e6}
 	if n.Listen != nil {
 		st.Listen = n.Listen()
 	}
@@ -313,6 +327,11 @@ func (s *Server) Status() Status {
 	}
 	if n.Links != nil {
 		st.Links = append(st.Links, n.Links()...)
+	}
+	if n.Inbound != nil {
+		for _, in := range n.Inbound() {
+			st.Inbound = append(st.Inbound, InboundStatus{Peer: in.Peer, Remote: in.Remote, Since: in.Since.UTC().Format(time.RFC3339)})
+		}
 	}
 	if n.Snapshot != nil {
 		sn := n.Snapshot()

@@ -41,6 +41,18 @@ func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
 			}
 			return n.Server.Stats()
 		},
+		Inbound: func() []peer.InboundStats {
+			if !n.built.Load() {
+				return nil
+			}
+			return n.Links.Inbound()
+		},
+		Refused: func() peer.Refusals {
+			if !n.built.Load() {
+				return peer.Refusals{}
+			}
+			return n.Links.Refused()
+		},
 		Herd:    herdTopology,
 		Health:  n.Health,
 		Metrics: n.Metrics,

@@ -41,3 +41,29 @@ func TestFloodAllocs(t *testing.T) {
 		t.Errorf("C's set holds %d clients, want %d (from C: not added)", n, len(lines))
 	}
 }
+
+// TestFloodLazyAllocs: on a pruned tree link, flooding appends an IHAVE
+// line to the link's announcements, which allocates nothing once their
+// buffer has grown.
+func TestFloodLazyAllocs(t *testing.T) {
+	ls := New(Config{Name: "A", Cache: herd.NewCache(), Peers: Settings{Tree: true}})
+	defer ls.Close()
+	l := newLink(ls, Neighbor{Name: "B"})
+	l.setState(StateUp)
+	l.tree.on.Store(true)
+	l.tree.lazy.Store(true)
+	ls.list.Store(&[]*link{l})
+	line := entryLine("kiwi.cs.ucla.edu", 1479413884)
+	for range 2000 { // more than AllocsPerRun appends: the buffer has grown
+		ls.Flood(line, "")
+	}
+	l.tree.mu.Lock()
+	l.tree.ihave = l.tree.ihave[:0]
+	l.tree.mu.Unlock()
+	if n := testing.AllocsPerRun(1000, func() { ls.Flood(line, "") }); n != 0 {
+		t.Errorf("%.2f allocations per lazy Flood, want 0", n)
+	}
+	if n, _, _, _ := l.q.stats(); n != 0 || ls.Tree().Announced == 0 {
+		t.Errorf("a lazy link's pending set holds %d clients; %d announced", n, ls.Tree().Announced)
+	}
+}

@@ -128,7 +128,7 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 	name := string(cmd.Origin)
 	if !ls.isNeighbor(name) {
 		refuse(w, line)
-		return name, fmt.Errorf("%w: %q is not a neighbour", ErrHandshake, name)
+		return name, fmt.Errorf("%w: %q is not a neighbour", ErrNotNeighbor, name)
 	}
 	if certOK != nil {
 		if err := certOK(name); err != nil {
@@ -172,6 +172,6 @@ type deadlineWriter struct {
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.c.SetWriteDeadline(timeNow().Add(d.timeout))
+	_ = d.c.SetWriteDeadline(time.Now().Add(d.timeout))
 	return d.c.Write(p)
 }

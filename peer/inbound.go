@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/herdnet/herd/codec"
@@ -34,24 +34,25 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 	r := bufio.NewReaderSize(src, 64<<10)
 	w := bufio.NewWriterSize(&deadlineWriter{conn, ls.p.Timeout}, 64<<10)
 	remote := conn.RemoteAddr().String()
-	_ = conn.SetReadDeadline(timeNow().Add(ls.p.DialTimeout))
+	_ = conn.SetReadDeadline(time.Now().Add(ls.p.DialTimeout))
 	name, err := ls.acceptHandshake(r, w, certNames(conn))
 	if err != nil {
-		lvl := slog.LevelWarn
-		if errors.Is(err, ErrAuth) || errors.Is(err, ErrCertName) {
-			lvl = slog.LevelError
-		}
-		ls.log.Send(logq.Event{Level: lvl, Msg: "inbound link refused", Peer: name, Remote: remote, Err: err})
+		ls.refuse(refusalReason(err), name, remote, err)
+		return
+	}
+	in := ls.linkedIn(conn, w, name, remote)
+	if in == nil { // a reload removed it meanwhile
+		ls.refuse(RefusedNotNeighbor, name, remote, fmt.Errorf("%w: %q is not a neighbour", ErrNotNeighbor, name))
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour linked in", Peer: name, Remote: remote})
 	ls.wake(name)
-	// This side writes only sync answers and pings; wmu orders them.
-	var wmu sync.Mutex
+	// This side writes only sync answers, pings and the tree's lines
+	// (TREE, PRUNE, GRAFT); in.wmu orders them.
 	stop := make(chan struct{})
 	defer close(stop)
-	ls.goFunc(func() { ls.pingInbound(conn, w, &wmu, stop) })
+	ls.goFunc(func() { ls.pingInbound(in, stop) })
 
 	node := ls.node
 	var cmd codec.Command
@@ -74,6 +75,12 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 		} else {
 			warmed = 0 // the reader refilled its buffer
 		}
+		if in.cut.Load() {
+			// A reload removed the neighbour: nothing more of it is
+			// applied, not even lines already read.
+			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour link cut: no longer a neighbour", Peer: name})
+			return
+		}
 		if err != nil {
 			if refused > 0 {
 				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates refused: origin is no node of the herd", Peer: name, Total: refused})
@@ -90,21 +97,25 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 			if codec.Parse(line, &cmd) != nil || cmd.Kind != codec.KindAT {
 				continue
 			}
+			news := ls.treeNews(in)
 			if dst = node.Update(dst[:0], &cmd, name); bytes.HasPrefix(dst, []byte("? ")) {
 				if refused++; refused == 1 {
 					ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "update refused: origin is no node of the herd", Peer: name, Data: append([]byte(nil), line...)})
 				}
 			}
+			err = ls.afterUpdate(in, news)
 		case bytes.HasPrefix(line, []byte("SYNC ")):
-			wmu.Lock()
+			in.wmu.Lock()
 			bits, err = ls.answerSync(w, line)
-			wmu.Unlock()
+			in.wmu.Unlock()
 		case bytes.HasPrefix(line, []byte("WANT ")):
-			wmu.Lock()
+			in.wmu.Lock()
 			err = ls.answerWant(r, w, line, bits)
-			wmu.Unlock()
+			in.wmu.Unlock()
 		case string(line) == pingLine:
 			lr.armed.Store(true)
+		default:
+			err = ls.treeLine(in, line)
 		}
 		if err != nil {
 			ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour link closed", Peer: name, Err: err})
@@ -115,7 +126,7 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 
 // pingInbound writes PING on an inbound link every heartbeat until stop is
 // closed; a write that fails closes the connection, which ends the link.
-func (ls *Links) pingInbound(conn net.Conn, w *bufio.Writer, wmu *sync.Mutex, stop <-chan struct{}) {
+func (ls *Links) pingInbound(in *inLink, stop <-chan struct{}) {
 	t := time.NewTicker(ls.p.Heartbeat)
 	defer t.Stop()
 	for {
@@ -125,11 +136,8 @@ func (ls *Links) pingInbound(conn net.Conn, w *bufio.Writer, wmu *sync.Mutex, st
 		case <-ls.ctx.Done():
 			return
 		case <-t.C:
-			wmu.Lock()
-			err := writeLine(w, pingLine)
-			wmu.Unlock()
-			if err != nil {
-				conn.Close()
+			if err := in.write(pingLine); err != nil {
+				in.conn.Close()
 				return
 			}
 		}

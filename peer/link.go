@@ -24,8 +24,6 @@ const (
 	stableAfter = 5 * time.Second
 )
 
-var timeNow = time.Now
-
 // link is the outbound half of the connection with one neighbour: this
 // node dials it, proves who it is, reconciles with a digest sync, then
 // sends the newest line of every client in its pending set (pending.go)
@@ -41,6 +39,7 @@ type link struct {
 	scratch []byte        // a line read from the cache; link goroutine only
 	wakeCh  chan struct{} // redial now (the neighbour just linked in)
 	syncCh  chan struct{} // sync now (the neighbour just linked in)
+	tree    *linkTree     // the spanning-tree push (tree.go)
 
 	up    atomic.Bool
 	state atomic.Int32
@@ -51,6 +50,7 @@ type link struct {
 	sending, sendingFirst atomic.Int64
 
 	ups, sent, syncs atomic.Uint64
+	refusals         int // handshakes failed in a row; link goroutine only
 
 	// ctx ends the link: when the links close, or when a reload removes
 	// the neighbour (reload.go).
@@ -64,6 +64,7 @@ func newLink(ls *Links, nb Neighbor) *link {
 		q:      newPending(ls.seed),
 		wakeCh: make(chan struct{}, 1),
 		syncCh: make(chan struct{}, 1),
+		tree:   newLinkTree(),
 	}
 	l.ctx, l.cancel = context.WithCancel(ls.ctx)
 	l.setState(StateDown)
@@ -72,7 +73,7 @@ func newLink(ls *Links, nb Neighbor) *link {
 
 func (l *link) setState(s LinkState) {
 	l.state.Store(int32(s))
-	l.since.Store(timeNow().UnixNano())
+	l.since.Store(l.ls.cfg.Clock().UnixNano())
 	l.up.Store(s == StateUp)
 }
 
@@ -101,8 +102,7 @@ func (l *link) run() {
 	failures := 0
 	for ctx.Err() == nil {
 		l.setState(StateConnecting)
-		d := net.Dialer{Timeout: p.DialTimeout, KeepAliveConfig: keepAlive(p.Heartbeat, p.Timeout), Control: userTimeout(p.Timeout)}
-		conn, err := d.DialContext(ctx, "tcp", l.addr) // resolves the name again each time
+		conn, err := l.ls.cfg.Dial(ctx, l.addr) // resolves the name again each time
 		var upFor time.Duration
 		if err == nil {
 			if upFor, _ = l.serve(ctx, conn); upFor > 0 {
@@ -152,7 +152,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	// their lines.
 	l.q.clear()
 	ls := l.ls
-	_ = conn.SetDeadline(timeNow().Add(ls.p.DialTimeout))
+	_ = conn.SetDeadline(time.Now().Add(ls.p.DialTimeout))
 	if ls.cfg.TLS != nil {
 		conn = ls.cfg.TLS.client(conn, l.name)
 	}
@@ -164,11 +164,14 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 		if errors.Is(err, ErrAuth) || errors.Is(err, ErrRefused) || errors.Is(err, ErrCertName) {
 			lvl = slog.LevelError
 		}
-		ls.log.Send(logq.Event{Level: lvl, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
+		if l.refusals++; l.refusals == 1 { // the first of a run; the link's state tells the rest
+			ls.log.Send(logq.Event{Level: lvl, Msg: "link handshake failed", Peer: l.name, Remote: l.addr, Err: err})
+		}
 		return 0, err
 	}
+	l.refusals = 0
 	_ = conn.SetDeadline(time.Time{})
-	start := timeNow()
+	start := ls.cfg.Clock()
 	l.setState(StateUp)
 	l.ups.Add(1)
 	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String()})
@@ -181,12 +184,16 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	gone := make(chan error, 1)
 	stop := make(chan struct{})
 	defer close(stop)
-	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop, func() { lr.armed.Store(true) }) })
+	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop, func() { lr.armed.Store(true) }, l.treeAnswer) })
 
 	var sy *syncRun
 	var err error
 	startSync := func() { sy, err = ls.startSync(w) }
-	startSync()
+	// The tree offer goes first: the neighbour's answer then arrives
+	// before any sync answer.
+	if err = l.offerTree(w); err == nil {
+		startSync()
+	}
 	tick := time.NewTicker(ls.p.SyncInterval)
 	defer tick.Stop()
 	ping := time.NewTicker(ls.p.Heartbeat)
@@ -206,15 +213,17 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 				err = w.Flush()
 			}
 			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link closed", Peer: l.name})
-			return timeNow().Sub(start), nil
+			return ls.cfg.Clock().Sub(start), nil
 		case <-l.q.ready:
 			// Everything waiting goes out in as few writes as it takes.
 			err = l.sendQueued(w)
 			if err == nil {
 				err = w.Flush()
 			}
+		case <-l.tree.ready:
+			err = l.sendAnnouncements(w)
 		case <-tick.C:
-			if sy == nil || timeNow().Sub(sy.started) > ls.p.SyncInterval {
+			if sy == nil || ls.cfg.Clock().Sub(sy.started) > ls.p.SyncInterval {
 				startSync() // also retires a sync the neighbour never answered
 			}
 		case <-l.syncCh:
@@ -238,14 +247,14 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 		msg = "link down: the neighbour was silent for peers.timeout"
 	}
 	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: msg, Peer: l.name, Err: err})
-	return timeNow().Sub(start), err
+	return ls.cfg.Clock().Sub(start), err
 }
 
 // startSync sends SYNC with this node's running count and root: when the
 // neighbour's agree, that is the whole sync.
 func (ls *Links) startSync(w *bufio.Writer) (*syncRun, error) {
 	count, root := ls.root()
-	sy := &syncRun{bits: bucketBits(int(min(count, 1<<40))), count: count, started: timeNow()}
+	sy := &syncRun{bits: bucketBits(int(min(count, 1<<40))), count: count, started: ls.cfg.Clock()}
 	return sy, writeLine(w, "SYNC", strconv.Itoa(int(sy.bits)), strconv.FormatUint(count, 10), strconv.FormatUint(root, 16))
 }
 
@@ -330,9 +339,10 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 }
 
 // readSyncAnswers reads the neighbour's DIGEST and HAVE messages and hands
-// them to the link, and calls ping on each PING, until the connection fails
-// or stop is closed.
-func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}, ping func()) error {
+// them to the link, calls ping on each PING and ctl on any other line (the
+// tree's, tree.go; nil: ignored), until the connection fails or stop is
+// closed.
+func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}, ping func(), ctl func(line []byte)) error {
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -355,7 +365,10 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{},
 			ping()
 			continue
 		default:
-			continue // nothing else is expected; ignore
+			if ctl != nil {
+				ctl(line) // a tree line (tree.go); anything else is ignored
+			}
+			continue
 		}
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -231,7 +232,7 @@ func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
 	done := false
 	for !done {
 		receive()
-		if err := readSyncAnswers(rr, msgs, nil, func() {}); err != io.EOF {
+		if err := readSyncAnswers(rr, msgs, nil, func() {}, nil); err != io.EOF {
 			must(err)
 		}
 		if len(msgs) == 0 {
@@ -410,5 +411,60 @@ func TestFlappingNeighbourBacksOff(t *testing.T) {
 	}
 	if s := ls.Stats()[0]; s.Reconnects == 0 || s.State != StateDown {
 		t.Errorf("status %+v", s)
+	}
+}
+
+// TestReadSyncAnswersPingAndTree: the reader of an outbound link hands
+// each PING to ping (which arms the liveness timeout) and the tree's lines
+// to ctl, in any order, and a sync answer to the link.
+func TestReadSyncAnswersPingAndTree(t *testing.T) {
+	in := "TREE\nPING\nPRUNE\nGRAFT c1\nPING\nDIGEST 7 0\nIHAVE x 1\n"
+	msgs := make(chan syncMsg, 1)
+	pings := 0
+	var ctl []string
+	err := readSyncAnswers(bufio.NewReader(strings.NewReader(in)), msgs, nil,
+		func() { pings++ },
+		func(line []byte) { ctl = append(ctl, string(line)) })
+	if err != io.EOF {
+		t.Fatal(err)
+	}
+	if want := []string{"TREE", "PRUNE", "GRAFT c1", "IHAVE x 1"}; pings != 2 || !slices.Equal(ctl, want) {
+		t.Errorf("%d pings, control lines %q; want 2 and %q", pings, ctl, want)
+	}
+	if m := <-msgs; m.word != "DIGEST" || m.count != 7 {
+		t.Errorf("sync answer %+v", m)
+	}
+}
+
+// TestGraftJoinsPendingSet: a GRAFT turns the link eager and puts the
+// client in its pending set, so the link's next batch carries the
+// client's newest line from the cache; a GRAFT for a client the cache
+// does not hold adds nothing.
+func TestGraftJoinsPendingSet(t *testing.T) {
+	cache := herd.NewCache()
+	ls := New(Config{Name: "A", Cache: cache, Peers: Settings{Tree: true}})
+	defer ls.Close()
+	l := newLink(ls, Neighbor{Name: "B"})
+	l.setState(StateUp)
+	l.tree.on.Store(true)
+	l.tree.lazy.Store(true)
+	offer(cache, "kiwi", 1)
+	newest := offer(cache, "kiwi", 2)
+	l.treeAnswer([]byte("GRAFT nobody"))
+	l.treeAnswer([]byte("GRAFT kiwi"))
+	if l.tree.lazy.Load() {
+		t.Error("the link is still lazy after GRAFT")
+	}
+	if n, _, _, _ := l.q.stats(); n != 1 {
+		t.Fatalf("%d clients pending, want 1", n)
+	}
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	if err := l.sendQueued(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	if got := out.String(); got != string(newest)+"\n" {
+		t.Errorf("sent %q, want the newest line %q", got, newest)
 	}
 }

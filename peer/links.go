@@ -31,6 +31,14 @@ type Config struct {
 	TLS *TLS
 	// Logger receives link notices; nil discards them.
 	Logger *slog.Logger
+	// Dial opens the connection of an outbound link (seam.go); nil: TCP
+	// (TCPDialer with Peers: dial timeout, keepalive, TCP_USER_TIMEOUT). Tests and the simulator dial an
+	// in-memory network.
+	Dial Dialer
+	// Clock is the links' time of day (link states, sync ages, log
+	// summaries); nil: time.Now. Connection deadlines stay on the wall
+	// clock, which is the connections' own.
+	Clock func() time.Time
 }
 
 // MaxInbound bounds the inbound links (handshaking or up) a node serves at
@@ -70,9 +78,12 @@ type Links struct {
 
 	mu      sync.Mutex
 	stopped bool
-	wg      sync.WaitGroup // every goroutine started by goFunc; Close waits for them
-	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup       // every goroutine started by goFunc; Close waits for them
+	conns   map[net.Conn]*inLink // every inbound connection; its link once linked in
 	lns     []net.Listener
+
+	refused refusals // inbound links refused (refusals.go)
+	tree    nodeTree // the spanning-tree push (tree.go)
 }
 
 // New returns the links of a node, not yet connected. Close releases them.
@@ -80,12 +91,19 @@ func New(cfg Config) *Links {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	p := cfg.Peers.WithDefaults()
+	if cfg.Dial == nil {
+		cfg.Dial = TCPDialer(p)
+	}
 	ls := &Links{
 		cfg:   cfg,
-		p:     cfg.Peers.WithDefaults(),
+		p:     p,
 		log:   logq.New(cfg.Logger.With("node", cfg.Name)),
 		ready: make(chan struct{}),
-		conns: map[net.Conn]struct{}{},
+		conns: map[net.Conn]*inLink{},
 		seed:  maphash.MakeSeed(),
 	}
 	ls.ctx, ls.cancel = context.WithCancel(context.Background())
@@ -113,6 +131,13 @@ func (ls *Links) Listen(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return ls.Serve(ln)
+}
+
+// Serve serves inbound links on ln, which Close closes (Listen serves a
+// TCP port this way; tests and the simulator serve an in-memory listener),
+// and returns its address. Any goroutine.
+func (ls *Links) Serve(ln net.Listener) (string, error) {
 	ls.mu.Lock()
 	ls.lns = append(ls.lns, ln)
 	ls.mu.Unlock()
@@ -179,12 +204,12 @@ func (ls *Links) track(c net.Conn) bool {
 		// A node has a handful of neighbours, each with one inbound link
 		// (two while it reconnects): more is someone claiming to be a
 		// neighbour to escape max_conns. Refuse before any buffer is made.
-		_ = c.SetWriteDeadline(timeNow().Add(time.Second))
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.Write([]byte("? PEER: too many inbound links\n"))
-		ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "inbound link refused: too many inbound links", Remote: c.RemoteAddr().String()})
+		ls.refuse(RefusedTooMany, "", c.RemoteAddr().String(), errTooMany)
 		return false
 	}
-	ls.conns[c] = struct{}{}
+	ls.conns[c] = nil
 	return true
 }
 
@@ -211,6 +236,10 @@ func (ls *Links) Start(node *herd.Node, neighbors []Neighbor) {
 	close(ls.ready)
 	for _, l := range links {
 		ls.goFunc(l.run)
+	}
+	ls.goFunc(ls.summariseRefusals)
+	if ls.p.Tree {
+		ls.goFunc(ls.runTree)
 	}
 }
 
@@ -250,9 +279,11 @@ func (ls *Links) Flood(line []byte, from string) {
 	for _, l := range ls.links() {
 		if l.name != from {
 			if now == 0 {
-				now, h = timeNow().UnixNano(), maphash.Bytes(ls.seed, id)
+				now, h = ls.cfg.Clock().UnixNano(), maphash.Bytes(ls.seed, id)
 			}
-			l.enqueue(id, h, now)
+			l.floodTo(line, id, h, now)
+		} else {
+			l.tree.news.Add(1)
 		}
 	}
 }

@@ -37,7 +37,7 @@ type liveReader struct {
 
 func (r *liveReader) Read(p []byte) (int, error) {
 	if r.armed.Load() {
-		_ = r.c.SetReadDeadline(timeNow().Add(r.timeout))
+		_ = r.c.SetReadDeadline(time.Now().Add(r.timeout))
 	}
 	return r.c.Read(p)
 }

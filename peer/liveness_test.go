@@ -25,8 +25,15 @@ func linkState(m *node.Node, neighbour string) peer.LinkState {
 // with timeout 0, both ways: a partition nobody announces). The link is
 // declared down within peers.timeout (plus a heartbeat), and once the
 // network heals an update sent meanwhile and one sent after reach Ball
-// within peers.timeout plus one backoff and one dial timeout.
+// within peers.timeout plus one backoff and one dial timeout. The same
+// with peers.tree: PING works beside the tree's lines.
 func TestBlackholeDetected(t *testing.T) {
+	for _, tree := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tree=%v", tree), func(t *testing.T) { testBlackhole(t, tree) })
+	}
+}
+
+func testBlackhole(t *testing.T, tree bool) {
 	hb, timeout := time.Second, 5*time.Second // the defaults
 	if testing.Short() {
 		hb, timeout = 250*time.Millisecond, 1250*time.Millisecond
@@ -35,11 +42,15 @@ func TestBlackholeDetected(t *testing.T) {
 	listen := freePorts(t, 2)
 	p := proxied(t, "blackhole", listen[1])
 	var logs logBuf
-	cfg := pair(t, listen, p.Listen, fmt.Sprintf("peers: {heartbeat: %v, timeout: %v, backoff_min: 50ms, backoff_max: %v, dial_timeout: %v, sync_interval: 1h}\n",
-		hb, timeout, backoffMax, dialTimeout))
+	cfg := pair(t, listen, p.Listen, fmt.Sprintf("peers: {heartbeat: %v, timeout: %v, backoff_min: 50ms, backoff_max: %v, dial_timeout: %v, sync_interval: 1h, tree: %v}\n",
+		hb, timeout, backoffMax, dialTimeout, tree))
 	h := start(t, cfg, nil, &logs)
 	alford, ball := h.Node("Alford"), h.Node("Ball")
 	waitUntil(t, 10*time.Second, "every link up", func() bool { return allUp(h) })
+	treeLinks := func() bool { return alford.Links.Tree().Links == 1 && ball.Links.Tree().Links == 1 }
+	if tree {
+		waitUntil(t, 5*time.Second, "the tree negotiated on both links", treeLinks)
+	}
 	c := testclient.Dial(t, alford.Addr())
 	c.Ask(iamat("bh-0", 1_700_000_000))
 	waitUntil(t, 5*time.Second, "Ball to hear of bh-0", func() bool { return ball.Node.Lookup([]byte("bh-0")) != nil })
@@ -71,6 +82,9 @@ func TestBlackholeDetected(t *testing.T) {
 		t.Errorf("updates flowed again %v after the network healed, want within %v", repair, timeout+backoffMax+dialTimeout)
 	}
 	waitUntil(t, 5*time.Second, "every cache identical", func() bool { return converged(h.Nodes, 3) })
+	if tree && !treeLinks() {
+		t.Errorf("the tree is not negotiated again after the heal: Alford %+v, Ball %+v", alford.Links.Tree(), ball.Links.Tree())
+	}
 	// Either side may notice first (the proxy passes on the close of the
 	// side that gave up).
 	if len(logs.lines("", "silent for peers.timeout")) == 0 {

@@ -9,11 +9,13 @@ import (
 )
 
 // Update changes the set of neighbours while the node runs (SIGHUP reload):
-// links to neighbours that are gone are flushed and closed, links to new
-// ones start (and reconcile with a digest sync on connecting), and links
-// whose neighbour keeps its name and address are left alone, so clients and
-// updates in flight are not disturbed. Inbound links are accepted from the
-// new set of names from now on. Calls are serialised with each other and
+// links to neighbours that are gone are flushed and closed, and so are
+// their inbound links, at once (their updates are refused from then on,
+// even lines already read); links to new ones start (and reconcile with a
+// digest sync on connecting); links whose neighbour keeps its name and
+// address are left alone, so clients and updates in flight are not
+// disturbed. Inbound links are accepted from the new set of names from now
+// on. Calls are serialised with each other and
 // with Close; any goroutine. It does nothing before Start or once the
 // links are closed.
 func (ls *Links) Update(neighbors []Neighbor) (added, removed []string) {
@@ -51,6 +53,9 @@ func (ls *Links) Update(neighbors []Neighbor) (added, removed []string) {
 		}
 	}
 	ls.list.Store(&next)
+	// The other direction: the removed neighbours' inbound links close
+	// now, and their updates are refused from now on.
+	ls.cutRemoved()
 	for _, l := range started {
 		ls.goFunc(l.run)
 	}

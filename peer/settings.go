@@ -20,6 +20,12 @@ type Settings struct {
 	// Timeout is how long a link may hear nothing from a neighbour that
 	// pings before it is declared down, closed and redialled.
 	Timeout time.Duration `yaml:"timeout"`
+	// Tree offers neighbours the spanning-tree push (Plumtree, tree.go):
+	// on links whose other end offers it too, each update is pushed along
+	// a spanning tree and only announced on the other links, which repair
+	// the tree; links to a node without it flood. Off by default: it pays
+	// in herds with cycles beyond the five-node ring.
+	Tree bool `yaml:"tree"`
 }
 
 // DefaultSettings are the settings links run with when none are set.

@@ -72,7 +72,7 @@ type LinkStats struct {
 func (ls *Links) Stats() []LinkStats {
 	links := ls.links()
 	out := make([]LinkStats, len(links))
-	now := timeNow().UnixNano()
+	now := ls.cfg.Clock().UnixNano()
 	for i, l := range links {
 		n, first, coalesced, removed := l.q.stats()
 		if f := l.sendingFirst.Load(); f != 0 && (first == 0 || f < first) {
