@@ -64,7 +64,7 @@ func newLink(ls *Links, nb Neighbor) *link {
 		q:      newPending(ls.seed),
 		wakeCh: make(chan struct{}, 1),
 		syncCh: make(chan struct{}, 1),
-		tree:   newLinkTree(),
+		tree:   newLinkTree(ls.seed),
 	}
 	l.ctx, l.cancel = context.WithCancel(ls.ctx)
 	l.setState(StateDown)
@@ -220,7 +220,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 			if err == nil {
 				err = w.Flush()
 			}
-		case <-l.tree.ready:
+		case <-l.tree.announce.ready:
 			err = l.sendAnnouncements(w)
 		case <-tick.C:
 			if sy == nil || ls.cfg.Clock().Sub(sy.started) > ls.p.SyncInterval {

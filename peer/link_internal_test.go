@@ -468,3 +468,34 @@ func TestGraftJoinsPendingSet(t *testing.T) {
 		t.Errorf("sent %q, want the newest line %q", got, newest)
 	}
 }
+
+// TestAnnounceNewest: a pruned link announces each client once however
+// often it changed while waiting, with the hash of its newest line, and
+// not a client whose line the neighbour sent this node meanwhile.
+func TestAnnounceNewest(t *testing.T) {
+	cache := herd.NewCache()
+	ls := New(Config{Name: "A", Cache: cache, Peers: Settings{Tree: true}})
+	defer ls.Close()
+	l := newLink(ls, Neighbor{Name: "B"})
+	l.setState(StateUp)
+	l.tree.on.Store(true)
+	l.tree.lazy.Store(true)
+	ls.list.Store(&[]*link{l})
+	for sec := range int64(3) {
+		ls.Flood(offer(cache, "kiwi", sec+1), "")
+	}
+	ls.Flood(offer(cache, "fig", 1), "")
+	ls.Holds(entryLine("fig", 1), "B")
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	if err := l.sendAnnouncements(w); err != nil {
+		t.Fatal(err)
+	}
+	newest, _ := cache.AppendLine(nil, []byte("kiwi"))
+	if want := "IHAVE kiwi " + strconv.FormatUint(herd.LineHash(newest), 16) + "\n"; out.String() != want {
+		t.Errorf("announced %q, want %q", out.String(), want)
+	}
+	if n, _, _, _ := l.q.stats(); n != 0 {
+		t.Errorf("%d clients pending on a lazy link", n)
+	}
+}

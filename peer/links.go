@@ -281,7 +281,7 @@ func (ls *Links) Flood(line []byte, from string) {
 			if now == 0 {
 				now, h = ls.cfg.Clock().UnixNano(), maphash.Bytes(ls.seed, id)
 			}
-			l.floodTo(line, id, h, now)
+			l.floodTo(id, h, now)
 		} else {
 			l.tree.news.Add(1)
 		}
@@ -298,7 +298,9 @@ func (ls *Links) Holds(line []byte, from string) {
 	}
 	e := herd.Entry{Line: line}
 	if id := e.ClientID(); len(id) > 0 {
-		l.q.remove(id, maphash.Bytes(ls.seed, id))
+		h := maphash.Bytes(ls.seed, id)
+		l.q.remove(id, h)
+		l.tree.announce.remove(id, h) // nor announced
 	}
 }
 

@@ -28,11 +28,12 @@ import (
 // receives, over a tree link, an update it already held answers "PRUNE" on
 // that connection: the sender's link to it turns lazy, and from then on
 // announces updates with "IHAVE client hash" (hash: herd.LineHash of the
-// AT line, in hex) instead of pushing them. A node that hears of an update
-// it lacks and does not receive it within graftAfter (the tree above it
-// broke, or is slower) answers "GRAFT client" on the announcing
-// connection: the announcer's link turns eager again and sends its line
-// for the client. The pruned edges form a spanning tree; the lazy ones
+// client's newest AT line, in hex) instead of pushing them; like the
+// pending set of AT lines, a client waits to be announced at most once. A
+// node that hears of an update it lacks and does not receive it within
+// graftAfter (the tree above it broke, or is slower) answers "GRAFT
+// client" on the announcing connection: the announcer's link turns eager
+// again and the client joins its pending set. The pruned edges form a spanning tree; the lazy ones
 // repair it. Digest syncs still run on every link.
 //
 // graftAfter is long against a hop (about a millisecond) on purpose: a
@@ -57,20 +58,22 @@ type linkTree struct {
 
 	scratch []byte // a line read from the cache; the link's reader goroutine only
 
-	mu    sync.Mutex
-	ihave []byte        // announcements waiting to be written
-	ready chan struct{} // a token when ihave is not empty
+	// announce is the clients to announce with IHAVE, a pending set like
+	// the link's own: a client waits once however often it changes, and
+	// the link announces the hash of its newest line when it writes.
+	announce *pending
+	spare    []byte // the ids taken last; link goroutine only
+	line     []byte // a line read from the cache; link goroutine only
+	out      []byte // the IHAVE line being written; link goroutine only
 }
 
-func newLinkTree() *linkTree { return &linkTree{ready: make(chan struct{}, 1)} }
+func newLinkTree(seed maphash.Seed) *linkTree { return &linkTree{announce: newPending(seed)} }
 
 // reset starts a connection: eager, not negotiated, nothing waiting.
 func (t *linkTree) reset() {
 	t.on.Store(false)
 	t.lazy.Store(false)
-	t.mu.Lock()
-	t.ihave = t.ihave[:0]
-	t.mu.Unlock()
+	t.announce.clear()
 }
 
 // TreeStats counts a node's spanning-tree traffic (all zero without
@@ -78,7 +81,7 @@ func (t *linkTree) reset() {
 type TreeStats struct {
 	Links     int    // outbound links that negotiated the tree
 	Lazy      int    // of which pruned (announcing)
-	Announced uint64 // IHAVE lines queued
+	Announced uint64 // clients queued for an IHAVE
 	Prunes    uint64 // PRUNE lines sent
 	Grafts    uint64 // GRAFT lines sent
 }
@@ -111,40 +114,48 @@ type missing struct {
 	deadline time.Time
 }
 
-// floodTo hands l the update line of client id (hash h under the links'
-// seed, queued at now): the client joins l's pending set (pending.go),
-// or, when l is a pruned tree link, the line is announced. Any goroutine.
-func (l *link) floodTo(line, id []byte, h uint64, now int64) {
+// floodTo hands l the update of client id (hash h under the links' seed,
+// queued at now): the client joins l's pending set (pending.go), or, when
+// l is a pruned tree link, its set of clients to announce. Any goroutine.
+func (l *link) floodTo(id []byte, h uint64, now int64) {
 	t := l.tree
 	if !t.on.Load() || !t.lazy.Load() || !l.up.Load() {
 		l.enqueue(id, h, now)
 		return
 	}
-	t.mu.Lock()
-	t.ihave = append(t.ihave, "IHAVE "...)
-	t.ihave = append(t.ihave, id...)
-	t.ihave = append(t.ihave, ' ')
-	t.ihave = strconv.AppendUint(t.ihave, herd.LineHash(line), 16)
-	t.ihave = append(t.ihave, '\n')
-	t.mu.Unlock()
-	l.ls.tree.announced.Add(1)
-	select {
-	case t.ready <- struct{}{}:
-	default:
+	if t.announce.push(id, h, now) {
+		l.ls.tree.announced.Add(1)
 	}
 }
 
-// sendAnnouncements writes the waiting IHAVE lines. Link goroutine only.
+// sendAnnouncements writes "IHAVE client hash" for every client waiting
+// to be announced, hash being that of the client's newest line. Link
+// goroutine only.
 func (l *link) sendAnnouncements(w *bufio.Writer) error {
 	t := l.tree
-	t.mu.Lock()
-	_, err := w.Write(t.ihave)
-	t.ihave = t.ihave[:0]
-	t.mu.Unlock()
-	if err == nil {
-		err = w.Flush()
+	ids, _ := t.announce.take(t.spare)
+	t.spare = ids
+	cache := l.ls.cfg.Cache
+	for len(ids) > 0 {
+		id, rest, removed := nextID(ids)
+		ids = rest
+		if removed {
+			continue
+		}
+		var ok bool
+		if t.line, ok = cache.AppendLine(t.line[:0], id); !ok {
+			continue
+		}
+		t.out = append(t.out[:0], "IHAVE "...)
+		t.out = append(t.out, id...)
+		t.out = append(t.out, ' ')
+		t.out = strconv.AppendUint(t.out, herd.LineHash(t.line), 16)
+		t.out = append(t.out, '\n')
+		if _, err := w.Write(t.out); err != nil {
+			return err
+		}
 	}
-	return err
+	return w.Flush()
 }
 
 // offerTree starts the negotiation on a new outbound connection. Link
