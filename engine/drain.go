@@ -30,7 +30,7 @@ import (
 // replies: after an over-long line, the reply of close-after-reply, or when
 // it reads slower than it asks (max_outbound, max_paused_inbound). Output
 // that makes no progress for write_timeout (counting what the kernel still
-// holds) ends a drain with a plain close.
+// holds) ends a drain with a reset (resetClose).
 
 // drainConn advances one connection's drain. Event loop only.
 func (s *Server) drainConn(c gnet.Conn, st *connState) gnet.Action {
@@ -49,7 +49,7 @@ func (s *Server) drainConn(c gnet.Conn, st *connState) gnet.Action {
 	gnetOwed := int64(c.OutboundBuffered())
 	inKernel := sendQueued(c.Fd())
 	if s.stalled(st, gnetOwed+inKernel) {
-		return gnet.Close
+		return resetClose(c)
 	}
 	if len(st.pending) > 0 || gnetOwed > 0 {
 		return gnet.None
