@@ -312,6 +312,21 @@ func summarizeHerd(r HerdResults) []herdSummary {
 		if countedP {
 			sum.dropsProp = fmt.Sprintf("%.0f", summarize(dp).med)
 		}
+		// Herd's links keep a pending set and have no drop path: say so,
+		// with the most the links held waiting at once.
+		var peak, lag float64
+		sampled := false
+		for _, c := range by[e] {
+			if c.Closed.LinksSampled {
+				sampled, peak, lag = true, max(peak, c.Closed.PeakPending), max(lag, c.Closed.PeakLagSec)
+			}
+		}
+		if !countedC && sampled {
+			sum.dropsClosed = fmt.Sprintf("none (peak %.0f pending, %.2f s)", peak, lag)
+		}
+		if !countedP && sampled {
+			sum.dropsProp = "none"
+		}
 		out = append(out, sum)
 	}
 	return out
