@@ -17,6 +17,7 @@ import (
 	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
+	"github.com/herdnet/herd/peer"
 	"github.com/herdnet/herd/places"
 )
 
@@ -169,15 +170,15 @@ func TestStatusAndHerd(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatal(err)
 		}
-		return len(st.Links) == 2 && st.Links[0].State == "up" && st.Links[1].State == "up"
+		return len(st.Links) == 2 && st.Links[0].State == peer.StateUp && st.Links[1].State == peer.StateUp
 	})
 	if st.Name != "Alford" || st.Listen != alford.Addr() || !st.Ready || st.Requests != 1 || st.Lines < 1 || st.Clients != 1 ||
 		st.Connections < 1 || time.Since(time.Unix(int64(st.Time), 0)) > time.Minute {
 		t.Errorf("status %+v", st)
 	}
 	for _, l := range st.Links {
-		if _, err := time.Parse(time.RFC3339, l.Since); err != nil || (l.Peer != "Hamilton" && l.Peer != "Welsh") {
-			t.Errorf("link %+v: %v", l, err)
+		if l.Since.IsZero() || (l.Peer != "Hamilton" && l.Peer != "Welsh") || l.Pending < 0 || l.Lag < 0 {
+			t.Errorf("link %+v", l)
 		}
 	}
 

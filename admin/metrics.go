@@ -10,6 +10,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/peer"
 	"github.com/herdnet/herd/places"
 )
 
@@ -107,7 +108,7 @@ func (m *Metrics) write(w io.Writer, n *Node) {
 		family(w, "herd_peer_link_up", "gauge", "1 while the outbound link to the neighbour is up.")
 		for _, l := range links {
 			up := 0
-			if l.State.String() == "up" {
+			if l.State == peer.StateUp {
 				up = 1
 			}
 			fmt.Fprintf(w, "herd_peer_link_up{peer=%q} %d\n", l.Peer, up)
@@ -120,9 +121,17 @@ func (m *Metrics) write(w io.Writer, n *Node) {
 		for _, l := range links {
 			fmt.Fprintf(w, "herd_peer_updates_sent_total{peer=%q} %d\n", l.Peer, l.Sent)
 		}
-		family(w, "herd_peer_updates_dropped_total", "counter", "Updates dropped because the neighbour's queue was full.")
+		family(w, "herd_peer_pending", "gauge", "Clients whose newest line waits to be sent to the neighbour.")
 		for _, l := range links {
-			fmt.Fprintf(w, "herd_peer_updates_dropped_total{peer=%q} %d\n", l.Peer, l.Dropped)
+			fmt.Fprintf(w, "herd_peer_pending{peer=%q} %d\n", l.Peer, l.Pending)
+		}
+		family(w, "herd_peer_lag_seconds", "gauge", "Age of the oldest update waiting for the neighbour (0: none waits).")
+		for _, l := range links {
+			fmt.Fprintf(w, "herd_peer_lag_seconds{peer=%q} %g\n", l.Peer, l.Lag)
+		}
+		family(w, "herd_peer_updates_coalesced_total", "counter", "Updates that found their client already waiting for the neighbour (one send carries the newest).")
+		for _, l := range links {
+			fmt.Fprintf(w, "herd_peer_updates_coalesced_total{peer=%q} %d\n", l.Peer, l.Coalesced)
 		}
 	}
 	metrics.WriteProcessMetrics(w)

@@ -63,17 +63,11 @@ type Status struct {
 	// Requests counts the client commands answered (IAMAT, WHATSAT and
 	// invalid lines); Lines every line, peer updates included. With Time
 	// (the node's clock, Unix seconds) two readings give a rate.
-	Requests uint64       `json:"requests"`
-	Lines    uint64       `json:"lines"`
-	Time     float64      `json:"time"`
-	Links    []LinkStatus `json:"links"`
-}
-
-// LinkStatus is one link of /status.
-type LinkStatus struct {
-	Peer  string `json:"peer"`
-	State string `json:"state"` // up, down or connecting
-	Since string `json:"since"` // RFC 3339
+	Requests uint64  `json:"requests"`
+	Lines    uint64  `json:"lines"`
+	Time     float64 `json:"time"`
+	// Links are the outbound peer links.
+	Links []peer.LinkStats `json:"links"`
 }
 
 // Server is a node's admin HTTP server. Start it with Start, stop it with
@@ -220,7 +214,7 @@ func (s *Server) json(ctx *fasthttp.RequestCtx, v any) {
 // Status is the node's state as /status reports it.
 func (s *Server) Status() Status {
 	n := &s.node
-	st := Status{Name: n.Name, Ready: true, Links: []LinkStatus{}, Time: float64(time.Now().UnixMicro()) / 1e6}
+	st := Status{Name: n.Name, Ready: true, Links: []peer.LinkStats{}, Time: float64(time.Now().UnixMicro()) / 1e6}
 	if n.Listen != nil {
 		st.Listen = n.Listen()
 	}
@@ -239,9 +233,7 @@ func (s *Server) Status() Status {
 		st.Requests = es.Lines[engine.LineIAMAT] + es.Lines[engine.LineWHATSAT] + es.Lines[engine.LineInvalid]
 	}
 	if n.Links != nil {
-		for _, l := range n.Links() {
-			st.Links = append(st.Links, LinkStatus{Peer: l.Peer, State: l.State.String(), Since: l.Since.UTC().Format(time.RFC3339)})
-		}
+		st.Links = append(st.Links, n.Links()...)
 	}
 	return st
 }

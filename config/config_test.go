@@ -80,7 +80,7 @@ func TestDefaultConfig(t *testing.T) {
 		t.Errorf("Neighbors(Nope) = %v", got)
 	}
 	// Defaults.
-	if c.Limits.MaxLine != codec.DefaultMaxLine || c.Limits.MaxOutbound != 4<<20 || c.Peers.Queue != 65536 ||
+	if c.Limits.MaxLine != codec.DefaultMaxLine || c.Limits.MaxOutbound != 4<<20 || c.Peers.Heartbeat != time.Second || c.Peers.Timeout != 5*time.Second ||
 		c.Peers.BackoffMin != 50*time.Millisecond || c.Peers.BackoffMax != 2*time.Second ||
 		c.Peers.DialTimeout != 2*time.Second || c.Places.Backend != "geonames" ||
 		c.Places.Timeout != 5*time.Second || c.Places.MaxInFlight != 64 ||
@@ -120,7 +120,7 @@ limits:
   max_outbound: 4096
   close_after_reply: true
 peers:
-  queue: 1
+  heartbeat: 200ms
   backoff_min: 50ms
   backoff_max: 1m30s
   dial_timeout: 1.5s
@@ -184,7 +184,9 @@ nodes:
 		{"max-line-big", two + "limits:\n  max_line: 1048577\n", "limits.max_line"},
 		{"max-line-negative", two + "limits:\n  max_line: -1\n", "limits.max_line"},
 		{"max-outbound", two + "limits:\n  max_outbound: 100\n", "limits.max_outbound"},
-		{"queue", two + "peers:\n  queue: -1\n", "peers.queue"},
+		{"queue-retired", two + "peers:\n  queue: 65536\n", "peers.queue"},
+		{"heartbeat", two + "peers:\n  heartbeat: -1s\n", "peers.heartbeat"},
+		{"timeout-short", two + "peers:\n  heartbeat: 2s\n  timeout: 3s\n", "peers.timeout"},
 		{"backoff", two + "peers:\n  backoff_min: 1s\n  backoff_max: 500ms\n", "peers.backoff_max"},
 		{"dial-timeout", two + "peers:\n  dial_timeout: -1s\n", "peers.dial_timeout"},
 		{"places-timeout", two + "places:\n  timeout: -5s\n", "places.timeout"},
@@ -224,6 +226,14 @@ nodes:
 				t.Errorf("ConfigError.Field = %q, want %q", ce.Field, tc.field)
 			}
 		})
+	}
+}
+
+// A retired key is explained, not just called unknown.
+func TestRetiredKeyExplained(t *testing.T) {
+	_, err := config.Parse([]byte("nodes:\n  - {name: A, listen: 127.0.0.1:1}\npeers: {queue: 65536}\n"))
+	if err == nil || !strings.Contains(err.Error(), "peers.queue: no longer exists") || !strings.Contains(err.Error(), "remove the key") {
+		t.Errorf("error %v, want peers.queue explained", err)
 	}
 }
 

@@ -3,8 +3,10 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +60,9 @@ func Parse(data []byte) (*Config, error) {
 	}
 	var c Config
 	if err := yaml.UnmarshalWithOptions(data, &c, yaml.DisallowUnknownField()); err != nil {
+		if err := retired(data); err != nil {
+			return nil, err
+		}
 		if field := badDuration(data); field != nil {
 			return nil, field
 		}
@@ -68,6 +73,29 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// retiredKeys explain settings that no longer exist.
+var retiredKeys = map[string]string{
+	"peers.queue": "no longer exists: a link keeps the clients it has still to send in a set " +
+		"bounded by the number of clients and sends each one's newest line, so no update is " +
+		"dropped and there is nothing to size; remove the key",
+}
+
+// retired names the first retired setting data sets, if any, and says why
+// it went.
+func retired(data []byte) error {
+	for _, key := range slices.Sorted(maps.Keys(retiredKeys)) {
+		p, err := yaml.PathString("$." + key)
+		if err != nil {
+			continue
+		}
+		var v any
+		if p.Read(bytes.NewReader(data), &v) == nil {
+			return &FieldError{key, retiredKeys[key]}
+		}
+	}
+	return nil
 }
 
 var durationType = reflect.TypeFor[time.Duration]()

@@ -52,10 +52,10 @@ func TestEveryDurationKeyNamed(t *testing.T) {
 }
 
 func TestChanges(t *testing.T) {
-	a := peer.Settings{Queue: 1, DialTimeout: time.Second}
-	b := peer.Settings{Queue: 2, DialTimeout: time.Second, SyncInterval: time.Minute}
+	a := peer.Settings{Heartbeat: time.Second, DialTimeout: time.Second}
+	b := peer.Settings{Heartbeat: 2 * time.Second, DialTimeout: time.Second, SyncInterval: time.Minute}
 	got := config.Changes("peers", a, b)
-	want := []string{"peers.queue 1 -> 2", "peers.sync_interval 0s -> 1m0s"}
+	want := []string{"peers.sync_interval 0s -> 1m0s", "peers.heartbeat 1s -> 2s"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Changes = %q, want %q", got, want)
 	}

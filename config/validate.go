@@ -168,8 +168,10 @@ func (c *Config) validateLimits() error {
 func (c *Config) validatePeers() error {
 	p := c.Peers
 	switch {
-	case p.Queue < 1:
-		return &FieldError{"peers.queue", "must be positive"}
+	case p.Heartbeat <= 0:
+		return &FieldError{"peers.heartbeat", "must be positive"}
+	case p.Timeout < 2*p.Heartbeat:
+		return &FieldError{"peers.timeout", "must be at least twice peers.heartbeat"}
 	case p.BackoffMin <= 0 || p.BackoffMax < p.BackoffMin:
 		return &FieldError{"peers.backoff_max", "must be at least peers.backoff_min, both positive"}
 	case p.DialTimeout <= 0:

@@ -1,8 +1,10 @@
 package herd
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 )
 
@@ -35,29 +37,85 @@ func LineHash(b []byte) uint64 {
 	return h
 }
 
+// DigestBits is the finest digest the node keeps: 1<<DigestBits bucket
+// sums (128 KB, small enough to stay mostly in the CPU caches although
+// every store updates one; a million clients are 64 a bucket). A client's bucket is the top bits of ClientHash of its id, so it
+// never changes and every node puts it in the same bucket; a bucket's sum
+// is the sum of LineHash over its clients' lines.
+const DigestBits = 14
+
+// ClientHash is the fixed hash of a client id that picks its digest
+// bucket: the same on every node.
+func ClientHash(id []byte) uint64 { return LineHash(id) }
+
 // digest is a running summary of the cache as changed through the node:
-// how many clients it holds and the sum of LineHash over their lines. Peer
-// links compare it with a neighbour's to learn in O(1) that two caches
-// agree. Each store reports the hash of the line it replaced, read under
-// the cache shard's mutex, so concurrent stores keep it exact; only a walk
-// racing with a store (ResetDigest) can skew it. A skewed digest only makes
-// links compare bucket by bucket (they then walk the cache), never hides a
-// difference, and the first walk made while no store happened corrects it.
+// how many clients it holds, the sum of LineHash over their lines, the
+// same sum per bucket, and the clients of each group of buckets. Each
+// store reports the hash of the line it replaced, read under the cache
+// shard's mutex, so concurrent stores keep it exact. Peer links compare
+// it with a neighbour's: in O(1) whether two caches agree, in
+// O(buckets) which buckets differ, and they read only the clients of
+// those buckets, never walking the cache.
 type digest struct {
-	gen   atomic.Uint64 // counts stores
 	count atomic.Uint64
 	sum   atomic.Uint64
+	sums  []atomic.Uint64 // 1<<DigestBits
+
+	// A new client's id is appended to a log (one of newLogs, picked by
+	// its bucket, so stores on several loops rarely meet), written in
+	// sequence, which costs a store next to nothing; RangeBuckets moves
+	// the logged ids into per-bucket lists, under listMu, when a sync
+	// first needs them. Each id is followed by "\n".
+	logs   [newLogs]idLog
+	listMu sync.Mutex
+	lists  [][]byte // 1<<DigestBits
 }
 
-// replace accounts for a line hashing to cur taking the place of one
-// hashing to old (replaced false: a new client). It never allocates.
-func (d *digest) replace(old uint64, replaced bool, cur uint64) {
-	d.gen.Add(1)
+const newLogs = 16
+
+type idLog struct {
+	mu  sync.Mutex
+	ids []byte
+	_   [64]byte // keep the logs' locks on separate cache lines
+}
+
+func (d *digest) init() {
+	d.sums = make([]atomic.Uint64, 1<<DigestBits)
+	d.lists = make([][]byte, 1<<DigestBits)
+}
+
+// replace accounts for id's line hashing to cur taking the place of one
+// hashing to old (replaced false: a new client). It allocates only to
+// log a new client (amortised).
+func (d *digest) replace(id []byte, old uint64, replaced bool, cur uint64) {
+	b := ClientHash(id) >> (64 - DigestBits)
+	d.sums[b].Add(cur - old)
 	if replaced {
 		d.sum.Add(cur - old)
-	} else {
-		d.count.Add(1)
-		d.sum.Add(cur)
+		return
+	}
+	d.count.Add(1)
+	d.sum.Add(cur)
+	l := &d.logs[b%newLogs]
+	l.mu.Lock()
+	l.ids = append(append(l.ids, id...), '\n')
+	l.mu.Unlock()
+}
+
+// file moves the logged ids into their buckets' lists. Under listMu.
+func (d *digest) file() {
+	for i := range d.logs {
+		l := &d.logs[i]
+		l.mu.Lock()
+		ids := l.ids
+		l.ids = nil
+		l.mu.Unlock()
+		for len(ids) > 0 {
+			k := bytes.IndexByte(ids, '\n')
+			b := ClientHash(ids[:k]) >> (64 - DigestBits)
+			d.lists[b] = append(d.lists[b], ids[:k+1]...)
+			ids = ids[k+1:]
+		}
 	}
 }
 
@@ -68,18 +126,51 @@ func (n *Node) Digest() (count, sum uint64) {
 	return n.digest.count.Load(), n.digest.sum.Load()
 }
 
-// DigestGen returns a counter that every store advances. A walk of the
-// cache that starts and ends with the same value saw no store.
-func (n *Node) DigestGen() uint64 { return n.digest.gen.Load() }
-
-// ResetDigest sets the running digest to (count, sum), the result of a walk
-// of the cache that started when DigestGen returned gen, unless a store
-// happened since. It reports whether it did. Any goroutine.
-func (n *Node) ResetDigest(gen, count, sum uint64) bool {
-	if n.digest.gen.Load() != gen {
-		return false
+// DigestSums appends to dst the 1<<bits bucket sums of the node's running
+// digest (bits at most DigestBits): bucket i holds the clients whose
+// ClientHash has i in its top bits. It costs O(1<<DigestBits) additions and
+// reads no line. Any goroutine.
+func (n *Node) DigestSums(dst []uint64, bits uint) []uint64 {
+	per := 1 << (DigestBits - bits)
+	sums := n.digest.sums
+	for i := 0; i < len(sums); i += per {
+		var s uint64
+		for j := i; j < i+per; j++ {
+			s += sums[j].Load()
+		}
+		dst = append(dst, s)
 	}
-	n.digest.count.Store(count)
-	n.digest.sum.Store(sum)
-	return true
+	return dst
+}
+
+// RangeBuckets calls fn with the AT line of every client in the buckets
+// of a digest of 1<<bits buckets (bits at most DigestBits) that want marks
+// (len(want) == 1<<bits), until fn returns false. It reads only those
+// buckets' clients, so its cost follows the buckets asked for, not the
+// cache. The line is valid only during the call. Any goroutine.
+func (n *Node) RangeBuckets(bits uint, want []bool, fn func(line []byte) bool) {
+	var ids, line []byte
+	per := uint64(1) << (DigestBits - bits)
+	for b, ok := range want {
+		if !ok {
+			continue
+		}
+		d := &n.digest
+		d.listMu.Lock()
+		d.file()
+		ids = ids[:0]
+		for f := uint64(b) * per; f < uint64(b+1)*per; f++ {
+			ids = append(ids, d.lists[f]...)
+		}
+		d.listMu.Unlock()
+		for len(ids) > 0 {
+			i := bytes.IndexByte(ids, '\n')
+			id := ids[:i]
+			ids = ids[i+1:]
+			var ok bool
+			if line, ok = n.cache.AppendLine(line[:0], id); ok && !fn(line) {
+				return
+			}
+		}
+	}
 }

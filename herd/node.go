@@ -98,8 +98,9 @@ func NewNode(opts NodeOptions) *Node {
 	if n.cache == nil {
 		n.cache = NewCache()
 	}
-	n.cache.Range(func(_ []byte, _ codec.Stamp, line []byte) bool { // a cache loaded before the node
-		n.digest.replace(0, false, LineHash(line))
+	n.digest.init()
+	n.cache.Range(func(id []byte, _ codec.Stamp, line []byte) bool { // a cache loaded before the node
+		n.digest.replace(id, 0, false, LineHash(line))
 		return true
 	})
 	if n.flood == nil {
@@ -174,7 +175,7 @@ func (n *Node) offer(dst []byte, p int, cmd *codec.Command, from string) []byte 
 	q := len(dst)
 	dst, stored, old, replaced := n.cache.offerAppend(dst, cmd.ClientID, cmd.Stamp, dst[p:q])
 	if stored {
-		n.digest.replace(old, replaced, LineHash(dst[p:q]))
+		n.digest.replace(cmd.ClientID, old, replaced, LineHash(dst[p:q]))
 		n.flood.Flood(dst[p:q], from)
 	} else {
 		dst = append(dst[:p], dst[q:]...) // the held line, appended after ours

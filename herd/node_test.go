@@ -451,6 +451,28 @@ func TestDigestFollowsStores(t *testing.T) {
 	if c2, s2 := herd.NewNode(herd.NodeOptions{Name: "Alford", Cache: n.Cache()}).Digest(); c2 != c || s2 != s {
 		t.Errorf("a node over a loaded cache starts at (%d, %x), want (%d, %x)", c2, s2, c, s)
 	}
+	// The bucket sums and the lists of clients by bucket follow too.
+	sums := n.DigestSums(nil, 10)
+	walked := make([]uint64, 1<<10)
+	n.Cache().Range(func(id []byte, _ codec.Stamp, line []byte) bool {
+		walked[herd.ClientHash(id)>>(64-10)] += herd.LineHash(line)
+		return true
+	})
+	if !slices.Equal(sums, walked) {
+		t.Error("bucket sums differ from a walk")
+	}
+	for _, bits := range []uint{10, 11, herd.DigestBits} {
+		want := make([]bool, 1<<bits)
+		for _, id := range []string{"a", "b"} {
+			want[herd.ClientHash([]byte(id))>>(64-bits)] = true
+		}
+		var got []string
+		n.RangeBuckets(bits, want, func(line []byte) bool { got = append(got, string(line)); return true })
+		slices.Sort(got)
+		if len(got) < 2 || !strings.Contains(strings.Join(got, "|"), " a ") || !strings.Contains(strings.Join(got, "|"), " b ") {
+			t.Errorf("%d bits: RangeBuckets(a's and b's buckets) = %q", bits, got)
+		}
+	}
 	if herd.LineHash([]byte("AT x")) == herd.LineHash([]byte("AT y")) || herd.LineHash(nil) == herd.LineHash([]byte{0}) {
 		t.Error("LineHash collides on trivial inputs")
 	}

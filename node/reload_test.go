@@ -102,7 +102,7 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 	next.Limits.MaxFuture = time.Hour
 	next.Persistence.SnapshotInterval = cfg.Persistence.SnapshotInterval + time.Second
 	next.Limits.MaxLine = 1000
-	next.Peers.Queue = cfg.Peers.Queue + 1
+	next.Peers.Heartbeat = cfg.Peers.Heartbeat + time.Second
 	notes, err := h.Reload(next)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 			t.Errorf("notes %q: want %s reported as needing a restart", notes, want)
 		}
 	}
-	for _, want := range []string{"persistence settings need a restart: persistence.snapshot_interval", "peers settings need a restart: peers.queue", "limits.max_line"} {
+	for _, want := range []string{"persistence settings need a restart: persistence.snapshot_interval", "peers settings need a restart: peers.heartbeat", "limits.max_line"} {
 		if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
 			t.Errorf("notes %q: want one starting %q", notes, want)
 		}

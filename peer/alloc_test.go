@@ -3,32 +3,41 @@
 package peer
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/herdnet/herd/herd"
 )
 
-// TestFloodAllocs: flooding copies the line into each up link's queue, and
-// once the queues' buffers have grown that allocates nothing, whether the
-// queue has room or drops its oldest line.
+// TestFloodAllocs: flooding adds the client to each up link's pending set
+// (but from's), and once the sets have grown that allocates nothing,
+// whether the client is new to the set or waits already.
 func TestFloodAllocs(t *testing.T) {
-	ls := New(Config{Name: "A", Cache: herd.NewCache(), Peers: Settings{Queue: 8}})
+	ls := New(Config{Name: "A", Cache: herd.NewCache()})
 	defer ls.Close()
 	a, b := newLink(ls, Neighbor{Name: "B"}), newLink(ls, Neighbor{Name: "C"})
-	a.setState(stateUp)
-	b.setState(stateUp)
+	a.setState(StateUp)
+	b.setState(StateUp)
 	ls.list.Store(&[]*link{a, b})
-	line := entryLine("kiwi.cs.ucla.edu", 1479413884)
-	for range 100 {
-		ls.Flood(line, "")
+	lines := make([][]byte, 100)
+	for i := range lines {
+		lines[i] = entryLine("client-"+strconv.Itoa(i), 1479413884)
+		ls.Flood(lines[i], "")
 	}
-	if n := testing.AllocsPerRun(1000, func() { ls.Flood(line, "C") }); n != 0 {
+	var spare []byte
+	k := 0
+	if n := testing.AllocsPerRun(1000, func() {
+		ls.Flood(lines[k%len(lines)], "C")
+		if k++; k%len(lines) == 0 {
+			spare, _ = a.q.take(spare) // a new generation: every client is new again
+		}
+	}); n != 0 {
 		t.Errorf("%.2f allocations per Flood, want 0", n)
 	}
-	if a.dropped.Load() == 0 {
-		t.Error("the queue never overflowed: the test did not cover dropping")
+	if n, _, coalesced := a.q.stats(); n == 0 || coalesced == 0 {
+		t.Errorf("B's set: %d waiting, %d coalesced: the test did not cover both cases", n, coalesced)
 	}
-	if got := b.q.len(); got != 8 {
-		t.Errorf("C's queue holds %d lines, want 8 (from C: not queued)", got)
+	if n, _, _ := b.q.stats(); n != len(lines) {
+		t.Errorf("C's set holds %d clients, want %d (from C: not added)", n, len(lines))
 	}
 }

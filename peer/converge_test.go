@@ -2,7 +2,9 @@ package peer_test
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -14,9 +16,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/herdnet/herd/codec"
+	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
+	"github.com/herdnet/herd/peer"
 )
 
 // TestRelinkAfterRestart: a neighbour that restarts hears of an update sent
@@ -65,8 +69,8 @@ func TestRelinkAfterRestart(t *testing.T) {
 }
 
 func since(m *node.Node, neighbour string) time.Time {
-	for _, s := range m.Links.Status() {
-		if s.Name == neighbour {
+	for _, s := range m.Links.Stats() {
+		if s.Peer == neighbour {
 			return s.Since
 		}
 	}
@@ -74,42 +78,142 @@ func since(m *node.Node, neighbour string) time.Time {
 }
 
 func up(m *node.Node, neighbour string) bool {
-	for _, s := range m.Links.Status() {
-		if s.Name == neighbour {
-			return s.Up
+	for _, s := range m.Links.Stats() {
+		if s.Peer == neighbour {
+			return s.State == peer.StateUp
 		}
 	}
 	return false
 }
 
-// TestBurstBeyondQueue: a burst far larger than the peer queue overflows
-// it; the drops are counted, logged as a summary, and the digest sync they
-// trigger makes every cache identical.
-func TestBurstBeyondQueue(t *testing.T) {
+// proxied starts an embedded toxiproxy from a free port to target and
+// returns it; it stops when the test ends.
+func proxied(t *testing.T, name, target string) *toxiproxy.Proxy {
+	t.Helper()
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	p := toxiproxy.NewProxy(srv, name, freePorts(t, 1)[0], target)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+func addToxic(t *testing.T, p *toxiproxy.Proxy, json string) {
+	t.Helper()
+	if _, err := p.Toxics.AddToxicJson(strings.NewReader(json)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// slowReader forwards connections from a free loopback port to target,
+// reading from each at most chunk bytes every pause (the other direction
+// flows freely), and returns its address. It stops when the test ends.
+func slowReader(t *testing.T, target string, chunk int, pause time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			_ = in.(*net.TCPConn).SetReadBuffer(chunk)
+			mu.Lock()
+			conns = append(conns, in, out)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(in, out); in.Close() })
+			wg.Go(func() {
+				defer out.Close()
+				buf := make([]byte, chunk)
+				for {
+					n, err := in.Read(buf)
+					if _, werr := out.Write(buf[:n]); err != nil || werr != nil {
+						return
+					}
+					time.Sleep(pause)
+				}
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// pair is a two-node herd, Alford and Ball, where Alford reaches Ball
+// through front (a proxy) and Ball reaches Alford directly.
+func pair(t *testing.T, listen []string, front, extra string) *config.Config {
+	return mustParse(t, fmt.Sprintf("nodes:\n  - {name: Alford, listen: %q, neighbors: [Ball]}\n  - {name: Ball, listen: %q, address: %q}\n%s",
+		listen[0], listen[1], front, extra))
+}
+
+// TestSlowNeighbourNothingDropped: Alford's link to Ball runs through a
+// forwarder that reads 16 KB every 20 ms (with a small receive buffer, so
+// the kernel pushes back), far below the rate of a burst of updates.
+// Every update of a client that arrives while the client waits in the
+// link's pending set coalesces into one send of its newest line, so Ball
+// ends with exactly Alford's view with no sync but the one at link-up:
+// nothing was dropped and nothing needed repair.
+func TestSlowNeighbourNothingDropped(t *testing.T) {
+	listen := freePorts(t, 2)
+	front := slowReader(t, listen[1], 16<<10, 20*time.Millisecond)
 	var logs logBuf
-	h := start(t, ring(t, zeros(5), nil, "security: {secret: burst}\npeers: {queue: 8, backoff_min: 10ms, backoff_max: 200ms, sync_interval: 1h}\n"), nil, &logs)
+	h := start(t, pair(t, listen, front, "peers: {sync_interval: 1h}\n"), nil, &logs)
+	alford, ball := h.Node("Alford"), h.Node("Ball")
 	waitUntil(t, 10*time.Second, "every link up", func() bool { return allUp(h) })
-	const n = 20000
-	c := testclient.Dial(t, h.Node("Alford").Addr())
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "%s\n", iamat(fmt.Sprintf("burst-%d", i), 1_700_000_000))
-	}
-	c.Send(b.String())
-	for range n {
-		c.Line()
-	}
-	waitUntil(t, 20*time.Second, "every cache identical", func() bool { return converged(h.Nodes, n) })
-	var dropped uint64
-	for _, m := range h.Nodes {
-		for _, s := range m.Links.Status() {
-			dropped += s.Dropped
+
+	const clients, rounds = 2000, 40
+	c := testclient.Dial(t, alford.Addr())
+	maxPending := 0
+	for k := range rounds {
+		var b strings.Builder
+		for i := range clients {
+			fmt.Fprintf(&b, "%s\n", iamat(fmt.Sprintf("slow-%d", i), 1_700_000_000+int64(k)))
+		}
+		c.Send(b.String())
+		for range clients {
+			c.Line()
+		}
+		for _, s := range alford.Links.Stats() {
+			maxPending = max(maxPending, s.Pending)
 		}
 	}
-	if dropped == 0 {
-		t.Log("no update was dropped: the queue never overflowed on this machine")
+	waitUntil(t, 30*time.Second, "Ball to hold Alford's view", func() bool { return converged(h.Nodes, clients) })
+	st := alford.Links.Stats()[0]
+	if st.Syncs != 1 || st.Reconnects != 0 {
+		t.Errorf("Alford's link to Ball: %d syncs, %d reconnects; want the one sync at link-up", st.Syncs, st.Reconnects)
 	}
-	t.Logf("burst of %d into a queue of 8: %d updates dropped, repaired by digest sync", n, dropped)
+	if maxPending > 2*clients {
+		// A client waits once in the set and at most once more in the
+		// batch being written.
+		t.Errorf("%d updates pending at most, want at most %d (two per client)", maxPending, 2*clients)
+	}
+	if st.Coalesced == 0 {
+		t.Error("no update coalesced: the neighbour was never slow enough to test flow control")
+	}
+	if n := ball.Node.Cache().Len(); n != clients {
+		t.Errorf("Ball holds %d clients, want %d", n, clients)
+	}
+	t.Logf("slow neighbour: %d updates, %d sent, %d coalesced, at most %d pending", clients*rounds, st.Sent, st.Coalesced, maxPending)
 }
 
 // TestChaosConverges puts an embedded toxiproxy in front of every node's
@@ -195,13 +299,13 @@ func TestChaosConverges(t *testing.T) {
 		}
 	}
 	t.Logf("chaos: %d of 5 running digests skewed by racing stores", skewed)
-	var syncs, dropped uint64
+	var syncs, coalesced uint64
 	for _, m := range h.Nodes {
-		for _, s := range m.Links.Status() {
+		for _, s := range m.Links.Stats() {
 			syncs += s.Syncs
-			dropped += s.Dropped
+			coalesced += s.Coalesced
 		}
 	}
-	t.Logf("chaos: %d proxy resets in %v, %v IAMATs, %d clients; identical %v after the load stopped; %d syncs, %d dropped",
-		resets, chaos, sent, h.Nodes[0].Node.Cache().Len(), time.Since(settled).Round(time.Millisecond), syncs, dropped)
+	t.Logf("chaos: %d proxy resets in %v, %v IAMATs, %d clients; identical %v after the load stopped; %d syncs, %d updates coalesced",
+		resets, chaos, sent, h.Nodes[0].Node.Cache().Len(), time.Since(settled).Round(time.Millisecond), syncs, coalesced)
 }

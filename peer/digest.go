@@ -24,25 +24,35 @@ import (
 //	S: AT ... lines                  S's entries in those buckets that R lacks
 //
 // Every entry's hash is a fixed 64-bit hash of its AT line (the same bytes on
-// every node), its bucket the hash's top bits, a bucket's sum the sum of its
-// entries' hashes, and the root the sum of them all. The node keeps count and
-// root up to date as it stores (herd.Node.Digest), so equal roots and counts
-// end the exchange after one round trip of two short lines without walking
-// either cache; only then are bucket sums computed. When R is empty,
-// S skips WANT and sends everything. Binary payloads are little-endian.
+// every node), its bucket the top bits of a fixed hash of its client id (so
+// a client stays in its bucket as its line changes), a bucket's sum the sum
+// of its entries' hashes, and the root the sum of them all. The node keeps
+// count, root and every bucket's sum up to date as it stores (herd.Node.Digest,
+// DigestSums) and lists its clients by bucket (RangeBuckets), so equal roots
+// and counts end the exchange after one round trip of two short lines, a
+// DIGEST costs O(buckets) additions, and HAVE and the lines sent read only
+// the clients of the buckets that differ: no side walks its cache. When R is
+// empty, S skips WANT and sends everything. Binary payloads are
+// little-endian. (Nodes of earlier versions bucketed entries by their line's
+// hash: a sync with one still ends with R holding everything S holds, but
+// sends more than it needs.)
 
 const (
 	minBucketBits = 10
+	// maxBucketBits bounds the digests a neighbour may ask for; this node
+	// asks for at most herd.DigestBits, the digest it keeps running (a
+	// finer one, asked for by a node of an earlier version, takes a walk).
 	maxBucketBits = 20
 	// maxHave bounds a HAVE payload: 32 M entry hashes.
 	maxHave = 256 << 20
 )
 
 // bucketBits picks the digest size for a cache of n entries: about 16
-// entries a bucket, between 1024 and 1M buckets.
+// entries a bucket, between 1024 buckets and the node's running digest's
+// 1<<herd.DigestBits.
 func bucketBits(n int) uint {
 	b := uint(bits.Len(uint(n / 16)))
-	return min(max(b, minBucketBits), maxBucketBits)
+	return min(max(b, minBucketBits), herd.DigestBits)
 }
 
 func lineHash(b []byte) uint64 { return herd.LineHash(b) }
@@ -55,12 +65,13 @@ type digest struct {
 	sums  []uint64
 }
 
-// makeDigest sums every entry of c into 1<<bits buckets.
+// makeDigest sums every entry of c into 1<<bits buckets by walking it: for
+// links without a node (tests and tools); a node keeps its digest running.
 func makeDigest(c *herd.Cache, b uint) *digest {
 	d := &digest{bits: b, sums: make([]uint64, 1<<b)}
-	c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+	c.Range(func(id []byte, _ codec.Stamp, line []byte) bool {
 		h := lineHash(line)
-		d.sums[h>>(64-b)] += h
+		d.sums[herd.ClientHash(id)>>(64-b)] += h
 		d.root += h
 		d.count++
 		return true
@@ -68,18 +79,32 @@ func makeDigest(c *herd.Cache, b uint) *digest {
 	return d
 }
 
-// walkDigest makes a digest of the cache and, when no store happened
-// during the walk, corrects the node's running count and root with it.
-func (ls *Links) walkDigest(b uint) *digest {
-	if ls.node == nil {
+// digestOf returns this node's digest in 1<<b buckets: the node's running
+// one, or, before Start gave the links a node, a walk of the cache.
+func (ls *Links) digestOf(b uint) *digest {
+	if ls.node == nil || b > herd.DigestBits {
 		return makeDigest(ls.cfg.Cache, b)
 	}
-	gen := ls.node.DigestGen()
-	d := makeDigest(ls.cfg.Cache, b)
-	if c, r := ls.node.Digest(); c != d.count || r != d.root {
-		ls.node.ResetDigest(gen, d.count, d.root)
-	}
+	d := &digest{bits: b}
+	d.count, d.root = ls.node.Digest()
+	d.sums = ls.node.DigestSums(make([]uint64, 0, 1<<b), b)
 	return d
+}
+
+// rangeBuckets calls fn with the line of every entry in the buckets marked
+// in want: through the node's lists of clients by bucket, or a walk of the
+// cache without a node (or for a digest finer than the node keeps).
+func (ls *Links) rangeBuckets(b uint, want []bool, fn func(line []byte) bool) {
+	if ls.node != nil && b <= herd.DigestBits {
+		ls.node.RangeBuckets(b, want, fn)
+		return
+	}
+	ls.cfg.Cache.Range(func(id []byte, _ codec.Stamp, line []byte) bool {
+		if want[herd.ClientHash(id)>>(64-b)] {
+			return fn(line)
+		}
+		return true
+	})
 }
 
 // differing returns the buckets where d and the other side's sums differ.
@@ -93,13 +118,12 @@ func (d *digest) differing(other []uint64) []uint32 {
 	return out
 }
 
-// hashesIn returns the hashes of c's entries in the buckets marked in want.
-func hashesIn(c *herd.Cache, b uint, want []bool) []uint64 {
+// hashesIn returns the hashes of this node's entries in the buckets marked
+// in want.
+func (ls *Links) hashesIn(b uint, want []bool) []uint64 {
 	var out []uint64
-	c.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
-		if h := lineHash(line); want[h>>(64-b)] {
-			out = append(out, h)
-		}
+	ls.rangeBuckets(b, want, func(line []byte) bool {
+		out = append(out, lineHash(line))
 		return true
 	})
 	return out

@@ -3,9 +3,11 @@
 // own goroutines (a node has a handful of links, so goroutines, not reactor
 // code): a handshake that, with a herd secret, is an HMAC challenge-response
 // over fresh nonces from both sides; a digest sync that sends only what the
-// neighbour lacks; then a bounded queue of updates, where an update that a
-// newer one for the same client replaced is skipped, and a sync every
-// sync interval and as soon as the queue drains after an overflow. A broken link is
+// neighbour lacks; then a pending set of clients (pending.go), bounded by
+// the number of clients, never by the update rate: the link sends each
+// client's newest line read from the cache, so a neighbour slower than the
+// updates gets fewer, newer lines and nothing is dropped; and a sync every
+// sync interval. A broken link is
 // redialled with capped, jittered backoff, at once when the neighbour links
 // back in (it restarted). Links implements herd.Flooder, so both I/O models
 // (the gnet engine and the goroutine baseline of bench) flood identically.

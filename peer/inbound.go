@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/herdnet/herd/codec"
@@ -24,9 +26,11 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 	case <-ls.ctx.Done():
 		return
 	}
-	var src io.Reader = conn
+	tuneSocket(conn, ls.p.Heartbeat, ls.p.Timeout)
+	lr := &liveReader{c: conn, timeout: ls.p.Timeout}
+	var src io.Reader = lr
 	if len(head) > 0 {
-		src = io.MultiReader(bytes.NewReader(head), conn)
+		src = io.MultiReader(bytes.NewReader(head), lr)
 	}
 	r := bufio.NewReaderSize(src, 64<<10)
 	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
@@ -44,6 +48,11 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 	_ = conn.SetReadDeadline(time.Time{})
 	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour linked in", Peer: name, Remote: remote})
 	ls.wake(name)
+	// This side writes only sync answers and pings; wmu orders them.
+	var wmu sync.Mutex
+	stop := make(chan struct{})
+	defer close(stop)
+	ls.goFunc(func() { ls.pingInbound(conn, w, &wmu, stop) })
 
 	node := ls.node
 	var cmd codec.Command
@@ -70,6 +79,10 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 			if refused > 0 {
 				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates refused: origin is no node of the herd", Peer: name, Total: refused})
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour link closed: the neighbour was silent for peers.timeout", Peer: name})
+				return
+			}
 			ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "neighbour link closed", Peer: name, Err: quiet(err)})
 			return
 		}
@@ -84,13 +97,42 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 				}
 			}
 		case bytes.HasPrefix(line, []byte("SYNC ")):
+			wmu.Lock()
 			bits, err = ls.answerSync(w, line)
+			wmu.Unlock()
 		case bytes.HasPrefix(line, []byte("WANT ")):
+			wmu.Lock()
 			err = ls.answerWant(r, w, line, bits)
+			wmu.Unlock()
+		case string(line) == pingLine:
+			lr.armed.Store(true)
 		}
 		if err != nil {
 			ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour link closed", Peer: name, Err: err})
 			return
+		}
+	}
+}
+
+// pingInbound writes PING on an inbound link every heartbeat until stop is
+// closed; a write that fails closes the connection, which ends the link.
+func (ls *Links) pingInbound(conn net.Conn, w *bufio.Writer, wmu *sync.Mutex, stop <-chan struct{}) {
+	t := time.NewTicker(ls.p.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ls.ctx.Done():
+			return
+		case <-t.C:
+			wmu.Lock()
+			err := writeLine(w, pingLine)
+			wmu.Unlock()
+			if err != nil {
+				conn.Close()
+				return
+			}
 		}
 	}
 }
@@ -119,27 +161,10 @@ func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
 	// Nothing to do when the sender has nothing, when we have nothing (it
 	// then sends everything), or when both hold the same.
 	if count != 0 && mine != 0 && (count != mine || root != myRoot) {
-		d := ls.answerDigest(uint(b))
+		d := ls.digestOf(uint(b))
 		payload = appendU64s(make([]byte, 0, 8*len(d.sums)), d.sums)
 	}
 	return uint(b), writeBlob(w, "DIGEST", []string{strconv.FormatUint(mine, 10)}, payload)
-}
-
-// digestReuse is how long a digest made to answer one neighbour's SYNC
-// answers others (syncs of several links often come together). Only the
-// answering side reuses: a stale answer only under-reports what this node
-// holds, so the sender sends more, never less.
-const digestReuse = time.Second
-
-// answerDigest returns a digest of the cache at most digestReuse old.
-func (ls *Links) answerDigest(b uint) *digest {
-	ls.dmu.Lock()
-	defer ls.dmu.Unlock()
-	if d := ls.last; d != nil && d.bits == b && timeNow().Sub(ls.lastAt) < digestReuse {
-		return d
-	}
-	ls.last, ls.lastAt = ls.walkDigest(b), timeNow()
-	return ls.last
 }
 
 // answerWant answers "WANT n" and its bucket numbers with HAVE and the
@@ -153,6 +178,6 @@ func (ls *Links) answerWant(r *bufio.Reader, w *bufio.Writer, line []byte, b uin
 	if err != nil {
 		return err
 	}
-	hs := hashesIn(ls.cfg.Cache, b, bucketSet(b, u32s(payload)))
+	hs := ls.hashesIn(b, bucketSet(b, u32s(payload)))
 	return writeBlob(w, "HAVE", nil, appendU64s(make([]byte, 0, 8*len(hs)), hs))
 }

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/herdnet/herd/codec"
-	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/logq"
 )
 
@@ -23,54 +23,37 @@ const (
 	// resets: a neighbour that accepts and drops at once is not redialled
 	// (and synced with) in a tight loop.
 	stableAfter = 5 * time.Second
-	// summaryEvery is how often a link logs the updates it dropped, if any.
-	summaryEvery = 10 * time.Second
 	// writeTimeout bounds one write to a neighbour that stopped reading.
 	writeTimeout = 5 * time.Second
 )
 
 var timeNow = time.Now
 
-type linkState int32
-
-const (
-	stateDown linkState = iota
-	stateConnecting
-	stateUp
-)
-
-func (s linkState) String() string {
-	switch s {
-	case stateUp:
-		return "up"
-	case stateConnecting:
-		return "connecting"
-	}
-	return "down"
-}
-
 // link is the outbound half of the connection with one neighbour: this
 // node dials it, proves who it is, reconciles with a digest sync, then
-// streams updates from a bounded queue and syncs again every sync interval
-// and whenever it had to drop updates. The neighbour's own link to us
-// carries the other direction. Flood only copies the line into the link's
-// queue (updq.go): the queue holds no reference into the cache.
+// sends the newest line of every client in its pending set (pending.go)
+// and syncs again every sync interval. The neighbour's own link to us
+// carries the other direction. Flood only adds the client id to the set:
+// the link reads the line from the cache when it writes.
 type link struct {
 	ls      *Links
 	name    string
 	addr    string
-	q       *updq         // updates copied in by Flood; any goroutine
-	spare   []byte        // the queue buffer taken last; link goroutine only
-	scratch []byte        // for comparing with the cache; link goroutine only
+	q       *pending      // clients with an update to send; any goroutine
+	spare   []byte        // the ids taken last; link goroutine only
+	scratch []byte        // a line read from the cache; link goroutine only
 	wakeCh  chan struct{} // redial now (the neighbour just linked in)
-	syncCh  chan struct{} // sync now (updates were dropped)
+	syncCh  chan struct{} // sync now (the neighbour just linked in)
 
 	up    atomic.Bool
 	state atomic.Int32
 	since atomic.Int64 // unix nanoseconds of the last state change
 
-	ups, sent, dropped, syncs atomic.Uint64
-	reported                  uint64 // dropped as of the last summary; link goroutine only
+	// sending counts the ids of the batch being written not written yet,
+	// sendingFirst is when the oldest of them was queued (0: none).
+	sending, sendingFirst atomic.Int64
+
+	ups, sent, syncs atomic.Uint64
 
 	// ctx ends the link: when the links close, or when a reload removes
 	// the neighbour (reload.go).
@@ -81,19 +64,19 @@ type link struct {
 func newLink(ls *Links, nb Neighbor) *link {
 	l := &link{
 		ls: ls, name: nb.Name, addr: nb.Address,
-		q:      newUpdq(ls.p.Queue),
+		q:      newPending(ls.seed),
 		wakeCh: make(chan struct{}, 1),
 		syncCh: make(chan struct{}, 1),
 	}
 	l.ctx, l.cancel = context.WithCancel(ls.ctx)
-	l.setState(stateDown)
+	l.setState(StateDown)
 	return l
 }
 
-func (l *link) setState(s linkState) {
+func (l *link) setState(s LinkState) {
 	l.state.Store(int32(s))
 	l.since.Store(timeNow().UnixNano())
-	l.up.Store(s == stateUp)
+	l.up.Store(s == StateUp)
 }
 
 func (l *link) wantSync() {
@@ -103,19 +86,14 @@ func (l *link) wantSync() {
 	}
 }
 
-// enqueue queues a copy of line for the neighbour. While the link is down
-// it does nothing: the sync when it comes up carries what it missed. When
-// the queue is full the oldest update goes (counted) and the link asks for
-// a sync, which repairs the loss. Non-blocking; any goroutine; allocates
-// nothing once the queue's buffers have grown.
-func (l *link) enqueue(line []byte) {
+// enqueue adds the client id to the link's pending set. While the link is
+// down it does nothing: the sync when it comes up carries what it missed.
+// Non-blocking; any goroutine; allocates nothing once the set has grown.
+func (l *link) enqueue(id []byte, h uint64, now int64) {
 	if !l.up.Load() {
 		return
 	}
-	if l.q.push(line) {
-		l.dropped.Add(1)
-		l.wantSync()
-	}
+	l.q.push(id, h, now)
 }
 
 // run keeps the link up until the links close.
@@ -125,8 +103,8 @@ func (l *link) run() {
 	backoff := p.BackoffMin
 	failures := 0
 	for ctx.Err() == nil {
-		l.setState(stateConnecting)
-		d := net.Dialer{Timeout: p.DialTimeout}
+		l.setState(StateConnecting)
+		d := net.Dialer{Timeout: p.DialTimeout, KeepAliveConfig: keepAlive(p.Heartbeat, p.Timeout), Control: userTimeout(p.Timeout)}
 		conn, err := d.DialContext(ctx, "tcp", l.addr) // resolves the name again each time
 		var upFor time.Duration
 		if err == nil {
@@ -136,7 +114,7 @@ func (l *link) run() {
 		} else if failures++; failures == 1 {
 			l.ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour unreachable, retrying", Peer: l.name, Remote: l.addr, Err: err})
 		}
-		l.setState(stateDown)
+		l.setState(StateDown)
 		if upFor >= stableAfter {
 			failures, backoff = 0, p.BackoffMin
 			continue // it was up a good while: redial at once
@@ -173,15 +151,16 @@ type syncRun struct {
 // reports how long the link was up (0 when the handshake failed).
 func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) {
 	defer conn.Close()
-	// Updates queued for a previous connection are in the cache: the sync
-	// below carries them.
+	// Clients pending for a previous connection: the sync below carries
+	// their lines.
 	l.q.clear()
 	ls := l.ls
 	_ = conn.SetDeadline(timeNow().Add(ls.p.DialTimeout))
 	if ls.cfg.TLS != nil {
 		conn = ls.cfg.TLS.client(conn, l.name)
 	}
-	r := bufio.NewReaderSize(conn, 64<<10)
+	lr := &liveReader{c: conn, timeout: ls.p.Timeout}
+	r := bufio.NewReaderSize(lr, 64<<10)
 	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
 	if err := ls.dialHandshake(r, w, l.name); err != nil {
 		lvl := slog.LevelWarn
@@ -193,40 +172,32 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	}
 	_ = conn.SetDeadline(time.Time{})
 	start := timeNow()
-	l.setState(stateUp)
+	l.setState(StateUp)
 	l.ups.Add(1)
 	ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "link up", Peer: l.name, Remote: conn.RemoteAddr().String()})
 
-	// The neighbour writes on this connection only to answer syncs; a read
-	// that fails is how a restart is noticed without waiting for the next
-	// update.
+	// The neighbour writes on this connection to answer syncs and to ping;
+	// a read that fails is how a restart is noticed without waiting for the
+	// next update, and a read that times out (liveness.go) how a partition
+	// is.
 	msgs := make(chan syncMsg)
 	gone := make(chan error, 1)
 	stop := make(chan struct{})
 	defer close(stop)
-	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop) })
+	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop, func() { lr.armed.Store(true) }) })
 
 	var sy *syncRun
 	var err error
-	// A sync asked for because updates were dropped starts once the queue
-	// has drained: one started while it still overflows would be stale at
-	// once.
-	wanted := false
-	startSync := func() {
-		sy, err = ls.startSync(w)
-		wanted = false
-	}
+	startSync := func() { sy, err = ls.startSync(w) }
 	startSync()
 	tick := time.NewTicker(ls.p.SyncInterval)
 	defer tick.Stop()
-	summary := time.NewTicker(summaryEvery)
-	defer summary.Stop()
+	ping := time.NewTicker(ls.p.Heartbeat)
+	defer ping.Stop()
 	for err == nil {
-		if wanted && sy == nil && l.q.len() == 0 {
-			startSync()
-			continue
-		}
 		select {
+		case <-ping.C:
+			err = writeLine(w, pingLine)
 		case err = <-gone:
 			if err == nil {
 				err = io.EOF
@@ -250,7 +221,9 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 				startSync() // also retires a sync the neighbour never answered
 			}
 		case <-l.syncCh:
-			wanted = true
+			if sy == nil {
+				startSync()
+			}
 		case m := <-msgs:
 			if sy == nil {
 				continue
@@ -261,14 +234,13 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 				l.syncs.Add(1)
 				sy = nil
 			}
-		case <-summary.C:
-			if d := l.dropped.Load(); d != l.reported {
-				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates dropped for a slow neighbour (a sync repairs them)", Peer: l.name, Count: d - l.reported, Total: d})
-				l.reported = d
-			}
 		}
 	}
-	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "link down", Peer: l.name, Err: err})
+	msg := "link down"
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		msg = "link down: the neighbour was silent for peers.timeout"
+	}
+	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: msg, Peer: l.name, Err: err})
 	return timeNow().Sub(start), err
 }
 
@@ -281,7 +253,7 @@ func (ls *Links) startSync(w *bufio.Writer) (*syncRun, error) {
 }
 
 // root is this node's entry count and root: the node's running digest, or,
-// before Connect gave the links a node, a walk of the cache.
+// before Start gave the links a node, a walk of the cache.
 func (ls *Links) root() (count, sum uint64) {
 	if ls.node != nil {
 		return ls.node.Digest()
@@ -290,19 +262,23 @@ func (ls *Links) root() (count, sum uint64) {
 	return d.count, d.root
 }
 
-// onSyncAnswer takes the neighbour's DIGEST or HAVE and does the next step
-// of the sync; done reports that the sync is over.
-// push writes every line of the cache that send accepts to w, counts them
-// as sent and flushes. It returns how many it wrote.
-func (l *link) push(w *bufio.Writer, send func(line []byte) bool) (n int, err error) {
-	l.ls.cfg.Cache.Range(func(_ []byte, _ codec.Stamp, line []byte) bool {
+// push writes every line of the buckets marked in want (every line of the
+// cache when want is nil) that send accepts to w, counts them as sent and
+// flushes. It returns how many it wrote.
+func (l *link) push(w *bufio.Writer, b uint, want []bool, send func(line []byte) bool) (n int, err error) {
+	visit := func(line []byte) bool {
 		if !send(line) {
 			return true
 		}
 		err = writeAT(w, line)
 		n++
 		return err == nil
-	})
+	}
+	if want == nil {
+		l.ls.cfg.Cache.Range(func(_ []byte, _ codec.Stamp, line []byte) bool { return visit(line) })
+	} else {
+		l.ls.rangeBuckets(b, want, visit)
+	}
 	l.sent.Add(uint64(n))
 	if err == nil {
 		err = w.Flush()
@@ -310,6 +286,8 @@ func (l *link) push(w *bufio.Writer, send func(line []byte) bool) (n int, err er
 	return n, err
 }
 
+// onSyncAnswer takes the neighbour's DIGEST or HAVE and does the next step
+// of the sync; done reports that the sync is over.
 func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool, err error) {
 	switch m.word {
 	case "DIGEST":
@@ -317,7 +295,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		case m.count == 0 && sy.count > 0:
 			// The neighbour is empty (it restarted): send everything.
 			var n int
-			n, err = l.push(w, func([]byte) bool { return true })
+			n, err = l.push(w, 0, nil, func([]byte) bool { return true })
 			l.ls.log.Send(logq.Event{Level: slog.LevelInfo, Msg: "sync: neighbour empty, pushed the cache", Peer: l.name, Pushed: n})
 			return true, err
 		case len(m.payload) == 0:
@@ -325,7 +303,7 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		case len(m.payload) != 8<<sy.bits:
 			return true, nil // the answer to an abandoned sync: the next one repairs
 		}
-		sy.d = l.ls.walkDigest(sy.bits)
+		sy.d = l.ls.digestOf(sy.bits)
 		diff := sy.d.differing(u64s(m.payload))
 		if len(diff) == 0 {
 			return true, nil
@@ -342,12 +320,8 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 		}
 		b := sy.bits
 		var n int
-		n, err = l.push(w, func(line []byte) bool {
-			h := lineHash(line)
-			if !sy.want[h>>(64-b)] {
-				return false
-			}
-			_, had := has[h]
+		n, err = l.push(w, b, sy.want, func(line []byte) bool {
+			_, had := has[lineHash(line)]
 			return !had
 		})
 		if n > 0 {
@@ -359,8 +333,9 @@ func (l *link) onSyncAnswer(w *bufio.Writer, sy *syncRun, m syncMsg) (done bool,
 }
 
 // readSyncAnswers reads the neighbour's DIGEST and HAVE messages and hands
-// them to the link until the connection fails or stop is closed.
-func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}) error {
+// them to the link, and calls ping on each PING, until the connection fails
+// or stop is closed.
+func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{}, ping func()) error {
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -378,6 +353,9 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{})
 		case len(f) == 2 && string(f[0]) == "HAVE":
 			m.word = "HAVE"
 			m.payload, err = readBlob(r, f[1], maxHave, 8)
+		case string(line) == pingLine:
+			ping()
+			continue
 		default:
 			continue // nothing else is expected; ignore
 		}
@@ -392,44 +370,47 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{})
 	}
 }
 
-// sendQueued sends every queued update. Link goroutine only.
+// sendQueued writes the newest line of every pending client. Link
+// goroutine only.
 func (l *link) sendQueued(w *bufio.Writer) error {
-	lines, full := l.q.take(l.spare)
-	l.spare = full // handed back on the next take, after these lines are sent
-	cache := l.ls.cfg.Cache
-	warmed := 0 // bytes of lines whose lookups are warmed
-	for len(lines) > 0 {
-		if warmed <= 0 {
-			// send looks each line up in the cache: touch the memory of
-			// the next lookups together (herd.Cache.Warm).
-			warmed = cache.Warm(lines)
-		}
-		i := bytes.IndexByte(lines, '\n')
-		if err := l.send(w, lines[:i]); err != nil {
-			return err
-		}
-		lines = lines[i+1:]
-		warmed -= i + 1
-	}
-	return nil
-}
-
-// send writes a queued update unless a newer one for the same client has
-// replaced it in the cache since it was queued: the newer one is queued too
-// (or came from this neighbour), so the older is dropped, as memberlist's
-// Broadcast.Invalidates does. The queue holds copies, so the test is on
-// bytes: the line is sent only while the cache still holds exactly it
-// (read into a reused scratch buffer, without allocating). Link goroutine
-// only.
-func (l *link) send(w *bufio.Writer, line []byte) error {
-	e := herd.Entry{Line: line}
-	held, ok := l.ls.cfg.Cache.AppendLine(l.scratch[:0], e.ClientID())
-	l.scratch = held
-	if !ok || !bytes.Equal(held, line) {
+	ids, first := l.q.take(l.spare)
+	l.spare = ids // handed back on the next take, after these are sent
+	if len(ids) == 0 {
 		return nil
 	}
-	l.sent.Add(1)
-	return writeAT(w, line)
+	l.sendingFirst.Store(first)
+	defer l.sendingFirst.Store(0)
+	left := int64(bytes.Count(ids, []byte{'\n'}))
+	l.sending.Store(left)
+	defer l.sending.Store(0)
+	cache := l.ls.cfg.Cache
+	warmed := 0 // bytes of ids whose lookups are warmed
+	var sent uint64
+	for len(ids) > 0 {
+		if warmed <= 0 {
+			// Touch the memory of the next lookups together.
+			warmed = cache.WarmIDs(ids)
+		}
+		i := bytes.IndexByte(ids, '\n')
+		line, ok := cache.AppendLine(l.scratch[:0], ids[:i])
+		l.scratch = line
+		if ok {
+			line = append(line, '\n')
+			l.scratch = line
+			if _, err := w.Write(line); err != nil {
+				l.sent.Add(sent)
+				return err
+			}
+			sent++
+		}
+		ids = ids[i+1:]
+		warmed -= i + 1
+		if left--; left&255 == 0 {
+			l.sending.Store(left)
+		}
+	}
+	l.sent.Add(sent)
+	return nil
 }
 
 // writeAT writes an AT line and its "\n".

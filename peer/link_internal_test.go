@@ -98,13 +98,13 @@ func offer(c *herd.Cache, client string, sec int64) []byte {
 	return line
 }
 
-// TestStalledNeighbour: a neighbour that stops reading stalls the link;
-// the queue overflows, the oldest updates are dropped and counted, a sync is
-// asked for, and a queued update that a newer one for the same client
-// replaced is not sent.
+// TestStalledNeighbour: a neighbour that stops reading stalls the link,
+// and nothing is dropped: every client with an update waits once in the
+// link's pending set however many updates it gets meanwhile, and when the
+// neighbour reads again it gets each client's newest line, once.
 func TestStalledNeighbour(t *testing.T) {
 	cache := herd.NewCache()
-	ls := New(Config{Name: "A", Cache: cache, Peers: Settings{Queue: 4}})
+	ls := New(Config{Name: "A", Cache: cache})
 	l := newLink(ls, Neighbor{Name: "B"})
 	ls.list.Store(&[]*link{l})
 	mine, theirs := net.Pipe()
@@ -124,21 +124,22 @@ func TestStalledNeighbour(t *testing.T) {
 	for !l.up.Load() {
 		time.Sleep(time.Millisecond)
 	}
-	// The link now blocks writing its SYNC: nobody reads.
-	for i := range 10 {
-		ls.Flood(offer(cache, "c"+strconv.Itoa(i), 1), "")
+	// The link now blocks writing its SYNC: nobody reads. 10 clients get
+	// 1,000 updates each meanwhile.
+	const clients, updates = 10, 1000
+	for k := range updates {
+		for i := range clients {
+			ls.Flood(offer(cache, "c"+strconv.Itoa(i), int64(k+1)), "")
+		}
 	}
-	newer := offer(cache, "c9", 2)
-	ls.Flood(newer, "")
-	if got := l.dropped.Load(); got != 7 {
-		t.Errorf("dropped %d, want 7 (queue of 4, 11 updates)", got)
-	}
-	if len(l.syncCh) != 1 {
-		t.Error("overflow did not ask for a sync")
+	st := ls.Stats()[0]
+	if st.Pending != clients || st.Coalesced != clients*(updates-1) || st.Lag <= 0 {
+		t.Errorf("stalled link: %+v, want %d pending, %d coalesced, a lag", st, clients, clients*(updates-1))
 	}
 	// Unstall: read everything, answering syncs with "nothing to do".
-	var got []string
-	for len(got) < 3 {
+	got := map[string]int{}
+	var lines []string
+	for len(lines) < clients {
 		line, err := readLine(r)
 		if err != nil {
 			t.Fatal(err)
@@ -149,15 +150,32 @@ func TestStalledNeighbour(t *testing.T) {
 			}
 			continue
 		}
-		got = append(got, string(line))
+		lines = append(lines, string(line))
+		got[string(line)]++
 	}
-	want := []string{string(entryLine("c7", 1)), string(entryLine("c8", 1)), string(newer)}
-	if !slices.Equal(got, want) {
-		t.Errorf("sent %q,\nwant %q (c9's older update skipped)", got, want)
+	for i := range clients {
+		if want := string(entryLine("c"+strconv.Itoa(i), updates)); got[want] != 1 {
+			t.Errorf("c%d: newest line sent %d times, want once; sent %q", i, got[want], lines)
+		}
+	}
+	waitFor(t, "the link's pending set to empty", func() bool { st := ls.Stats()[0]; return st.Pending == 0 && st.Lag == 0 })
+	if st := ls.Stats()[0]; st.Sent != clients {
+		t.Errorf("sent %d updates, want %d", st.Sent, clients)
 	}
 	go func() { _, _ = io.Copy(io.Discard, theirs) }()
 	ls.Close()
 	<-served
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // countWriter counts the bytes written through it.
@@ -210,7 +228,7 @@ func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
 	done := false
 	for !done {
 		receive()
-		if err := readSyncAnswers(rr, msgs, nil); err != io.EOF {
+		if err := readSyncAnswers(rr, msgs, nil, func() {}); err != io.EOF {
 			must(err)
 		}
 		if len(msgs) == 0 {
@@ -223,17 +241,21 @@ func syncOnce(tb testing.TB, s, r *Links) (wire int, sent []string) {
 	return cs.n + cr.n, sent
 }
 
-// fill builds a cache of n clients, and a copy where every 100th client
-// (1%) is missing or older when differ.
-func fill(n int, differ bool) (*herd.Cache, *herd.Cache) {
+// fill builds a cache of n clients, and a copy where k of them, spread
+// evenly, are missing or older.
+func fill(n, k int) (*herd.Cache, *herd.Cache) {
 	a, b := herd.NewCache(), herd.NewCache()
+	every := n + 1
+	if k > 0 {
+		every = n / k
+	}
 	for i := range n {
 		id := "client-" + strconv.Itoa(i)
 		offer(a, id, 1_700_000_002)
 		switch {
-		case !differ || i%100 != 0:
+		case k == 0 || i%every != 0:
 			offer(b, id, 1_700_000_002)
-		case i%200 == 0:
+		case i/every%2 == 0:
 			offer(b, id, 1_700_000_001) // older
 		} // else missing
 	}
@@ -250,13 +272,14 @@ func TestDigestSync(t *testing.T) {
 		want   int
 	}{{"agree", false, 0}, {"differ", true, n / 100}} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := fill(n, tc.differ)
+			k := 0
+			if tc.differ {
+				k = n / 100
+			}
+			a, b := fill(n, k)
 			s, r := withNode(New(Config{Name: "S", Cache: a})), withNode(New(Config{Name: "R", Cache: b}))
 			defer s.Close()
 			defer r.Close()
-			if tc.differ { // skew the sender's running digest, as racing stores could
-				s.node.ResetDigest(s.node.DigestGen(), 12345, 67890)
-			}
 			wire, sent := syncOnce(t, s, r)
 			if len(sent) != tc.want {
 				t.Fatalf("sent %d lines, want %d", len(sent), tc.want)
@@ -268,9 +291,9 @@ func TestDigestSync(t *testing.T) {
 				}
 				r.node.Update(nil, &cmd, "S")
 			}
-			if tc.differ { // the walks corrected a skewed running digest
-				if c, r := s.node.Digest(); c != uint64(n) || r != makeDigest(a, 10).root {
-					t.Errorf("sender's running digest (%d, %x) not corrected", c, r)
+			for _, b := range []uint{minBucketBits, herd.DigestBits, maxBucketBits} { // the running sums are the walk's
+				if w, d := makeDigest(a, b), s.digestOf(b); !slices.Equal(w.sums, d.sums) || w.root != d.root || w.count != d.count {
+					t.Errorf("%d bits: the node's running digest differs from a walk of its cache", b)
 				}
 			}
 			if c1, r1 := s.node.Digest(); true {
@@ -285,7 +308,7 @@ func TestDigestSync(t *testing.T) {
 		})
 	}
 	t.Run("empty", func(t *testing.T) {
-		a, _ := fill(1000, false)
+		a, _ := fill(1000, 0)
 		s := New(Config{Name: "S", Cache: a})
 		r := New(Config{Name: "R", Cache: herd.NewCache()})
 		defer s.Close()
@@ -307,12 +330,9 @@ func withNode(ls *Links) *Links {
 // clients, both sides' CPU in one goroutine, and the bytes on the wire.
 func BenchmarkDigestSync(b *testing.B) {
 	const n = 1_000_000
-	for _, tc := range []struct {
-		name   string
-		differ bool
-	}{{"agree", false}, {"differ=1pct", true}} {
-		b.Run("clients=1000000/"+tc.name, func(b *testing.B) {
-			a, c := fill(n, tc.differ)
+	for _, k := range []int{0, 10, 10_000} {
+		b.Run(fmt.Sprintf("clients=1000000/differ=%d", k), func(b *testing.B) {
+			a, c := fill(n, k)
 			s, r := withNode(New(Config{Name: "S", Cache: a})), withNode(New(Config{Name: "R", Cache: c}))
 			defer s.Close()
 			defer r.Close()
@@ -321,9 +341,6 @@ func BenchmarkDigestSync(b *testing.B) {
 			var wire, lines int
 			cpu0 := cpuTime()
 			for b.Loop() {
-				r.dmu.Lock()
-				r.last = nil // every answer computes its digest
-				r.dmu.Unlock()
 				var sent []string
 				wire, sent = syncOnce(b, s, r)
 				lines = len(sent)
@@ -335,7 +352,7 @@ func BenchmarkDigestSync(b *testing.B) {
 		})
 	}
 	b.Run("digest/clients=1000000", func(b *testing.B) {
-		a, _ := fill(n, false)
+		a, _ := fill(n, 0)
 		b.ReportAllocs()
 		cpu0 := cpuTime()
 		for b.Loop() {
@@ -388,7 +405,7 @@ func TestFlappingNeighbourBacksOff(t *testing.T) {
 	} else {
 		t.Logf("%d dials in 1.5 s", n)
 	}
-	if s := ls.Status()[0]; s.Reconnects == 0 || s.State != "down" {
+	if s := ls.Stats()[0]; s.Reconnects == 0 || s.State != StateDown {
 		t.Errorf("status %+v", s)
 	}
 }

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"slices"
@@ -58,7 +59,8 @@ type Links struct {
 	cfg  Config
 	p    Settings
 	log  *logq.Queue
-	node *herd.Node // set by Connect, before ready is closed
+	node *herd.Node   // set by Connect, before ready is closed
+	seed maphash.Seed // hashes client ids for the links' pending sets
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -74,10 +76,6 @@ type Links struct {
 	wg      sync.WaitGroup // every goroutine started by goFunc; Close waits for them
 	conns   map[net.Conn]struct{}
 	lns     []net.Listener
-
-	dmu    sync.Mutex // guards the digest that answers syncs
-	last   *digest
-	lastAt time.Time
 }
 
 // New returns the links of a node, not yet connected. Close releases them.
@@ -91,6 +89,7 @@ func New(cfg Config) *Links {
 		log:   logq.New(cfg.Logger.With("node", cfg.Name)),
 		ready: make(chan struct{}),
 		conns: map[net.Conn]struct{}{},
+		seed:  maphash.MakeSeed(),
 	}
 	ls.ctx, ls.cancel = context.WithCancel(context.Background())
 	go ls.log.Run()
@@ -237,47 +236,26 @@ func (ls *Links) isNeighbor(name string) bool {
 	return slices.Contains(ls.cfg.Neighbors, name)
 }
 
-// Flood implements herd.Flooder: it copies line into the queue of every
-// link but from's. Non-blocking; safe on any goroutine.
+// Flood implements herd.Flooder: it adds the line's client to the pending
+// set of every link but from's; each link sends the client's newest line
+// when it writes. Non-blocking; safe on any goroutine; allocates nothing
+// once the sets have grown.
 func (ls *Links) Flood(line []byte, from string) {
+	e := herd.Entry{Line: line}
+	id := e.ClientID()
+	if len(id) == 0 {
+		return
+	}
+	var now int64
+	var h uint64
 	for _, l := range ls.links() {
 		if l.name != from {
-			l.enqueue(line)
+			if now == 0 {
+				now, h = timeNow().UnixNano(), maphash.Bytes(ls.seed, id)
+			}
+			l.enqueue(id, h, now)
 		}
 	}
-}
-
-// LinkStatus describes one outbound peer link (the direction that carries
-// this node's updates to the neighbour).
-type LinkStatus struct {
-	Name       string
-	State      string    // "up", "connecting" or "down"
-	Up         bool      // State == "up"
-	Since      time.Time // when State last changed
-	Reconnects uint64    // times the link came up again after its first time
-	Sent       uint64    // updates written to the neighbour (syncs included)
-	Dropped    uint64    // updates dropped because the queue was full
-	Syncs      uint64    // digest syncs completed
-}
-
-// Status reports the state of every link. Any goroutine.
-func (ls *Links) Status() []LinkStatus {
-	links := ls.links()
-	out := make([]LinkStatus, len(links))
-	for i, l := range links {
-		st := linkState(l.state.Load())
-		out[i] = LinkStatus{
-			Name: l.name, State: st.String(), Up: st == stateUp,
-			Since:   time.Unix(0, l.since.Load()),
-			Sent:    l.sent.Load(),
-			Dropped: l.dropped.Load(),
-			Syncs:   l.syncs.Load(),
-		}
-		if n := l.ups.Load(); n > 0 {
-			out[i].Reconnects = n - 1
-		}
-	}
-	return out
 }
 
 // Close flushes what is queued on each outbound link, closes every link

@@ -7,6 +7,7 @@ import (
 
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
+	"github.com/herdnet/herd/peer"
 )
 
 const secretYAML = "security: {secret: s3cret-for-tests}\npeers: {backoff_min: 10ms, backoff_max: 200ms}\n"
@@ -76,8 +77,8 @@ func TestOpenHerdRefusesUnknownOrigin(t *testing.T) {
 
 func allUp(h *node.Herd) bool {
 	for _, m := range h.Nodes {
-		for _, s := range m.Links.Status() {
-			if !s.Up {
+		for _, s := range m.Links.Stats() {
+			if s.State != peer.StateUp {
 				return false
 			}
 		}
@@ -118,9 +119,9 @@ func TestWrongSecretIsolated(t *testing.T) {
 			t.Errorf("%s took an update from Welsh", m.Node.Name())
 		}
 	}
-	for _, s := range welsh.Nodes[0].Links.Status() {
-		if s.Up {
-			t.Errorf("Welsh's link to %s is up", s.Name)
+	for _, s := range welsh.Nodes[0].Links.Stats() {
+		if s.State == peer.StateUp {
+			t.Errorf("Welsh's link to %s is up", s.Peer)
 		}
 	}
 }

@@ -5,10 +5,6 @@ import "time"
 // Settings tune the links between nodes (the config's peers section). A
 // zero field takes its default (DefaultSettings).
 type Settings struct {
-	// Queue bounds the updates waiting for one neighbour; when it is full the
-	// oldest waiting updates are dropped and counted, and the link asks for a
-	// digest sync, which repairs them.
-	Queue int `yaml:"queue"`
 	// BackoffMin and BackoffMax bound the jittered, doubling wait between
 	// attempts to reach a neighbour that is down.
 	BackoffMin time.Duration `yaml:"backoff_min"`
@@ -16,30 +12,37 @@ type Settings struct {
 	// DialTimeout bounds one connection attempt, its TLS and its handshake.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// SyncInterval is how often neighbours compare digests of their caches
-	// and send each other what differs (also done when a link comes up, and
-	// as soon as a link that dropped updates has drained its queue).
+	// and send each other what differs (also done when a link comes up).
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// Heartbeat is the longest a link stays silent: each side writes a
+	// heartbeat line when it wrote nothing else for this long.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// Timeout is how long a link may hear nothing from a neighbour that
+	// sends heartbeats before it is declared down, closed and redialled.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // DefaultSettings are the settings links run with when none are set.
 func DefaultSettings() Settings {
 	return Settings{
-		Queue:        65536,
 		BackoffMin:   50 * time.Millisecond,
 		BackoffMax:   2 * time.Second,
 		DialTimeout:  2 * time.Second,
 		SyncInterval: 30 * time.Second,
+		Heartbeat:    time.Second,
+		Timeout:      5 * time.Second,
 	}
 }
 
 // WithDefaults returns s with every unset (zero) setting set to its default.
 func (s Settings) WithDefaults() Settings {
 	d := DefaultSettings()
-	setDefault(&s.Queue, d.Queue)
 	setDefault(&s.BackoffMin, d.BackoffMin)
 	setDefault(&s.BackoffMax, d.BackoffMax)
 	setDefault(&s.DialTimeout, d.DialTimeout)
 	setDefault(&s.SyncInterval, d.SyncInterval)
+	setDefault(&s.Heartbeat, d.Heartbeat)
+	setDefault(&s.Timeout, d.Timeout)
 	return s
 }
 

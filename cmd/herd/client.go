@@ -187,7 +187,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		}
 		var links []string
 		for _, l := range r.st.Links {
-			links = append(links, l.Peer+":"+l.State)
+			links = append(links, l.Peer+":"+l.State.String())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", nc.Name, state, r.st.Clients, r.st.Connections, cli.JoinNames(links))
 	}

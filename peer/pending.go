@@ -1,0 +1,139 @@
+package peer
+
+import (
+	"bytes"
+	"hash/maphash"
+	"sync"
+)
+
+// pending is a link's set of clients whose newest line the neighbour has
+// not been sent yet. It holds client ids, not lines: the link reads each
+// client's line from the cache when it writes, so every update of a client
+// that arrives while it waits is carried by one send of the newest line
+// (Scuttlebutt's newest-per-key deltas; memberlist's Invalidates). A client
+// is in the set at most once, so the set is bounded by the number of
+// clients, never by the update rate, and nothing is ever dropped: a
+// neighbour slower than the update rate gets fewer, newer lines.
+//
+// The ids are kept in arrival order in one byte buffer (each followed by
+// "\n"); an open-addressing table of offsets into it answers "already
+// waiting?". A table word is gen<<32 | offset+1, and a word of an older
+// generation is empty, so handing the waiting ids to the link (take) starts
+// a new generation instead of clearing the table. push may be called on any
+// goroutine and allocates nothing once the buffers have grown; take and
+// clear only by the link's.
+type pending struct {
+	mu    sync.Mutex
+	ids   []byte
+	n     int      // ids waiting
+	table []uint64 // len a power of two, at most half full
+	gen   uint32
+	first int64         // unix nanoseconds when the oldest waiting id was queued
+	seed  maphash.Seed  // the links' (Flood hashes an id once for all of them)
+	ready chan struct{} // a token when ids are waiting
+
+	coalesced uint64 // pushes of an id already waiting
+}
+
+// newPending returns an empty set whose ids hash with seed.
+func newPending(seed maphash.Seed) *pending {
+	return &pending{gen: 1, seed: seed, table: make([]uint64, 64), ready: make(chan struct{}, 1)}
+}
+
+// push adds id, whose hash under the set's seed is h, unless it is waiting
+// already (then the send that comes carries the newest line anyway); now
+// is the time, for the link's lag. It reports whether id was added.
+// Non-blocking.
+func (q *pending) push(id []byte, h uint64, now int64) bool {
+	q.mu.Lock()
+	if 2*(q.n+1) > len(q.table) {
+		q.grow()
+	}
+	mask := uint64(len(q.table) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		w := q.table[i]
+		if uint32(w>>32) != q.gen {
+			q.table[i] = uint64(q.gen)<<32 | uint64(len(q.ids)+1)
+			q.ids = append(q.ids, id...)
+			q.ids = append(q.ids, '\n')
+			if q.n++; q.n == 1 {
+				q.first = now
+			}
+			break
+		}
+		if off := int(uint32(w)) - 1; q.holds(off, id) {
+			q.coalesced++
+			q.mu.Unlock()
+			return false
+		}
+	}
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// holds reports whether the id at off is id. Under mu.
+func (q *pending) holds(off int, id []byte) bool {
+	end := off + len(id)
+	return end < len(q.ids) && q.ids[end] == '\n' && bytes.Equal(q.ids[off:end], id)
+}
+
+// grow doubles the table, keeping the waiting ids. Under mu.
+func (q *pending) grow() {
+	nt := make([]uint64, 2*len(q.table))
+	mask := uint64(len(nt) - 1)
+	for off := 0; off < len(q.ids); {
+		end := off + bytes.IndexByte(q.ids[off:], '\n')
+		i := maphash.Bytes(q.seed, q.ids[off:end]) & mask
+		for nt[i] != 0 {
+			i = (i + 1) & mask
+		}
+		nt[i] = uint64(q.gen)<<32 | uint64(off+1)
+		off = end + 1
+	}
+	q.table = nt
+}
+
+// take returns every waiting id (each followed by "\n") and when the
+// oldest was queued, and hands spare (a buffer an earlier take returned, or
+// nil) to the set for what comes next. The ids stay valid until the caller
+// passes them back as spare.
+func (q *pending) take(spare []byte) (ids []byte, first int64) {
+	q.mu.Lock()
+	ids, first = q.ids, q.first
+	q.ids, q.n, q.first = spare[:0], 0, 0
+	q.next()
+	q.mu.Unlock()
+	return ids, first
+}
+
+// next starts a new generation: every table word is empty. Under mu.
+func (q *pending) next() {
+	if q.gen++; q.gen == 0 {
+		clear(q.table)
+		q.gen = 1
+	}
+}
+
+// clear drops every waiting id.
+func (q *pending) clear() {
+	q.mu.Lock()
+	q.ids, q.n, q.first = q.ids[:0], 0, 0
+	q.next()
+	q.mu.Unlock()
+	select {
+	case <-q.ready:
+	default:
+	}
+}
+
+// stats returns how many ids wait, when the oldest was queued (0: none)
+// and the pushes coalesced so far.
+func (q *pending) stats() (n int, first int64, coalesced uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n, q.first, q.coalesced
+}

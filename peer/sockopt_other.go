@@ -1,0 +1,7 @@
+//go:build !linux
+
+package peer
+
+import "time"
+
+func setUserTimeout(uintptr, time.Duration) {}
