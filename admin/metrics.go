@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -28,6 +30,29 @@ type Metrics struct {
 	duration *metrics.PrometheusHistogram
 	mu       sync.Mutex
 	requests map[[2]string]*metrics.Counter // {backend, status}
+
+	// The admin port's own rejections.
+	badRequests  *metrics.Counter
+	unauthorized *metrics.Counter
+	evicted      *metrics.Counter
+
+	// The last exposition rendered, served until it is renderEvery old.
+	cached   atomic.Pointer[exposition]
+	renderMu sync.Mutex // one render at a time
+}
+
+// renderEvery is how long a rendered /metrics exposition is served before
+// the next scrape renders a new one. Rendering costs a few hundred
+// microseconds of CPU (BenchmarkRender; the process metrics read /proc);
+// serving the cached bytes about one (BenchmarkScrape), so scrapes as
+// frequent as anyone likes cost the node at most one render per
+// renderEvery. Prometheus scrapes every 15 s or so, so
+// the figures it stores are never older than this.
+var renderEvery = 250 * time.Millisecond
+
+type exposition struct {
+	body []byte
+	at   time.Time
 }
 
 // NewMetrics returns an empty metrics Set for one node.
@@ -35,7 +60,31 @@ func NewMetrics() *Metrics {
 	m := &Metrics{set: metrics.NewSet(), requests: map[[2]string]*metrics.Counter{}}
 	m.duration = m.set.NewPrometheusHistogramExt("herd_places_request_duration_seconds",
 		[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})
+	m.badRequests = m.set.NewCounter("herd_admin_bad_requests_total")
+	m.unauthorized = m.set.NewCounter("herd_admin_unauthorized_total")
+	m.evicted = m.set.NewCounter("herd_admin_evicted_total")
 	return m
+}
+
+// exposition returns the node's exposition, rendered at most renderEvery
+// ago. The bytes are shared: never modify them.
+func (m *Metrics) exposition(n *Node) []byte {
+	if e := m.cached.Load(); e != nil && time.Since(e.at) < renderEvery {
+		return e.body
+	}
+	m.renderMu.Lock()
+	defer m.renderMu.Unlock()
+	e := m.cached.Load()
+	if e != nil && time.Since(e.at) < renderEvery {
+		return e.body // rendered while this scrape waited
+	}
+	var b bytes.Buffer
+	if e != nil {
+		b.Grow(len(e.body) + len(e.body)/8)
+	}
+	m.write(&b, n)
+	m.cached.Store(&exposition{body: b.Bytes(), at: time.Now()})
+	return b.Bytes()
 }
 
 func (m *Metrics) request(backend, status string) *metrics.Counter {
@@ -133,6 +182,18 @@ func (m *Metrics) write(w io.Writer, n *Node) {
 		for _, l := range links {
 			fmt.Fprintf(w, "herd_peer_updates_coalesced_total{peer=%q} %d\n", l.Peer, l.Coalesced)
 		}
+	}
+	if n.Snapshot != nil {
+		st := n.Snapshot()
+		family(w, "herd_snapshot_failures_total", "counter", "Snapshot writes that failed.")
+		fmt.Fprintf(w, "herd_snapshot_failures_total %d\n", st.Failures)
+		family(w, "herd_snapshot_last_success_timestamp_seconds", "gauge",
+			"Unix time of the last snapshot written, or loaded at start; 0 for none.")
+		var ts float64
+		if !st.LastSuccess.IsZero() {
+			ts = float64(st.LastSuccess.UnixMilli()) / 1e3
+		}
+		fmt.Fprintf(w, "herd_snapshot_last_success_timestamp_seconds %.3f\n", ts)
 	}
 	metrics.WriteProcessMetrics(w)
 }

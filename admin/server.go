@@ -3,6 +3,8 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/peer"
+	"github.com/herdnet/herd/snapshot"
 )
 
 // Node is what the admin port reads of the node it serves. Every func is
@@ -37,6 +40,12 @@ type Node struct {
 	Health *Health
 	// Metrics is the node's own Set; nil: a new one.
 	Metrics *Metrics
+	// Snapshot reports the node's snapshot writes; nil for a node without
+	// a data directory.
+	Snapshot func() snapshot.Status
+	// Token, when set, is required as "Authorization: Bearer TOKEN" by
+	// every endpoint but /livez and /readyz (security.admin_token).
+	Token string
 }
 
 // Topology is /herd: every node of the config, its neighbours and its
@@ -68,18 +77,44 @@ type Status struct {
 	Time     float64 `json:"time"`
 	// Links are the outbound peer links.
 	Links []peer.LinkStats `json:"links"`
+	// Snapshot is nil for a node without a data directory.
+	Snapshot *SnapshotStatus `json:"snapshot,omitempty"`
+}
+
+// SnapshotStatus is the node's snapshot writes in /status.
+type SnapshotStatus struct {
+	// LastSuccess is when the last snapshot was written (or, before the
+	// first write, the one loaded at start was); "" for none. RFC 3339.
+	LastSuccess string `json:"last_success"`
+	// LastError is why the last write failed, "" when it succeeded;
+	// LastErrorTime is when (RFC 3339, "" for none).
+	LastError     string `json:"last_error"`
+	LastErrorTime string `json:"last_error_time"`
+	// Failures counts the writes that failed since the node started.
+	Failures uint64 `json:"failures"`
 }
 
 // Server is a node's admin HTTP server. Start it with Start, stop it with
 // Stop; both from any goroutine, Stop safe before Start and twice.
 type Server struct {
-	node Node
-	log  *slog.Logger
-	srv  *fasthttp.Server
-	ln   net.Listener
-	mu   sync.Mutex
-	done chan struct{}
+	node     Node
+	log      *slog.Logger
+	srv      *fasthttp.Server
+	complain *complaints
+	every    time.Duration     // summaryEvery when New ran
+	bearer   [sha256.Size]byte // of the token; zero without one
+	ln       net.Listener
+	mu       sync.Mutex
+	done     chan struct{}
+	stop     chan struct{} // closed by Stop: ends the summary goroutine
+	wg       sync.WaitGroup
 }
+
+// Connection bounds of the admin port (see guard).
+const (
+	maxConnsPerAddr = 32
+	maxConns        = 256
+)
 
 // New returns the admin server of node; logger may be nil.
 func New(node Node, logger *slog.Logger) *Server {
@@ -89,22 +124,26 @@ func New(node Node, logger *slog.Logger) *Server {
 	if node.Metrics == nil {
 		node.Metrics = NewMetrics()
 	}
-	s := &Server{node: node, log: logger}
+	s := &Server{node: node, log: logger, complain: &complaints{log: logger, count: node.Metrics.badRequests}, every: summaryEvery}
+	if node.Token != "" {
+		s.bearer = sha256.Sum256([]byte(node.Token))
+	}
 	s.srv = &fasthttp.Server{
 		Handler: s.handle,
 		Name:    "herd-admin",
 		// Probes and scrapes are tiny requests: a client that takes seconds
-		// to send its headers is cut off, and no one address may hold more
-		// than a few connections, so half-sent requests from one host cannot
-		// take every slot and fail the liveness probe.
+		// to send its headers is cut off. The connection bounds are the
+		// listener's (guard), which closes the oldest connections rather
+		// than refusing new ones; fasthttp's own bound is set above them so
+		// that it never refuses either.
 		ReadTimeout:        3 * time.Second,
 		WriteTimeout:       10 * time.Second,
 		IdleTimeout:        time.Minute,
 		MaxRequestBodySize: 4096,
-		Concurrency:        256,
-		MaxConnsPerIP:      32,
+		Concurrency:        2 * maxConns,
 		NoDefaultDate:      true,
-		Logger:             fasthttpLogger{logger},
+		Logger:             s.complain,
+		ErrorHandler:       s.complain.errorHandler,
 	}
 	return s
 }
@@ -115,15 +154,28 @@ func (s *Server) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("%s: admin: %w", s.node.Name, err)
 	}
+	g := newGuard(ln, maxConnsPerAddr, maxConns, s.node.Metrics.evicted.Inc)
 	s.mu.Lock()
-	s.ln, s.done = ln, make(chan struct{})
+	s.ln, s.done, s.stop = g, make(chan struct{}), make(chan struct{})
 	s.mu.Unlock()
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil {
+		if err := s.srv.Serve(g); err != nil {
 			s.log.Error("admin server failed", "err", err)
 		}
 	}()
+	s.wg.Go(func() {
+		t := time.NewTicker(s.every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.complain.flush(s.every)
+			case <-s.stop:
+				return
+			}
+		}
+	})
 	return nil
 }
 
@@ -140,7 +192,7 @@ func (s *Server) Addr() string {
 // Stop closes the listener and waits, within ctx, for open requests.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	ln, done := s.ln, s.done
+	ln, done, stop := s.ln, s.done, s.stop
 	s.ln = nil
 	s.mu.Unlock()
 	if ln == nil {
@@ -152,6 +204,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		err = errors.Join(err, ctx.Err())
 	}
+	close(stop)
+	s.wg.Wait()
+	s.complain.flush(s.every)
 	return err
 }
 
@@ -166,10 +221,17 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error("method not allowed\n", fasthttp.StatusMethodNotAllowed)
 		return
 	}
-	switch string(ctx.Path()) {
+	path := ctx.Path()
+	if !s.authorized(ctx, path) {
+		s.node.Metrics.unauthorized.Inc()
+		ctx.Error("unauthorized\n", fasthttp.StatusUnauthorized) // resets the headers
+		h.Set("WWW-Authenticate", "Bearer")
+		return
+	}
+	switch string(path) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-		s.node.Metrics.write(ctx, &s.node)
+		ctx.Response.SetBodyRaw(s.node.Metrics.exposition(&s.node))
 	case "/livez":
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetBodyString("ok\n")
@@ -197,6 +259,23 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	default:
 		ctx.Error("not found\n", fasthttp.StatusNotFound)
 	}
+}
+
+// authorized reports whether the request may read path: always for the
+// health probes and without a token; otherwise only with the token, in
+// "Authorization: Bearer TOKEN", compared in constant time (as hashes, so
+// that not even its length shows).
+func (s *Server) authorized(ctx *fasthttp.RequestCtx, path []byte) bool {
+	if s.node.Token == "" || string(path) == "/livez" || string(path) == "/readyz" {
+		return true
+	}
+	const scheme = "Bearer "
+	got := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	if len(got) < len(scheme) || !bytes.EqualFold(got[:len(scheme)], []byte(scheme)) {
+		return false
+	}
+	sum := sha256.Sum256(got[len(scheme):])
+	return subtle.ConstantTimeCompare(sum[:], s.bearer[:]) == 1
 }
 
 func (s *Server) json(ctx *fasthttp.RequestCtx, v any) {
@@ -235,11 +314,19 @@ func (s *Server) Status() Status {
 	if n.Links != nil {
 		st.Links = append(st.Links, n.Links()...)
 	}
+	if n.Snapshot != nil {
+		sn := n.Snapshot()
+		st.Snapshot = &SnapshotStatus{LastSuccess: rfc3339(sn.LastSuccess), LastErrorTime: rfc3339(sn.LastErrorTime), Failures: sn.Failures}
+		if sn.LastError != nil {
+			st.Snapshot.LastError = sn.LastError.Error()
+		}
+	}
 	return st
 }
 
-type fasthttpLogger struct{ l *slog.Logger }
-
-func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Warn("admin: " + fmt.Sprintf(format, args...))
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

@@ -111,6 +111,10 @@ type Security struct {
 	// TLS, when its files are set, puts mutual TLS on every peer port (every
 	// node then needs peer_listen).
 	TLS TLSFiles `yaml:"tls"`
+	// AdminToken, when set, is required ("Authorization: Bearer TOKEN") by
+	// every admin endpoint but /livez and /readyz. HERD_ADMIN_TOKEN
+	// overrides it.
+	AdminToken string `yaml:"admin_token"`
 }
 
 // TLSFiles are PEM files: this node's certificate and key, and the CA that
@@ -184,6 +188,10 @@ func setDefault[T comparable](p *T, v T) {
 // SecretEnv names the environment variable that overrides
 // security.secret (the CLI reads it).
 const SecretEnv = "HERD_SECRET"
+
+// AdminTokenEnv names the environment variable that overrides
+// security.admin_token (the CLI reads it).
+const AdminTokenEnv = "HERD_ADMIN_TOKEN"
 
 // Names returns the names of the herd's nodes, in config order.
 func (c *Config) Names() []string {

@@ -10,7 +10,7 @@ import (
 
 // adminNode is what the node's admin port reads of it.
 func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
-	return admin.Node{
+	an := admin.Node{
 		Name:    n.Node.Name(),
 		Listen:  n.Addr,
 		Clients: n.Node.Cache().Len,
@@ -19,7 +19,12 @@ func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
 		Herd:    herdTopology,
 		Health:  n.Health,
 		Metrics: n.Metrics,
+		Token:   n.adminToken,
 	}
+	if n.Snapshot != nil {
+		an.Snapshot = n.Snapshot.Status
+	}
+	return an
 }
 
 // topology is /herd: the config's nodes, with the real addresses of those

@@ -16,6 +16,10 @@ func TestMain(m *testing.M) {
 		// gnet's shared worker pool and timers live for the process.
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
 		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+		// fasthttp's process-wide Date updater and a stopped admin server's
+		// worker-pool cleaner, which ends at its next wake-up.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 	)
 }
 

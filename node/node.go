@@ -123,9 +123,10 @@ type Node struct {
 	// listened; zero when the node has no data directory.
 	Restored snapshot.Restored
 
-	nc   config.Node // the node's entry in the config
-	opts herd.NodeOptions
-	log  *slog.Logger // Setup's; nil: none
+	nc         config.Node // the node's entry in the config
+	opts       herd.NodeOptions
+	log        *slog.Logger // Setup's; nil: none
+	adminToken string       // security.admin_token
 }
 
 // Start starts the node cfg names: it listens (its admin port, its peer
@@ -191,7 +192,7 @@ func build(cfg *config.Config, name string, o Options, share int) (*Node, error)
 	hn := herd.NewNode(opts)
 	sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: share}
 	return &Node{Node: hn, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
-		Server: o.NewServer(hn, sc), nc: nc, opts: opts, log: logger}, nil
+		Server: o.NewServer(hn, sc), nc: nc, opts: opts, log: logger, adminToken: cfg.Security.AdminToken}, nil
 }
 
 // nodeOptions fills in what the config says of the node's options: its
@@ -237,6 +238,10 @@ func (n *Node) listen(withAdmin bool, topo *topology) (dialAddr string, err erro
 		}
 	}()
 	if withAdmin && n.nc.Admin != "" {
+		if admin.Exposed(n.nc.Admin) && n.adminToken == "" && n.log != nil {
+			n.log.Warn("admin port not on loopback and no admin token (security.admin_token or "+config.AdminTokenEnv+
+				"): anyone who reaches it can read the node's status and metrics", "node", name, "admin", n.nc.Admin)
+		}
 		a := admin.New(n.adminNode(topo.get), n.log)
 		if err := a.Start(n.nc.Admin); err != nil {
 			return "", err

@@ -11,7 +11,8 @@
 // crash at any point leaves the old snapshot or the new one, never a mix.
 // A file that is torn, corrupted, of another format version or of another
 // node is never loaded: Restore logs the reason, moves it aside to
-// snapshot.corrupt-TIME and returns an empty cache; the node starts empty
+// snapshot.corrupt-TIME (keeping the newest KeepCorrupt such files) and
+// returns an empty cache; the node starts empty
 // and its neighbours' full push on link up refills it.
 //
 // The format (version 1) is text, one line per record, written and read in

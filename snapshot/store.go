@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,27 @@ type Store struct {
 	ready chan struct{}        // closed when Restore finished
 	last  atomic.Pointer[Info] // the last snapshot written
 	lock  *os.File             // held from Open to Close
+
+	smu    sync.Mutex // guards status; never held during I/O
+	status Status
 }
+
+// Status is what the Store's writes came to, for the admin port.
+type Status struct {
+	// LastSuccess is when the last snapshot was written; before the first
+	// write, when the one Restore loaded was written. Zero for none.
+	LastSuccess time.Time
+	// LastError is why the last write failed, nil once one succeeds;
+	// LastErrorTime is when it failed.
+	LastError     error
+	LastErrorTime time.Time
+	// Failures counts the writes that failed since Open.
+	Failures uint64
+}
+
+// KeepCorrupt is how many rejected snapshots (FileName.corrupt-TIME) a
+// data directory keeps; Restore removes the oldest beyond it.
+const KeepCorrupt = 3
 
 const (
 	stateNew int32 = iota
@@ -155,12 +176,16 @@ func (s *Store) Restore() (*herd.Cache, Restored, error) {
 			s.log.Error("snapshot rejected and not moved aside", "file", s.path, "reason", err.Error(), "err", mverr.Error())
 		} else {
 			s.log.Warn("snapshot rejected, starting empty; neighbours will refill the cache", "file", s.path, "reason", err.Error(), "moved_to", r.MovedTo)
+			s.pruneCorrupt()
 		}
 		return herd.NewCache(), r, nil
 	}
 	if err != nil {
 		return nil, r, fmt.Errorf("snapshot: reading %s: %w", s.path, err)
 	}
+	s.smu.Lock()
+	s.status.LastSuccess = r.Info.Written
+	s.smu.Unlock()
 	s.log.Info("snapshot loaded", "file", s.path, "entries", r.Info.Count, "bytes", r.Info.Bytes,
 		"written", r.Info.Written.UTC().Format(time.RFC3339Nano), "age", time.Since(r.Info.Written).Round(time.Millisecond).String(), "took", r.Took.String())
 	return c, r, nil
@@ -215,8 +240,17 @@ func (s *Store) Save() (Info, error) {
 	}
 	start := time.Now()
 	info, err := s.write(start)
+	s.smu.Lock()
 	if err != nil {
-		return info, fmt.Errorf("snapshot: writing %s: %w", s.path, err)
+		err = fmt.Errorf("snapshot: writing %s: %w", s.path, err)
+		s.status.LastError, s.status.LastErrorTime = err, time.Now()
+		s.status.Failures++
+	} else {
+		s.status.LastSuccess, s.status.LastError = start, nil
+	}
+	s.smu.Unlock()
+	if err != nil {
+		return info, err
 	}
 	s.last.Store(&info)
 	s.log.Info("snapshot written", "file", s.path, "entries", info.Count, "bytes", info.Bytes, "took", time.Since(start).String())
@@ -279,6 +313,28 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// Status reports the Store's writes. Any goroutine; it never waits for a
+// write in progress.
+func (s *Store) Status() Status {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.status
+}
+
+// pruneCorrupt removes the oldest rejected snapshots beyond KeepCorrupt.
+// Their names end in the time they were moved aside, in a format that
+// sorts as time does.
+func (s *Store) pruneCorrupt() {
+	old, _ := filepath.Glob(s.path + ".corrupt-*")
+	slices.Sort(old)
+	for len(old) > KeepCorrupt {
+		if err := os.Remove(old[0]); err == nil {
+			s.log.Info("removed an old rejected snapshot", "file", old[0], "kept", KeepCorrupt)
+		}
+		old = old[1:]
+	}
 }
 
 // Last returns the last snapshot this Store wrote, if any.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -137,6 +138,9 @@ func loadConfigFlag(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, &cli.ExitError{Code: 2, Err: err}
 	}
+	if s := os.Getenv(config.AdminTokenEnv); s != "" {
+		cfg.Security.AdminToken = s
+	}
 	return cfg, nil
 }
 
@@ -167,7 +171,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		wg.Go(func() {
-			results[i].st, results[i].err = fetchStatus(&client, adminHost(nc))
+			results[i].st, results[i].err = fetchStatus(&client, adminHost(nc), cfg.Security.AdminToken)
 		})
 	}
 	wg.Wait()
@@ -218,9 +222,16 @@ func adminHost(nc config.Node) string {
 	return net.JoinHostPort(host, port)
 }
 
-func fetchStatus(c *http.Client, addr string) (admin.Status, error) {
+func fetchStatus(c *http.Client, addr, token string) (admin.Status, error) {
 	var st admin.Status
-	resp, err := c.Get("http://" + addr + "/status")
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/status", nil)
+	if err != nil {
+		return st, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -258,6 +269,9 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &cli.ExitError{Code: 2, Err: err}
 	}
+	if s := os.Getenv(config.AdminTokenEnv); s != "" {
+		cfg.Security.AdminToken = s
+	}
 	links := 0
 	for _, n := range cfg.Nodes {
 		links += len(cfg.Neighbors(n.Name))
@@ -275,5 +289,14 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(tw, "  %s\tlisten %s\tadmin %s\tneighbours %s\n", n.Name, n.Listen, adm, cli.JoinNames(nbs))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range cfg.Nodes {
+		if n.Admin != "" && admin.Exposed(n.Admin) && cfg.Security.AdminToken == "" {
+			fmt.Fprintf(stdout, "warning: %s: admin port %s is not on loopback and has no token (security.admin_token or %s): anyone who reaches it can read the node's status and metrics\n",
+				n.Name, n.Admin, config.AdminTokenEnv)
+		}
+	}
+	return nil
 }

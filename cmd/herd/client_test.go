@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/internal/testclient"
@@ -164,5 +165,48 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if code, _, errOut := runHerd(t, "config", "check", "/nonexistent.yaml"); code != 2 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("config check of a missing file: %d %q", code, errOut)
+	}
+}
+
+// TestConfigCheckWarnsOfAnExposedAdminPort: an admin port off loopback
+// without security.admin_token (or HERD_ADMIN_TOKEN) gets a warning.
+func TestConfigCheckWarnsOfAnExposedAdminPort(t *testing.T) {
+	const nodes = "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n    admin: 0.0.0.0:2\n  - name: B\n    listen: 127.0.0.1:3\n    admin: 127.0.0.1:4\n"
+	for _, tc := range []struct {
+		name, yaml, env string
+		warn            bool
+	}{
+		{"no token", nodes, "", true},
+		{"token in the file", nodes + "security:\n  admin_token: s3cret\n", "", false},
+		{"token in the environment", nodes, "s3cret", false},
+		{"loopback only", strings.Replace(nodes, "0.0.0.0:2", "127.0.0.1:2", 1), "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(config.AdminTokenEnv, tc.env)
+			code, out, errOut := runHerd(t, "config", "check", writeFile(t, "c.yaml", tc.yaml))
+			warned := strings.Contains(out, "warning: A: admin port 0.0.0.0:2 is not on loopback and has no token")
+			if code != 0 || warned != tc.warn || strings.Contains(out, "warning: B") {
+				t.Errorf("exit %d, warned %v (want %v):\n%s%s", code, warned, tc.warn, out, errOut)
+			}
+		})
+	}
+}
+
+// TestStatusSendsTheAdminToken: herd status sends security.admin_token (or
+// HERD_ADMIN_TOKEN) to admin ports that want one.
+func TestStatusSendsTheAdminToken(t *testing.T) {
+	s := admin.New(admin.Node{Name: "A", Token: "s3cret"}, nil)
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	testclient.StopAtCleanup(t, s.Stop)
+	cfgFile := writeFile(t, "one.yaml", "nodes:\n  - name: A\n    listen: 127.0.0.1:1\n    admin: "+s.Addr()+"\n")
+	t.Setenv(config.AdminTokenEnv, "")
+	if code, out, _ := runHerd(t, "status", "--config", cfgFile); code != 1 || !strings.Contains(out, "HTTP 401") {
+		t.Errorf("status without the token: %d\n%s", code, out)
+	}
+	t.Setenv(config.AdminTokenEnv, "s3cret")
+	if code, out, errOut := runHerd(t, "status", "--config", cfgFile); code != 0 || !strings.Contains(out, "\nA ") || strings.Contains(out, "down") {
+		t.Errorf("status with the token: %d\n%s%s", code, out, errOut)
 	}
 }

@@ -101,6 +101,9 @@ func (f *nodeFlags) load() (*config.Config, error) {
 	if s := os.Getenv(config.SecretEnv); s != "" {
 		cfg.Security.Secret = s
 	}
+	if s := os.Getenv(config.AdminTokenEnv); s != "" {
+		cfg.Security.AdminToken = s
+	}
 	if f.closeAfterReply {
 		cfg.Limits.CloseAfterReply = true
 	}
@@ -158,12 +161,8 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	var files []io.Closer
-	defer func() {
-		for _, fl := range files {
-			fl.Close()
-		}
-	}()
+	var logs nodeLogs
+	defer logs.close()
 	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		var w io.Writer = stderr
 		if f.logDir != "-" {
@@ -176,10 +175,11 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 			if _, err := fl.Write(nil); err != nil { // open it now: report a bad directory at start
 				return herd.NodeOptions{}, nil, fmt.Errorf("log file: %w", err)
 			}
-			files = append(files, fl)
+			logs.files = append(logs.files, fl)
 			w = fl
 		}
 		logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+		logs.nodes = append(logs.nodes, logger.With("node", nc.Name))
 		opts := herd.NodeOptions{Name: nc.Name, Places: backend, PlacesTimeout: cfg.Places.Timeout, MaxInFlight: cfg.Places.MaxInFlight}
 		return opts, logger, nil
 	}
@@ -234,7 +234,7 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 	host, port, _ := strings.Cut(h.Nodes[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
 
-	got, failed := waitReloading(f, h, sig, stdout, stderr)
+	got, failed := waitReloading(f, h, &logs, sig, stdout, stderr)
 	if failed != nil {
 		// A reactor gave up (it logged why): exit non-zero, so that a
 		// supervisor restarts the node, rather than idle without a listener.
