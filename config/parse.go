@@ -171,7 +171,7 @@ func Changes(prefix string, old, new any) []string {
 		if o.Equal(v) {
 			return
 		}
-		if strings.HasSuffix(key, "secret") || strings.HasSuffix(key, ".key") {
+		if strings.HasSuffix(key, "secret") || strings.HasSuffix(key, "_token") || strings.HasSuffix(key, ".key") {
 			out = append(out, key+" changed")
 			return
 		}
