@@ -51,10 +51,26 @@ func mac(secret []byte, role, dialer, acceptor, nD, nA string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// maxLine bounds a line between nodes: an AT line of the longest client
+// line limits.max_line allows (1 MiB) with room for the fields AT adds.
+const maxLine = 1<<20 + 4<<10
+
 // readLine reads one line without its "\n" (and "\r"); the slice is valid
-// until the next read.
+// until the next read. A line longer than the reader's buffer is gathered
+// into a new slice, up to maxLine.
 func readLine(r *bufio.Reader) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull && len(long) <= maxLine {
+			line, err = r.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		if err == nil && len(long) > maxLine+1 {
+			err = bufio.ErrBufferFull
+		}
+		line = long
+	}
 	if err != nil {
 		if err == bufio.ErrBufferFull {
 			err = errors.New("peer: line too long")
