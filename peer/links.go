@@ -64,7 +64,11 @@ type Links struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	ready  chan struct{} // closed by Connect: inbound links wait for it
+	// abort ends when Shutdown gives up waiting: every outbound
+	// connection still flushing is closed.
+	abort    context.Context
+	abortNow context.CancelFunc
+	ready    chan struct{} // closed by Connect: inbound links wait for it
 	list   atomic.Pointer[[]*link]
 	// allowed replaces cfg.Neighbors once a reload changed the neighbours:
 	// the names inbound links may have.
@@ -92,6 +96,7 @@ func New(cfg Config) *Links {
 		seed:  maphash.MakeSeed(),
 	}
 	ls.ctx, ls.cancel = context.WithCancel(context.Background())
+	ls.abort, ls.abortNow = context.WithCancel(context.Background())
 	go ls.log.Run()
 	return ls
 }
@@ -260,13 +265,20 @@ func (ls *Links) Flood(line []byte, from string) {
 
 // Close flushes what is queued on each outbound link, closes every link
 // and the peer port, and waits for their goroutines. Later calls do nothing.
-func (ls *Links) Close() {
+func (ls *Links) Close() { _ = ls.Shutdown(context.Background()) }
+
+// Shutdown is Close bounded by ctx: when ctx ends before every outbound
+// link has flushed (a neighbour that reads slowly), the connections still
+// flushing are closed, what they had not written is left to the sync with
+// the neighbour when this node comes back, and Shutdown returns ctx's
+// error once every goroutine of the links has ended.
+func (ls *Links) Shutdown(ctx context.Context) error {
 	ls.reload.Lock() // no Update starts a link behind Close's back
 	defer ls.reload.Unlock()
 	ls.mu.Lock()
 	if ls.stopped {
 		ls.mu.Unlock()
-		return
+		return nil
 	}
 	ls.stopped = true
 	for _, ln := range ls.lns {
@@ -277,8 +289,14 @@ func (ls *Links) Close() {
 	}
 	ls.mu.Unlock()
 	ls.cancel()
+	defer context.AfterFunc(ctx, ls.abortNow)()
 	ls.wg.Wait()
+	ls.abortNow()
 	ls.log.Close()
+	if ls.abort.Err() != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // wake is called when the neighbour name proved itself on an inbound link:
