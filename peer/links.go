@@ -69,7 +69,7 @@ type Links struct {
 	abort    context.Context
 	abortNow context.CancelFunc
 	ready    chan struct{} // closed by Connect: inbound links wait for it
-	list   atomic.Pointer[[]*link]
+	list     atomic.Pointer[[]*link]
 	// allowed replaces cfg.Neighbors once a reload changed the neighbours:
 	// the names inbound links may have.
 	allowed atomic.Pointer[[]string]
