@@ -36,7 +36,8 @@ import (
 //
 // Output that makes no progress for write_timeout (the kernel's queue
 // counted) ends it: counted in closed_write_timeout and closed with a reset,
-// so a client never takes a torn last line for a clean end. Until then the
+// so a client never takes a torn last line for a clean end; so does a Stop
+// whose context ends first. Until then the
 // connection still counts against max_conns and its bytes against
 // max_output_total. A client that was already being drained (max_outbound,
 // max_paused_inbound, an over-long line) gets what it was owed, no more.
@@ -108,6 +109,7 @@ func (s *Server) deliverLater(c gnet.Conn, st *connState, head []byte, pending [
 	fd, err := c.Dup()
 	if err != nil {
 		cancel()
+		resetOnClose(c.Fd())
 		return false
 	}
 	f := os.NewFile(uintptr(fd), "half-closed client")
@@ -115,24 +117,33 @@ func (s *Server) deliverLater(c gnet.Conn, st *connState, head []byte, pending [
 	f.Close()
 	if err != nil {
 		cancel()
+		resetOnClose(c.Fd())
 		return false
 	}
 	d := &halfClosed{s: s, nc: nc, id: st.id, counted: st.counted, timeout: s.timeouts.write}
 	d.owe(int64(len(head)))
 	s.drainWG.Add(1)
-	started := s.goFunc(func() {
+	started := s.goDeliver(func() {
 		defer s.drainWG.Done()
 		defer cancel() // a write failed or all is sent: calls still running are moot
 		d.run(head, pending)
 	})
-	if !started { // shutting down: the replies are moot
+	if !started { // Stop gave up: the replies are moot
 		s.drainWG.Done()
 		cancel()
 		d.owe(-d.owed)
+		resetOnClose(c.Fd()) // the kernel may end mid-line: a reset, not a FIN
 		nc.Close()
 		return false
 	}
 	return true
+}
+
+// resetOnClose makes the socket's close a reset (SO_LINGER 0): for a
+// client cut off while owed, whose kernel queue may end mid-line, so that
+// it does not take a torn reply for a clean end.
+func resetOnClose(fd int) {
+	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
 }
 
 // halfClosed is one half-closed client's delivery, owned by its goroutine.
@@ -175,19 +186,22 @@ func (d *halfClosed) run(head []byte, pending []*reply) {
 	if err == nil {
 		err = d.settle()
 	}
+	reset := false
 	switch {
 	case err == nil:
 	case s.ctx.Err() != nil: // Stop ran out of time
+		reset = true
 	case errors.Is(err, errStalled) || errors.Is(err, os.ErrDeadlineExceeded):
 		s.closed.writeTimeout.Add(1)
 		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a client whose output makes no progress", Conn: d.id})
-		// A reset, not a FIN: the client must not take what the kernel
-		// still holds (which may end mid-line) for a clean end.
-		if tc, ok := d.nc.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
+		reset = true
 	default:
 		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "half-closed client went away", Conn: d.id, Err: err})
+	}
+	if tc, ok := d.nc.(*net.TCPConn); ok && reset {
+		// Cut off: a reset, not a FIN, so the client does not take what
+		// the kernel still holds (which may end mid-line) for a clean end.
+		_ = tc.SetLinger(0)
 	}
 	d.nc.Close()
 	d.owe(-d.owed)

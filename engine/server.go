@@ -143,6 +143,20 @@ func (s *Server) goFunc(f func()) bool {
 	return true
 }
 
+// goDeliver runs f, a delivery to a half-closed client, on a goroutine
+// Stop waits for. Unlike goFunc it is allowed while Stop drains (a client
+// that half-closes then is owed its replies as much as any); it refuses
+// once Stop gave up waiting.
+func (s *Server) goDeliver(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.wg.Go(f)
+	return true
+}
+
 // Start listens and starts the event loops. It returns once the node
 // accepts connections, or with the listen error (for example, the port is in
 // use). Start may be called once; after a failed Start the server is done.
@@ -342,7 +356,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	// Replies still being written to half-closed clients.
 	waitCtx(ctx, &s.drainWG)
+	s.mu.Lock() // no delivery starts after this (goDeliver)
 	s.cancel()
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
