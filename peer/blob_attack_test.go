@@ -56,3 +56,27 @@ func TestAttackBlobWhole(t *testing.T) {
 		t.Errorf("over the limit: err %v, want errBadSync", err)
 	}
 }
+
+// TestAttackLineBounds: after the handshake a line may be as long as the
+// longest AT line (maxLine), and one longer ends the link; before it (a
+// peer that has proved nothing) a line must fit the reader's buffer.
+func TestAttackLineBounds(t *testing.T) {
+	read := func(f func(*bufio.Reader) ([]byte, error), n int) ([]byte, error) {
+		return f(bufio.NewReaderSize(strings.NewReader(strings.Repeat("a", n)+"\r\nnext\n"), 64<<10))
+	}
+	if got, err := read(readLine, maxLine); err != nil || len(got) != maxLine {
+		t.Errorf("a line of maxLine bytes: %d bytes, %v", len(got), err)
+	}
+	if _, err := read(readLine, maxLine+1); err == nil {
+		t.Error("a line over maxLine was read")
+	}
+	if _, err := read(readLine, 4<<20); err == nil {
+		t.Error("a line of 4 MiB was read")
+	}
+	if got, err := read(readShortLine, 1000); err != nil || len(got) != 1000 {
+		t.Errorf("a handshake line of 1000 bytes: %d bytes, %v", len(got), err)
+	}
+	if _, err := read(readShortLine, 64<<10); err == nil {
+		t.Error("a handshake line longer than the reader's buffer was read")
+	}
+}

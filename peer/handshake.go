@@ -58,28 +58,36 @@ const maxLine = 1<<20 + 4<<10
 // readLine reads one line without its "\n" (and "\r"); the slice is valid
 // until the next read. A line longer than the reader's buffer is gathered
 // into a new slice, up to maxLine.
-func readLine(r *bufio.Reader) ([]byte, error) {
+func readLine(r *bufio.Reader) ([]byte, error) { return readLineMax(r, maxLine) }
+
+// readShortLine reads a line of the handshake, which must fit the reader's
+// buffer: a peer that has not proved itself gets no bigger allocation.
+func readShortLine(r *bufio.Reader) ([]byte, error) { return readLineMax(r, 0) }
+
+var errLineTooLong = errors.New("peer: line too long")
+
+func readLineMax(r *bufio.Reader, limit int) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
+	if err == bufio.ErrBufferFull && limit > 0 {
 		long := append([]byte(nil), line...)
-		for err == bufio.ErrBufferFull && len(long) <= maxLine {
+		for err == bufio.ErrBufferFull && len(long) <= limit+2 {
 			line, err = r.ReadSlice('\n')
 			long = append(long, line...)
-		}
-		if err == nil && len(long) > maxLine+1 {
-			err = bufio.ErrBufferFull
 		}
 		line = long
 	}
 	if err != nil {
 		if err == bufio.ErrBufferFull {
-			err = errors.New("peer: line too long")
+			err = errLineTooLong
 		}
 		return nil, err
 	}
 	line = line[:len(line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
+	}
+	if limit > 0 && len(line) > limit {
+		return nil, errLineTooLong
 	}
 	return line, nil
 }
@@ -106,7 +114,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 		if err := writeLine(w, "PEER", self); err != nil {
 			return err
 		}
-		line, err := readLine(r)
+		line, err := readShortLine(r)
 		if err != nil {
 			return err
 		}
@@ -122,7 +130,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 	if err := writeLine(w, "PEER", self, nD); err != nil {
 		return err
 	}
-	line, err := readLine(r)
+	line, err := readShortLine(r)
 	if err != nil {
 		return err
 	}
@@ -141,7 +149,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 	if err := writeLine(w, "AUTH", mac(secret, "dial", self, want, nD, nA)); err != nil {
 		return err
 	}
-	if line, err = readLine(r); err != nil {
+	if line, err = readShortLine(r); err != nil {
 		return err
 	}
 	if string(line) != "AUTH ok" {
@@ -158,7 +166,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 // connection names the node the dialer claims to be.
 func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(name string) error) (string, error) {
 	self, secret := ls.cfg.Name, ls.cfg.Secret
-	line, err := readLine(r)
+	line, err := readShortLine(r)
 	if err != nil {
 		return "", err
 	}
@@ -192,7 +200,7 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 	if err := writeLine(w, "PEER", self, nA, mac(secret, "accept", name, self, nD, nA)); err != nil {
 		return name, err
 	}
-	if line, err = readLine(r); err != nil {
+	if line, err = readShortLine(r); err != nil {
 		return name, err
 	}
 	if bytes.HasPrefix(line, []byte("? ")) {
