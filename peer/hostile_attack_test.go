@@ -3,6 +3,8 @@ package peer_test
 import (
 	"bufio"
 	"net"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +88,43 @@ func TestAttackGarbageFromNeighbour(t *testing.T) {
 		if alford.Node.Lookup([]byte(id)) != nil {
 			t.Errorf("a malformed update stored %q", id)
 		}
+	}
+}
+
+// TestAttackReconnectLoop: something claiming to be Ball links in to
+// Alford and hangs up, two hundred times in a row, while the real Ball is
+// linked and clients report to Alford. Every such link must leave nothing
+// behind (its goroutines end), the real links stay usable, and the two
+// caches end identical.
+func TestAttackReconnectLoop(t *testing.T) {
+	listen := freePorts(t, 2)
+	var logs logBuf
+	cfg := mustParse(t, "nodes:\n  - {name: Alford, listen: "+listen[0]+", neighbors: [Ball]}\n  - {name: Ball, listen: "+listen[1]+"}\n"+
+		"peers: {backoff_min: 10ms, backoff_max: 100ms}\n")
+	h := start(t, cfg, nil, &logs)
+	alford := h.Node("Alford")
+	waitUntil(t, 10*time.Second, "every link up", func() bool { return allUp(h) })
+	time.Sleep(50 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	cl := testclient.Dial(t, alford.Addr())
+	for i := range 200 {
+		c, _ := hostileBall(t, alford.Addr())
+		if i%2 == 0 {
+			_, _ = c.Write([]byte("SYNC 10 0 0\n"))
+		}
+		c.Close()
+		cl.Ask(iamat("loop-"+strconv.Itoa(i%20), int64(1000+i)))
+	}
+	waitUntil(t, 10*time.Second, "both caches identical", func() bool { return converged(h.Nodes, 20) })
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after 200 short links, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !allUp(h) {
+		t.Error("a link is down after the loop")
 	}
 }
