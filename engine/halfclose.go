@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -34,13 +35,15 @@ import (
 // slowly as the client reads. It closes the socket once the kernel holds
 // nothing more for the client, so the client reads every reply, then EOF.
 //
-// Output that makes no progress for write_timeout (the kernel's queue
-// counted) ends it: counted in closed_write_timeout and closed with a reset,
-// so a client never takes a torn last line for a clean end; so does a Stop
-// whose context ends first. Until then the
-// connection still counts against max_conns and its bytes against
-// max_output_total. A client that was already being drained (max_outbound,
-// max_paused_inbound, an over-long line) gets what it was owed, no more.
+// Until it ends, the connection keeps its max_conns place, and the bytes
+// not yet written count toward max_output_total: when that is passed the
+// ticker cuts the deliveries owing the most, like any client's output
+// (closed_output_total). Output that makes no progress for write_timeout
+// (the kernel's queue counted) ends it too (closed_write_timeout), and so
+// does a Stop whose context ends first; each is closed with a reset, so a
+// client never takes a torn last line for a clean end. A client that was
+// already being drained (max_outbound, max_paused_inbound, an over-long
+// line) gets what it was owed, no more.
 // When the socket takes everything at once, as for any client that read
 // its replies, no goroutine is started: the kernel delivers the rest.
 
@@ -122,6 +125,7 @@ func (s *Server) deliverLater(c gnet.Conn, st *connState, head []byte, pending [
 	}
 	d := &halfClosed{s: s, nc: nc, id: st.id, counted: st.counted, timeout: s.timeouts.write}
 	d.owe(int64(len(head)))
+	s.halfClosed.add(d)
 	s.drainWG.Add(1)
 	started := s.goDeliver(func() {
 		defer s.drainWG.Done()
@@ -129,9 +133,10 @@ func (s *Server) deliverLater(c gnet.Conn, st *connState, head []byte, pending [
 		d.run(head, pending)
 	})
 	if !started { // Stop gave up: the replies are moot
+		s.halfClosed.remove(d)
 		s.drainWG.Done()
 		cancel()
-		d.owe(-d.owed)
+		d.owe(-d.owed.Load())
 		resetOnClose(c.Fd()) // the kernel may end mid-line: a reset, not a FIN
 		nc.Close()
 		return false
@@ -153,12 +158,58 @@ type halfClosed struct {
 	id      uint64
 	counted bool // holds a max_conns place, given back at the end
 	timeout time.Duration
-	owed    int64 // bytes not yet written, counted in s.owed
+	owed    atomic.Int64 // bytes not yet written, counted in s.owed; the ticker reads it
+	cutOff  atomic.Bool  // the ticker closes it to keep max_output_total (cut)
 }
 
 func (d *halfClosed) owe(n int64) {
-	d.owed += n
+	d.owed.Add(n)
 	d.s.owed.Add(n)
+}
+
+// cut ends the delivery to keep max_output_total: its writes fail at once
+// and it closes with a reset. Any goroutine.
+func (d *halfClosed) cut() {
+	if d.cutOff.CompareAndSwap(false, true) {
+		_ = d.nc.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+// halfClosedSet is the deliveries running, for the ticker's
+// max_output_total.
+type halfClosedSet struct {
+	mu  sync.Mutex
+	set map[*halfClosed]struct{}
+}
+
+func (h *halfClosedSet) add(d *halfClosed) {
+	h.mu.Lock()
+	if h.set == nil {
+		h.set = map[*halfClosed]struct{}{}
+	}
+	h.set[d] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *halfClosedSet) remove(d *halfClosed) {
+	h.mu.Lock()
+	delete(h.set, d)
+	h.mu.Unlock()
+}
+
+// owing appends every delivery that owes bytes to o and returns it with
+// the sum.
+func (h *halfClosedSet) owing(o []owing) ([]owing, int64) {
+	var sum int64
+	h.mu.Lock()
+	for d := range h.set {
+		if n := d.owed.Load(); n > 0 && !d.cutOff.Load() {
+			o = append(o, owing{d: d, n: n})
+			sum += n
+		}
+	}
+	h.mu.Unlock()
+	return o, sum
 }
 
 // errStalled: the client's output made no progress for write_timeout.
@@ -191,6 +242,10 @@ func (d *halfClosed) run(head []byte, pending []*reply) {
 	case err == nil:
 	case s.ctx.Err() != nil: // Stop ran out of time
 		reset = true
+	case d.cutOff.Load():
+		s.closed.outputTotal.Add(1)
+		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a half-closed client to keep max_output_total", Conn: d.id})
+		reset = true
 	case errors.Is(err, errStalled) || errors.Is(err, os.ErrDeadlineExceeded):
 		s.closed.writeTimeout.Add(1)
 		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a client whose output makes no progress", Conn: d.id})
@@ -204,7 +259,8 @@ func (d *halfClosed) run(head []byte, pending []*reply) {
 		_ = tc.SetLinger(0)
 	}
 	d.nc.Close()
-	d.owe(-d.owed)
+	s.halfClosed.remove(d)
+	d.owe(-d.owed.Load())
 	if d.counted {
 		s.clients.Add(-1)
 	}
@@ -229,6 +285,10 @@ func (d *halfClosed) write(b []byte) error {
 				b = b[n:]
 				d.owe(-int64(n))
 				if werr = d.s.ctx.Err(); werr != nil {
+					return true
+				}
+				if d.cutOff.Load() {
+					werr = errStalled
 					return true
 				}
 				_ = d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
@@ -272,6 +332,9 @@ func (d *halfClosed) settle() error {
 		case q != last:
 			last, since = q, now
 		case now.Sub(since) > d.timeout:
+			return errStalled
+		}
+		if d.cutOff.Load() {
 			return errStalled
 		}
 		select {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -158,5 +159,49 @@ func TestAttackStopCutsNonReader(t *testing.T) {
 		t.Errorf("read %d bytes ending %q, then a clean EOF: a torn reply taken for a whole one", len(got), got[max(0, len(got)-20):])
 	} else if err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("read %d bytes, then %v", len(got), err)
+	}
+}
+
+// TestAttackHalfClosedOverOutputTotal: clients pipeline requests, half-close
+// and never read, each owed more than the kernel holds, together far more
+// than max_output_total (write_timeout far away). What half-closed clients
+// are owed counts toward max_output_total like any other client's output:
+// the node closes (resets) those owing the most until it owes no more than
+// the bound, and a client that reads is still served.
+func TestAttackHalfClosedOverOutputTotal(t *testing.T) {
+	const total = 1 << 20
+	m := startLimited(t, engine.Limits{MaxOutbound: 1 << 20, MaxOutputTotal: total, WriteTimeout: time.Minute}, nil, 0)
+	s := m.Server.(*engine.Server)
+	pr := newProbe(t, m.Addr())
+	req := []byte(attackIAMATs("total", 0, 150_000)) // about 6.7 MB of replies each, more than the kernel holds
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	for range 8 {
+		c := dialTiny(t, m.Addr())
+		conns = append(conns, c)
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		wg.Go(func() {
+			if _, err := c.Write(req); err == nil {
+				_ = c.CloseWrite()
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(200 * time.Millisecond) // every EOF seen
+	t.Logf("owed %d bytes, %d clients", s.Owed(), s.Clients())
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Owed() > total {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node owes %d bytes, over max_output_total (%d), to half-closed clients", s.Owed(), total)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pr.check(t)
+	// Those cut off get a reset, never a torn line and a clean end.
+	for i, c := range conns {
+		got, err := io.ReadAll(c)
+		if err == nil && len(got) > 0 && !bytes.HasSuffix(got, []byte("\n")) {
+			t.Errorf("client %d: read %d bytes ending %q, then a clean EOF", i, len(got), got[max(0, len(got)-20):])
+		}
 	}
 }

@@ -81,6 +81,7 @@ type Server struct {
 	drained      chan struct{} // closed once draining and no connection is open
 	drainedOnce  sync.Once
 	drainWG      sync.WaitGroup         // goroutines writing to half-closed clients
+	halfClosed   halfClosedSet          // their deliveries
 	gnetErr      atomic.Pointer[string] // gnet's first error message
 	done         chan struct{}          // closed when the reactor stopped
 	doneErr      error                  // why, if not Stop; set before done closes
