@@ -20,7 +20,7 @@ help:
 	@echo "make unit         every test without -race (faster)"
 	@echo "make race         every test with -race"
 	@echo "make lint         gofmt, go vet, staticcheck"
-	@echo "make fuzz         run each fuzz target (codec, Google body splice, snapshot, whole node) for FUZZTIME ($(FUZZTIME))"
+	@echo "make fuzz         run each fuzz target (codec, Google body splice and Places (New) decode, snapshot, whole node) for FUZZTIME ($(FUZZTIME))"
 	@echo "make build        bin/herd (the node) and bin/herd-bench (the benchmark tools)"
 	@echo "make bench        the full benchmark matrix; writes BENCHMARKS.md"
 	@echo "make bench-quick  a small matrix in under two minutes; prints its report"
@@ -58,6 +58,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./codec
 	$(GO) test -run='^$$' -fuzz='^FuzzNextLine$$' -fuzztime=$(FUZZTIME) ./codec
 	$(GO) test -run='^$$' -fuzz='^FuzzAppendCutBody$$' -fuzztime=$(FUZZTIME) ./places/google
+	$(GO) test -run='^$$' -fuzz='^FuzzNewAnswer$$' -fuzztime=$(FUZZTIME) ./places/google
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./snapshot
 	$(GO) test -run='^$$' -fuzz='^FuzzNode$$' -fuzztime=$(FUZZTIME) ./engine
 
@@ -71,14 +72,15 @@ places-data:
 	$(GO) generate ./places/geonames
 	git diff --stat places/geonames/data
 
-# The full benchmark matrix (about 25 minutes): installs the comparison peers
+# The full benchmark matrix (about 25 minutes) and the herd cell (five-node
+# herds side by side, about 3 minutes): installs the comparison peers
 # (Debian's python3-twisted and redis-server) if missing, then writes its
 # report between the markers of BENCHMARKS.md (the hand-written sections
 # around them stay). bench-quick runs a smaller matrix and prints its report.
 bench: bench-peers
 	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench
 	$(GO) test -run='^$$' -bench=. -benchtime=1s ./codec ./herd ./places/... ./engine | tee bench/results/go-bench.txt
-	./bin/herd-bench bench --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt
+	./bin/herd-bench bench --topology single,five --out BENCHMARKS.md --json bench/results/matrix.json --gobench bench/results/go-bench.txt
 
 bench-quick: bench-peers
 	$(GO) build -pgo=$(CURDIR)/cmd/herd/default.pgo -o bin/herd-bench ./cmd/herd-bench

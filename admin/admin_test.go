@@ -161,8 +161,10 @@ func TestStatusAndHerd(t *testing.T) {
 	alford := h.Node("Alford")
 	testclient.Dial(t, alford.Addr()).Ask("IAMAT kiwi +1.0+1.0 1")
 	var st admin.Status
+	var stBody string
 	testclient.Eventually(t, "Alford's links up in /status", func() bool {
 		code, hdr, body := get(t, "http://"+alford.AdminAddr()+"/status")
+		stBody = body
 		if code != 200 || hdr.Get("Access-Control-Allow-Origin") != "*" || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
 			t.Fatalf("/status: %d %v", code, hdr)
 		}
@@ -193,6 +195,15 @@ func TestStatusAndHerd(t *testing.T) {
 	if len(topo.Nodes) != 5 {
 		t.Fatalf("/herd lists %d nodes", len(topo.Nodes))
 	}
+	// The bodies are what encoding/json's indented encoder writes.
+	for _, c := range []struct {
+		body string
+		v    any
+	}{{stBody, st}, {body, topo}} {
+		if want := stdIndent(t, c.v); c.body != want {
+			t.Errorf("admin JSON differs from encoding/json's:\n%s\nwant\n%s", c.body, want)
+		}
+	}
 	for _, n := range topo.Nodes {
 		m := h.Node(n.Name)
 		if n.Admin != m.AdminAddr() || n.Listen != m.Addr() || len(n.Neighbors) != 2 {
@@ -210,6 +221,16 @@ func TestStatusAndHerd(t *testing.T) {
 	if code, _, _ := get(t, "http://"+alford.AdminAddr()+"/nope"); code != 404 {
 		t.Errorf("/nope: %d", code)
 	}
+}
+
+func stdIndent(t *testing.T, v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func TestHealth(t *testing.T) {

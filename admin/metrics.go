@@ -148,6 +148,26 @@ func (m *Metrics) write(w io.Writer, n *Node) {
 	for k, name := range engine.LineKinds {
 		fmt.Fprintf(w, "herd_lines_total{kind=%q} %d\n", name, es.Lines[k])
 	}
+	if es.MaxConns > 0 {
+		family(w, "herd_connections_max", "gauge", "The client connection cap in force (limits.max_conns).")
+		fmt.Fprintf(w, "herd_connections_max %d\n", es.MaxConns)
+	}
+	family(w, "herd_connections_closed_total", "counter", "Connections the node cut off, by reason.")
+	for k, name := range engine.CloseReasons {
+		fmt.Fprintf(w, "herd_connections_closed_total{reason=%q} %d\n", name, es.Closed[k])
+	}
+	family(w, "herd_whatsat_overloaded_total", "counter", "WHATSATs answered OVER_QUERY_LIMIT at once: too many waiting for the places backend.")
+	fmt.Fprintf(w, "herd_whatsat_overloaded_total %d\n", es.Overloaded)
+	ready := 1
+	if n.Health != nil {
+		if ok, _ := n.Health.Ready(); !ok {
+			ready = 0
+		}
+	}
+	family(w, "herd_ready", "gauge", "1 while the node is ready (/readyz answers 200).")
+	fmt.Fprintf(w, "herd_ready %d\n", ready)
+	family(w, "herd_build_info", "gauge", "The build the node runs: module version, Go version, VCS revision.")
+	io.WriteString(w, buildInfo())
 	if n.Clients != nil {
 		family(w, "herd_clients", "gauge", "Clients whose location the node holds.")
 		fmt.Fprintf(w, "herd_clients %d\n", n.Clients())

@@ -56,10 +56,3 @@ func appendTail(dst []byte, c *Command) []byte {
 	dst = append(dst, ' ')
 	return append(dst, c.Time...)
 }
-
-// AppendPeer appends the peer handshake line, "PEER name\n".
-func AppendPeer(dst []byte, name string) []byte {
-	dst = append(dst, "PEER "...)
-	dst = append(dst, name...)
-	return append(dst, '\n')
-}

@@ -6,3 +6,11 @@ var (
 	ParseGeneral   = parseGeneral
 	ParseIAMATFast = parseIAMATFast
 )
+
+// AppendPeer appends the open peer handshake line, "PEER name\n" (the
+// peer package writes its own, with or without a nonce).
+func AppendPeer(dst []byte, name string) []byte {
+	dst = append(dst, "PEER "...)
+	dst = append(dst, name...)
+	return append(dst, '\n')
+}

@@ -145,6 +145,12 @@ func eachKey(prefix string, v reflect.Value, f func(key string, v reflect.Value)
 	}
 }
 
+// secret reports whether the setting called key holds a credential, whose
+// value is never shown.
+func secret(key string) bool {
+	return strings.HasSuffix(key, "secret") || strings.HasSuffix(key, "token") || strings.HasSuffix(key, ".key")
+}
+
 func join(prefix, name string) string {
 	if prefix == "" {
 		return name
@@ -171,7 +177,7 @@ func Changes(prefix string, old, new any) []string {
 		if o.Equal(v) {
 			return
 		}
-		if strings.HasSuffix(key, "secret") || strings.HasSuffix(key, "_token") || strings.HasSuffix(key, ".key") {
+		if secret(key) {
 			out = append(out, key+" changed")
 			return
 		}

@@ -71,7 +71,7 @@ func TestChanges(t *testing.T) {
 	}
 	// Secrets never reach a note.
 	s := config.Security{Secret: "old"}
-	if got := config.Changes("security", s, config.Security{Secret: "new"}); !slices.Equal(got, []string{"security.secret changed"}) {
+	if got := config.Changes("security", s, config.Security{Secret: "new", AdminToken: "t"}); !slices.Equal(got, []string{"security.secret changed", "security.admin_token changed"}) {
 		t.Errorf("Changes = %q", got)
 	}
 }

@@ -23,6 +23,7 @@ const root = ".."
 var documents = []string{
 	"README.md", "BENCHMARKS.md",
 	"docs/PROTOCOL.md", "docs/OPERATIONS.md", "docs/SECURITY.md", "docs/ARCHITECTURE.md",
+	"docs/MONITORING.md",
 }
 
 func read(t *testing.T, name string) string {

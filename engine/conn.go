@@ -95,7 +95,7 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 // is let in on probation, into one of a few peer slots, when it may be a
 // neighbour's link: its first line must be a PEER handshake, within a
 // second. Event loop only.
-func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+func (s *Server) onOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		s.closed.refused.Add(1)
 		return nil, gnet.Close
@@ -146,7 +146,7 @@ func (s *Server) takePeerSlot() bool {
 // writes the replies with one write. It also runs when a WHATSAT reply is
 // ready, or when the ticker or a drain wakes the connection (Wake), to send
 // the replies that were waiting and act on timeouts. Event loop only.
-func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+func (s *Server) onTraffic(c gnet.Conn) gnet.Action {
 	st, ok := c.Context().(*connState)
 	if !ok {
 		return gnet.Close
@@ -278,7 +278,7 @@ func (s *Server) serve(c gnet.Conn, st *connState, out []byte, maxPending int) (
 				// Touch the cache memory of the next lines' lookups together
 				// (herd.Node.Warm): a pipelined read over many clients
 				// otherwise waits on memory for each line in turn.
-				warmed = used + s.node.Warm(buf[used:])
+				warmed = used + s.node.Cache().Warm(buf[used:])
 			}
 			line, n, err := codec.NextLine(buf[used:], lim.MaxLine)
 			if err == codec.ErrNeedMore {
@@ -398,7 +398,7 @@ func (s *Server) handle(c gnet.Conn, st *connState, line, out []byte) []byte {
 // OnClose finishes a connection. When the client half-closed, bytes left
 // without a newline count as a last line, and what the client is still
 // owed goes out as halfclose.go describes. Event loop only.
-func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+func (s *Server) onClose(c gnet.Conn, err error) gnet.Action {
 	st, ok := c.Context().(*connState)
 	if !ok {
 		return gnet.None

@@ -1,32 +1,27 @@
 package engine
 
-import (
-	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
-// BreakableForTest makes s keep a duplicate of its listening socket (taken
-// in OnBoot, before gnet could close it) and returns a func that shuts that
-// socket down under gnet, so that its next accept fails as with EMFILE and
-// the reactor stops on its own. Call before Start.
+// BreakableForTest returns a func that shuts s's listening socket down
+// under gnet, so that its next accept fails as with EMFILE and the reactor
+// stops on its own. Call the func after Start.
 func BreakableForTest(s *Server) func() error {
-	fd := make(chan int, 1)
-	s.onBoot = func(eng gnet.Engine) {
-		d, err := eng.Dup()
-		if err != nil {
-			d = -1
-		}
-		fd <- d
-	}
 	return func() error {
-		d := <-fd
-		if d < 0 {
-			return unix.EBADF
+		d, err := s.eng.Dup()
+		if err != nil {
+			return err
 		}
 		defer unix.Close(d)
 		return unix.Shutdown(d, unix.SHUT_RD)
 	}
 }
+
+// Clients is the number of connections counting against max_conns.
+func (s *Server) Clients() int64 { return s.clients.Load() }
+
+// Owed is the output bytes gnet holds for all the node's connections, as of
+// each connection's last event.
+func (s *Server) Owed() int64 { return s.owed.Load() }
 
 // QueuedWhatsats is how many WHATSATs wait for a worker.
 func QueuedWhatsats(s *Server) int { return len(s.work.jobs) }

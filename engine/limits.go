@@ -186,7 +186,7 @@ type limitsView struct {
 // loop closes them), refreshes the output owed by clients that do not read,
 // closes those owing the most when the node-wide bound is passed, and logs
 // the summary of refusals.
-func (s *Server) OnTick() (time.Duration, gnet.Action) {
+func (s *Server) onTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	s.clock.Store(now)
 	tk := &s.tick

@@ -44,11 +44,9 @@ type Config struct {
 
 // Server is one node's client port on a gnet reactor. Create it with New,
 // then Start it; Stop shuts it down. Start, Stop and Addr may be called from
-// any goroutine; the gnet callbacks (OnBoot, OnOpen, OnTraffic, OnClose) run
-// on the event loops only.
+// any goroutine; gnet's callbacks (handler.go: onBoot, onOpen, onTraffic,
+// onClose, onTick) run on the event loops only.
 type Server struct {
-	gnet.BuiltinEventEngine
-
 	node *herd.Node
 	cfg  Config
 	log  *logq.Queue
@@ -85,7 +83,6 @@ type Server struct {
 	gnetErr      atomic.Pointer[string] // gnet's first error message
 	done         chan struct{}          // closed when the reactor stopped
 	doneErr      error                  // why, if not Stop; set before done closes
-	onBoot       func(gnet.Engine)      // tests only
 
 	ctx    context.Context // cancelled by Stop: ends workers and drainers
 	cancel context.CancelFunc
@@ -187,7 +184,7 @@ func (s *Server) Start() error {
 		opts = append(opts, gnet.WithNumEventLoop(loops))
 	}
 	s.goFunc(func() {
-		err := gnet.Run(s, "tcp://"+s.cfg.Listen, opts...)
+		err := gnet.Run(&handler{s: s}, "tcp://"+s.cfg.Listen, opts...)
 		s.mu.Lock()
 		stopping := s.state == stateStopping
 		s.mu.Unlock()
@@ -248,22 +245,9 @@ func (s *Server) Err() error {
 	}
 }
 
-// Clients is the number of connections counting against max_conns. Any
-// goroutine.
-func (s *Server) Clients() int64 { return s.clients.Load() }
-
-// Owed is the output bytes gnet holds for all the node's connections, as of
-// each connection's last event (the ticker refreshes those that owe
-// anything several times a second). Any goroutine.
-func (s *Server) Owed() int64 { return s.owed.Load() }
-
-// MaxConns is the client connection cap in force (limits.max_conns, or the
-// automatic one, never above what the fd limit allows). Valid after Start.
-func (s *Server) MaxConns() int { return s.maxConns }
-
-// OnBoot records the engine and the bound address. Runs once, before any
+// onBoot records the engine and the bound address. Runs once, before any
 // connection.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+func (s *Server) onBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
 	s.addr = s.cfg.Listen
 	if fd, err := eng.Dup(); err == nil {
@@ -276,9 +260,6 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 		// (listen on a listening socket only changes its backlog.)
 		_ = unix.Listen(fd, s.backlog)
 		unix.Close(fd)
-	}
-	if s.onBoot != nil {
-		s.onBoot(eng)
 	}
 	close(s.booted)
 	return gnet.None
@@ -296,9 +277,6 @@ func sockaddrString(sa unix.Sockaddr, fallback string) string {
 
 // Addr is the address the node listens on, with the real port.
 func (s *Server) Addr() string { return s.addr }
-
-// Node is the node this server serves.
-func (s *Server) Node() *herd.Node { return s.node }
 
 // Stop shuts the node down gracefully (see drain.go): it stops accepting
 // and reading, delivers every reply owed (those of WHATSATs still running

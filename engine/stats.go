@@ -34,7 +34,32 @@ type Stats struct {
 	Refused uint64
 	// Lines counts the lines answered, by kind (index with LineIAMAT...).
 	Lines [numLineKinds]uint64
+	// MaxConns is the client connection cap in force (limits.max_conns,
+	// or the automatic one).
+	MaxConns int
+	// Closed counts connections the node cut off, by reason (named like
+	// CloseReasons).
+	Closed [numCloseReasons]uint64
+	// Overloaded counts WHATSATs answered OVER_QUERY_LIMIT at once because
+	// too many were waiting for the places backend.
+	Overloaded uint64
 }
+
+// Reasons a connection is cut off, the label values of
+// herd_connections_closed_total{reason}.
+const (
+	CloseIdle         = iota // idle_timeout
+	CloseSlowLine            // line_timeout
+	CloseWriteTimeout        // write_timeout: owed output made no progress
+	CloseOutputTotal         // closed to keep max_output_total
+	CloseMaxOutbound         // max_outbound
+	CloseFlood               // max_paused_inbound
+	CloseLineTooLong         // a line over max_line
+	numCloseReasons
+)
+
+// CloseReasons are the names of the close reasons, indexed like Stats.Closed.
+var CloseReasons = [numCloseReasons]string{"idle", "slow_line", "write_timeout", "output_total", "max_outbound", "flood", "line_too_long"}
 
 // loopStats are the counters of one event loop. Only that loop writes them
 // (uncontended atomic adds on a cache line no other loop touches); Stats
@@ -107,7 +132,16 @@ func (ls *loopStats) countLine(kind codec.Kind, reply []byte) {
 // Stats sums the counters of every event loop. Any goroutine; it allocates
 // nothing and takes no lock the loops take.
 func (s *Server) Stats() Stats {
-	st := Stats{Refused: s.closed.refused.Load()} // refusals are rare: one shared counter
+	// Refusals and cut-offs are rare: shared counters.
+	c := &s.closed
+	st := Stats{
+		Refused: c.refused.Load(), MaxConns: s.maxConns, Overloaded: c.overloaded.Load(),
+		Closed: [numCloseReasons]uint64{
+			CloseIdle: c.idle.Load(), CloseSlowLine: c.slowLine.Load(), CloseWriteTimeout: c.writeTimeout.Load(),
+			CloseOutputTotal: c.outputTotal.Load(), CloseMaxOutbound: c.maxOutbound.Load(),
+			CloseFlood: c.flood.Load(), CloseLineTooLong: c.lineTooLong.Load(),
+		},
+	}
 	p := s.stats.list.Load()
 	if p == nil {
 		return st

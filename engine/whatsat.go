@@ -49,7 +49,7 @@ func (w *workers) run() {
 				close(j.r.done)
 				continue
 			}
-			j.r.buf = w.s.node.Whatsat(j.ctx, nil, j.e, j.q)
+			j.r.buf = w.s.node.WHATSAT(j.ctx, nil, j.e, j.q)
 			close(j.r.done)
 			w.s.log.Line("send", j.connID, "", j.r.buf)
 			_ = j.c.Wake(nil) // ignored if the connection is gone
@@ -71,7 +71,7 @@ func (s *Server) startWhatsat(c gnet.Conn, st *connState, e *herd.Entry, cmd *co
 	default:
 		// Every worker is busy and the queue is full: shed load at once
 		// rather than let the backlog grow.
-		r.buf = s.node.WhatsatFailed(nil, e, herd.ErrOverloaded)
+		r.buf = s.node.WHATSATFailed(nil, e, herd.ErrOverloaded)
 		close(r.done)
 		s.closed.overloaded.Add(1)
 	}

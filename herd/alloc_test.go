@@ -134,7 +134,7 @@ func TestAllocsWarm(t *testing.T) {
 	for i := range 16 {
 		buf = append(buf, "IAMAT client-"+strconv.Itoa(i*37)+" +1.0-2.0 6\n"...)
 	}
-	if a := testing.AllocsPerRun(1000, func() { n.Warm(buf) }); a != 0 {
+	if a := testing.AllocsPerRun(1000, func() { n.Cache().Warm(buf) }); a != 0 {
 		t.Errorf("Warm: %v allocs, want 0", a)
 	}
 }

@@ -160,7 +160,7 @@ func serveLikeEngine(n *Node, in []byte, warm bool) []byte {
 	used, warmed := 0, 0
 	for used < len(in) {
 		if warm && used >= warmed {
-			warmed = used + n.Warm(in[used:])
+			warmed = used + n.Cache().Warm(in[used:])
 		}
 		line, k, err := codec.NextLine(in[used:], maxLine)
 		if err == codec.ErrNeedMore {
@@ -186,7 +186,7 @@ func TestAttackWarmDifferential(t *testing.T) {
 	clock := func() codec.Stamp { return codec.Stamp{Sec: 1000, Nsec: 5} }
 	na := NewNode(NodeOptions{Name: "Alford", Cache: ca, Clock: clock})
 	nb := NewNode(NodeOptions{Name: "Alford", Cache: cb, Clock: clock})
-	if !ca.large() || na.Warm([]byte("IAMAT a +1.0+1.0 1\nIAMAT b +1.0+1.0 1\nx")) != 38 {
+	if !ca.large() || na.Cache().Warm([]byte("IAMAT a +1.0+1.0 1\nIAMAT b +1.0+1.0 1\nx")) != 38 {
 		t.Fatal("Warm is not active on the large cache")
 	}
 	rng := rand.New(rand.NewPCG(5, 6))

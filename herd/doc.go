@@ -12,7 +12,7 @@
 // peer port, AT and PEER lines from clients. It keeps a running digest of
 // its cache (count and sum of LineHash, the replaced line's hash reported by
 // the cache's store) that peer links compare with their neighbours'.
-// Whatsat composes WHATSAT answers from a places.Provider.
+// Node.WHATSAT composes WHATSAT answers from a places.Provider.
 //
 // Everything here is tested with in-memory fakes; the engine package puts it
 // on the network.

@@ -13,7 +13,7 @@ const (
 	// Replied: the reply is appended to dst (for a peer's AT, nothing is).
 	Replied Outcome = iota
 	// NeedsPlaces: a WHATSAT about a known client; cmd and the returned
-	// entry describe it and the caller runs Whatsat off the event loop.
+	// entry describe it and the caller runs WHATSAT off the event loop.
 	NeedsPlaces
 	// HandOff: the line is a neighbour's PEER handshake (cmd holds it).
 	// Nothing is appended; the caller hands the connection, this line

@@ -74,16 +74,13 @@ func (c *Cache) warm(ids [][]byte) int {
 // bytes from a connection, as many complete lines as there are, up to 32):
 // it finds the client id of each IAMAT, WHATSAT and AT line written in the
 // canonical single-spaced form, and touches the memory their lookups will
-// read (Cache.Warm), all lookups together, before Serve handles the lines
-// one by one. It returns how many bytes of buf it looked at (whole lines),
-// so an engine calls it again once it has served that far. It changes
-// nothing, never allocates, and ignores whatever it does not recognise:
-// Serve still parses and judges every line.
-func (n *Node) Warm(buf []byte) int { return n.cache.Warm(buf) }
-
-// Warm is Node.Warm for whoever holds the cache: the peer links call it on
-// the AT lines they are about to send, whose lookups (is this still the
-// line held?) are as cold as the node's.
+// read, all lookups together, before Node.Serve handles the lines one by
+// one. It returns how many bytes of buf it looked at (whole lines), so an
+// engine calls it again once it has served that far. It changes nothing,
+// never allocates, and ignores whatever it does not recognise: Serve still
+// parses and judges every line. The engines call it on what clients send,
+// the peer links on the AT lines they receive and are about to send, whose
+// lookups (is this still the line held?) are as cold as the node's.
 //
 // It pays when the lines are about clients whose entries are not in the
 // CPU caches (a pipelined stream over many clients); it would cost a hash

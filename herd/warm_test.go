@@ -68,7 +68,7 @@ func TestNodeWarmCoversWholeLines(t *testing.T) {
 	t.Parallel()
 	n := NewNode(NodeOptions{Name: "Alford"})
 	line := "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450\n"
-	if got := n.Warm([]byte(line + line + "IAMAT part")); got != 2*len(line)+len("IAMAT part") {
+	if got := n.Cache().Warm([]byte(line + line + "IAMAT part")); got != 2*len(line)+len("IAMAT part") {
 		t.Errorf("Warm on a small cache = %d, want all of the buffer", got)
 	}
 	n.cache.shards[0].count.Store(warmMinPerShard) // as if it were large
@@ -83,7 +83,7 @@ func TestNodeWarmCoversWholeLines(t *testing.T) {
 		{strings.Repeat(line, 40), warmBatch * len(line)},
 		{strings.Repeat("junk\n", 40) + line, 40*len("junk\n") + len(line)}, // lines it ignores do not count
 	} {
-		if got := n.Warm([]byte(tc.buf)); got != tc.want {
+		if got := n.Cache().Warm([]byte(tc.buf)); got != tc.want {
 			t.Errorf("Warm(%.40q...) = %d, want %d", tc.buf, got, tc.want)
 		}
 	}
@@ -128,7 +128,7 @@ func TestWarmDuringWrites(t *testing.T) {
 				}
 				buf.WriteString("IAMAT client-" + strconv.Itoa(id) + " +1.0-2.0 1\n")
 			}
-			n.Warm(buf.Bytes())
+			n.Cache().Warm(buf.Bytes())
 		}
 	}()
 	wg.Wait()

@@ -16,20 +16,20 @@ type WhatsatQuery struct {
 
 // ErrOverloaded is the failure a node reports when it runs too many backend
 // calls to take another.
-var ErrOverloaded = &places.Error{Status: "OVER_QUERY_LIMIT", Message: "herd: too many places requests in flight on this node"}
+var ErrOverloaded = &places.Error{Status: places.StatusOverQueryLimit, Message: "herd: too many places requests in flight on this node"}
 
 // MaxInFlight is how many backend calls the node runs at once.
 func (n *Node) MaxInFlight() int { return n.maxInFlight }
 
-// Whatsat answers a WHATSAT about the client whose entry is e: the stored AT
+// WHATSAT answers a WHATSAT about the client whose entry is e: the stored AT
 // line, "\n", the places answer and "\n\n", appended to dst. It blocks for
 // the backend call (at most the node's places timeout): never call it on an
 // event loop. A failed call still answers, with a Places-shaped error body.
-func (n *Node) Whatsat(ctx context.Context, dst []byte, e *Entry, q WhatsatQuery) []byte {
+func (n *Node) WHATSAT(ctx context.Context, dst []byte, e *Entry, q WhatsatQuery) []byte {
 	var cmd codec.Command
 	if err := codec.Parse(e.Line, &cmd); err != nil || cmd.Kind != codec.KindAT {
 		// Stored lines are always valid AT lines; this cannot happen.
-		return n.WhatsatFailed(dst, e, &places.Error{Status: "UNKNOWN_ERROR", Message: "herd: stored line unreadable"})
+		return n.WHATSATFailed(dst, e, &places.Error{Status: places.StatusUnknownError, Message: "herd: stored line unreadable"})
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.placesTimeout)
 	defer cancel()
@@ -47,8 +47,8 @@ func (n *Node) Whatsat(ctx context.Context, dst []byte, e *Entry, q WhatsatQuery
 	return finishBody(body, p)
 }
 
-// WhatsatFailed answers a WHATSAT whose backend call failed with err.
-func (n *Node) WhatsatFailed(dst []byte, e *Entry, err error) []byte {
+// WHATSATFailed answers a WHATSAT whose backend call failed with err.
+func (n *Node) WHATSATFailed(dst []byte, e *Entry, err error) []byte {
 	dst = appendLine(dst, e)
 	p := len(dst)
 	return finishBody(places.AppendErrorBody(dst, err), p)

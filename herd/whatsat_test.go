@@ -78,7 +78,7 @@ func TestWhatsatBody(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &fakeProvider{body: tc.body}
 			n, e := whatsatNode(t, p, time.Second)
-			reply := string(n.Whatsat(context.Background(), []byte("prev"), e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
+			reply := string(n.WHATSAT(context.Background(), []byte("prev"), e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 			body := checkReply(t, reply, "prev", kiwiAT)
 			if body != tc.want {
 				t.Errorf("body %q, want %q", body, tc.want)
@@ -101,7 +101,7 @@ func TestWhatsatQuery(t *testing.T) {
 	line := "AT Alford +0.263873386 kiwi.cs.ucla.edu -34.068930+118.445127 1479413884.392014450"
 	n.Update(nil, parse(t, line), "Welsh")
 	e := n.Lookup([]byte("kiwi.cs.ucla.edu"))
-	reply := string(n.Whatsat(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 2.5, Bound: 20}))
+	reply := string(n.WHATSAT(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 2.5, Bound: 20}))
 	if reply != line+"\n{}\n\n" {
 		t.Errorf("reply %q", reply)
 	}
@@ -136,7 +136,7 @@ func checkErrorBody(t *testing.T, body, status string) {
 func TestWhatsatProviderError(t *testing.T) {
 	p := &fakeProvider{err: &places.Error{Status: places.StatusRequestDenied, Message: "The provided API key is invalid.\n\"quoted\""}}
 	n, e := whatsatNode(t, p, time.Second)
-	reply := string(n.Whatsat(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
+	reply := string(n.WHATSAT(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 	body := checkReply(t, reply, "", kiwiAT)
 	checkErrorBody(t, body, "REQUEST_DENIED")
 	var b errorBody
@@ -148,12 +148,12 @@ func TestWhatsatProviderError(t *testing.T) {
 	// A provider that appended part of a body before failing: only the
 	// error body remains.
 	n = withPlaces(n, partialProvider{}, time.Second, 1)
-	reply = string(n.Whatsat(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
+	reply = string(n.WHATSAT(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 	checkErrorBody(t, checkReply(t, reply, "", kiwiAT), "OVER_QUERY_LIMIT")
 
 	// A plain error is UNKNOWN_ERROR.
 	n = withPlaces(n, &fakeProvider{err: errors.New("boom")}, time.Second, 1)
-	reply = string(n.Whatsat(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
+	reply = string(n.WHATSAT(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 	checkErrorBody(t, checkReply(t, reply, "", kiwiAT), "UNKNOWN_ERROR")
 }
 
@@ -168,7 +168,7 @@ func TestWhatsatTimeout(t *testing.T) {
 	p := &fakeProvider{block: true}
 	n, e := whatsatNode(t, p, 20*time.Millisecond)
 	start := time.Now()
-	reply := string(n.Whatsat(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
+	reply := string(n.WHATSAT(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 	if d := time.Since(start); d < 20*time.Millisecond || d > 5*time.Second {
 		t.Errorf("Whatsat took %v with a 20ms places timeout", d)
 	}
@@ -178,15 +178,15 @@ func TestWhatsatTimeout(t *testing.T) {
 	n = withPlaces(n, p, time.Hour, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	reply = string(n.Whatsat(ctx, nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
+	reply = string(n.WHATSAT(ctx, nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 	checkErrorBody(t, checkReply(t, reply, "", kiwiAT), "UNKNOWN_ERROR")
 }
 
 func TestWhatsatFailed(t *testing.T) {
 	n, e := whatsatNode(t, &fakeProvider{}, time.Second)
-	reply := string(n.WhatsatFailed([]byte("x"), e, herd.ErrOverloaded))
+	reply := string(n.WHATSATFailed([]byte("x"), e, herd.ErrOverloaded))
 	checkErrorBody(t, checkReply(t, reply, "x", kiwiAT), "OVER_QUERY_LIMIT")
-	reply = string(n.WhatsatFailed(nil, e, context.DeadlineExceeded))
+	reply = string(n.WHATSATFailed(nil, e, context.DeadlineExceeded))
 	checkErrorBody(t, checkReply(t, reply, "", kiwiAT), "UNKNOWN_ERROR")
 }
 
@@ -198,7 +198,7 @@ func TestWhatsatConcurrent(t *testing.T) {
 		wg.Go(func() {
 			var dst []byte
 			for range 100 {
-				dst = n.Whatsat(context.Background(), dst[:0], e, herd.WhatsatQuery{RadiusKm: 1, Bound: 1})
+				dst = n.WHATSAT(context.Background(), dst[:0], e, herd.WhatsatQuery{RadiusKm: 1, Bound: 1})
 				if string(dst) != kiwiAT+"\n{\n   \"status\" : \"OK\"\n}\n\n" {
 					t.Errorf("reply %q", dst)
 					return
@@ -216,7 +216,7 @@ func TestWhatsatConcurrent(t *testing.T) {
 func TestWhatsatEmptyBody(t *testing.T) {
 	for _, body := range []string{"", "\n", "\n\n\n"} {
 		n, e := whatsatNode(t, &fakeProvider{body: body}, time.Second)
-		reply := string(n.Whatsat(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
+		reply := string(n.WHATSAT(context.Background(), nil, e, herd.WhatsatQuery{RadiusKm: 10, Bound: 5}))
 		lines := strings.Split(strings.TrimSuffix(reply, "\n"), "\n")
 		for i, l := range lines {
 			if l == "" && i != len(lines)-1 {

@@ -40,6 +40,11 @@ func StartHerd(cfg *config.Config, names []string, o Options) (*Herd, error) {
 	return h, nil
 }
 
+// Config is the config in force: the one StartHerd was given, as the last
+// Reload left it (settings that need a restart keep their running values).
+// Call it from the goroutine that calls Reload.
+func (h *Herd) Config() *config.Config { return h.cfg }
+
 // Node returns the running node called name, or nil.
 func (h *Herd) Node(name string) *Node {
 	for _, n := range h.Nodes {

@@ -66,7 +66,7 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 			// clients as the herd has: touch their cache memory together
 			// (herd.Node.Warm), as the engine does for a client's read.
 			buf, _ := r.Peek(r.Buffered())
-			warmed = node.Warm(buf)
+			warmed = node.Cache().Warm(buf)
 		}
 		before := r.Buffered()
 		line, err := readLine(r)

@@ -60,9 +60,9 @@ func StatusOf(err error) (status, message string) {
 		return pe.Status, pe.Message
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return "UNKNOWN_ERROR", "places backend timed out"
+		return StatusUnknownError, "places backend timed out"
 	}
-	return "UNKNOWN_ERROR", err.Error()
+	return StatusUnknownError, err.Error()
 }
 
 // AppendErrorBody appends a Places-shaped error body (empty results, the

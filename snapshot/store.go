@@ -123,9 +123,6 @@ func Open(cfg Config) (*Store, error) {
 	return &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName), log: logger, ready: make(chan struct{}), lock: lock}, nil
 }
 
-// Path is the snapshot file.
-func (s *Store) Path() string { return s.path }
-
 // Restored describes what Restore found.
 type Restored struct {
 	// Info is the snapshot loaded; zero when none was.
@@ -190,13 +187,6 @@ func (s *Store) Restore() (*herd.Cache, Restored, error) {
 		"written", r.Info.Written.UTC().Format(time.RFC3339Nano), "age", time.Since(r.Info.Written).Round(time.Millisecond).String(), "took", r.Took.String())
 	return c, r, nil
 }
-
-// Ready is closed once Restore has finished, whatever it found: the node
-// may be reported ready from then on (an admin /readyz, say).
-func (s *Store) Ready() <-chan struct{} { return s.ready }
-
-// IsReady reports whether Restore has finished.
-func (s *Store) IsReady() bool { return s.done.Load() }
 
 // Start makes lines (usually Lines(cache)) what the Store writes, and
 // starts writing it every Interval from a goroutine of its own. Call it
@@ -335,14 +325,6 @@ func (s *Store) pruneCorrupt() {
 		}
 		old = old[1:]
 	}
-}
-
-// Last returns the last snapshot this Store wrote, if any.
-func (s *Store) Last() (Info, bool) {
-	if p := s.last.Load(); p != nil {
-		return *p, true
-	}
-	return Info{}, false
 }
 
 // Close stops the periodic writes and, if the Store was started, writes a

@@ -76,7 +76,7 @@ func (cn *conn) run() error {
 			return err
 		}
 		if warmed <= 0 {
-			warmed = cn.s.node.Warm(buf)
+			warmed = cn.s.node.Cache().Warm(buf)
 		}
 		line, n, err := codec.NextLine(buf, maxLine)
 		switch err {
@@ -183,10 +183,10 @@ func (cn *conn) whatsat(dst []byte, e *herd.Entry) []byte {
 	select {
 	case s.inFlight <- struct{}{}:
 	case <-s.ctx.Done():
-		return s.node.WhatsatFailed(dst, e, herd.ErrOverloaded)
+		return s.node.WHATSATFailed(dst, e, herd.ErrOverloaded)
 	}
 	defer func() { <-s.inFlight }()
-	return s.node.Whatsat(s.ctx, dst, e, herd.WhatsatQuery{RadiusKm: cn.cmd.RadiusKm, Bound: cn.cmd.Bound})
+	return s.node.WHATSAT(s.ctx, dst, e, herd.WhatsatQuery{RadiusKm: cn.cmd.RadiusKm, Bound: cn.cmd.Bound})
 }
 
 // reply buffers one whole reply. A reply never straddles two writes: when it

@@ -122,26 +122,10 @@ func (r *runner) example(format string, args ...any) {
 // server unreachable, ctx cancelled); wrong or missing replies are not
 // errors of Run but counted in the Result.
 func Run(ctx context.Context, opt Options) (Result, error) {
-	if err := opt.validate(); err != nil {
-		return Result{}, err
+	res, err := newResult(opt)
+	if err != nil {
+		return res, err
 	}
-	if err := raiseNoFile(opt.Conns); err != nil {
-		return Result{}, err
-	}
-	res := Result{
-		Addr: opt.Addr, Mix: opt.Mix, Mode: "closed", Conns: opt.Conns,
-		Pipeline: opt.Pipeline, PID: opt.PID,
-	}
-	if opt.Rate > 0 {
-		res.Mode, res.Rate = "open", opt.Rate
-	}
-	if opt.PID > 0 {
-		if _, _, err := ProcStats(opt.PID); err != nil {
-			return res, err
-		}
-		res.ClockTicks = ClockTicks
-	}
-
 	conns, err := dialAll(ctx, opt.Addr, opt.Conns, opt.DialTimeout)
 	if err != nil {
 		return res, err
@@ -158,30 +142,10 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		r.interval = float64(opt.Conns) * 1e9 / opt.Rate
 		r.lag = newShardedHist(opt.Conns)
 	}
-
-	// CPU is sampled when measuring starts and after the last reply.
-	var (
-		cpuStart   = math.NaN()
-		cpuErr     error
-		cpuSampled = make(chan struct{}) // closed once cpuStart and cpuErr are set
-		cpuTimer   *time.Timer
-	)
-	var clientStart float64
-	sampleStart := func() {
-		cpuStart, _, cpuErr = ProcStats(opt.PID)
-		clientStart, _, _ = ProcStats(os.Getpid())
-		close(cpuSampled)
-	}
-
+	cpu := &cpuMeter{pid: opt.PID, sampled: make(chan struct{})}
 	r.start = time.Now()
 	r.baseWall = r.start.UnixNano()
-	if opt.PID > 0 {
-		if opt.Warmup == 0 {
-			sampleStart()
-		} else {
-			cpuTimer = time.AfterFunc(opt.Warmup, sampleStart)
-		}
-	}
+	cpu.begin(opt.Warmup)
 	if opt.Requests == 0 {
 		t := time.AfterFunc(opt.Warmup+opt.Duration, r.stop)
 		defer t.Stop()
@@ -202,15 +166,53 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	} else {
 		close(progressDone)
 	}
+	r.runConns(conns)
+	close(done)
+	<-progressDone
+	if err := ctx.Err(); err != nil {
+		cpu.cancel()
+		return res, err
+	}
+	r.fill(&res)
+	return res, cpu.finish(&res)
+}
 
+// newResult checks opt, makes room for its connections, and returns the
+// Result that describes the run.
+func newResult(opt Options) (Result, error) {
+	if err := opt.validate(); err != nil {
+		return Result{}, err
+	}
+	if err := raiseNoFile(opt.Conns); err != nil {
+		return Result{}, err
+	}
+	res := Result{
+		Addr: opt.Addr, Mix: opt.Mix, Mode: "closed", Conns: opt.Conns,
+		Pipeline: opt.Pipeline, PID: opt.PID,
+	}
+	if opt.Rate > 0 {
+		res.Mode, res.Rate = "open", opt.Rate
+	}
+	if opt.PID > 0 {
+		if _, _, err := ProcStats(opt.PID); err != nil {
+			return res, err
+		}
+		res.ClockTicks = ClockTicks
+	}
+	return res, nil
+}
+
+// runConns runs every connection's share of the requests, each on its own
+// goroutine, and waits for them.
+func (r *runner) runConns(conns []net.Conn) {
 	var wg sync.WaitGroup
-	per, rem := opt.Requests/int64(opt.Conns), opt.Requests%int64(opt.Conns)
+	per, rem := r.opt.Requests/int64(len(conns)), r.opt.Requests%int64(len(conns))
 	for i, c := range conns {
 		quota := per
 		if int64(i) < rem {
 			quota++
 		}
-		if opt.Requests > 0 && quota == 0 {
+		if r.opt.Requests > 0 && quota == 0 {
 			continue
 		}
 		wg.Add(1)
@@ -220,15 +222,10 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	close(done)
-	<-progressDone
-	if err := ctx.Err(); err != nil {
-		if cpuTimer != nil {
-			cpuTimer.Stop()
-		}
-		return res, err
-	}
+}
 
+// fill sets what the run measured in res: counts, rate, latency, errors.
+func (r *runner) fill(res *Result) {
 	h := r.hist.merged()
 	res.Requests = r.measured.Load()
 	res.WarmupRequests = r.warmup.Load()
@@ -246,28 +243,69 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	res.WrongReplies, res.MissingReplies = r.wrong.Load(), r.missing.Load()
 	res.Errors = res.WrongReplies + res.MissingReplies
 	res.ErrorExamples = r.examples
+}
 
-	if opt.PID > 0 {
-		cpuEnd, rss, err := ProcStats(opt.PID)
-		if err != nil {
-			return res, err
-		}
-		clientEnd, _, _ := ProcStats(os.Getpid())
-		if cpuTimer != nil && cpuTimer.Stop() {
-			return res, errors.New("load: the run ended before warmup did, so no CPU was measured")
-		}
-		<-cpuSampled
-		if cpuErr != nil {
-			return res, cpuErr
-		}
-		res.ServerCPUSec = cpuEnd - cpuStart
-		res.ServerRSSBytes = rss
-		if res.Requests > 0 {
-			res.CPUUsPerRequest = res.ServerCPUSec * 1e6 / float64(res.Requests)
-			res.ClientCPUUsPerRequest = (clientEnd - clientStart) * 1e6 / float64(res.Requests)
-		}
+// cpuMeter samples the server's CPU (and the load generator's own) when
+// measuring starts and after the last reply. It does nothing without a
+// server PID.
+type cpuMeter struct {
+	pid         int
+	start       float64
+	clientStart float64
+	err         error
+	sampled     chan struct{} // closed once start, clientStart and err are set
+	timer       *time.Timer
+}
+
+// begin samples now, or once warmup has passed.
+func (m *cpuMeter) begin(warmup time.Duration) {
+	if m.pid <= 0 {
+		return
 	}
-	return res, nil
+	m.start = math.NaN()
+	sample := func() {
+		m.start, _, m.err = ProcStats(m.pid)
+		m.clientStart, _, _ = ProcStats(os.Getpid())
+		close(m.sampled)
+	}
+	if warmup == 0 {
+		sample()
+	} else {
+		m.timer = time.AfterFunc(warmup, sample)
+	}
+}
+
+// cancel drops a first sample not yet taken.
+func (m *cpuMeter) cancel() {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+}
+
+// finish takes the last sample and sets the CPU and memory figures of res.
+func (m *cpuMeter) finish(res *Result) error {
+	if m.pid <= 0 {
+		return nil
+	}
+	cpuEnd, rss, err := ProcStats(m.pid)
+	if err != nil {
+		return err
+	}
+	clientEnd, _, _ := ProcStats(os.Getpid())
+	if m.timer != nil && m.timer.Stop() {
+		return errors.New("load: the run ended before warmup did, so no CPU was measured")
+	}
+	<-m.sampled
+	if m.err != nil {
+		return m.err
+	}
+	res.ServerCPUSec = cpuEnd - m.start
+	res.ServerRSSBytes = rss
+	if res.Requests > 0 {
+		res.CPUUsPerRequest = res.ServerCPUSec * 1e6 / float64(res.Requests)
+		res.ClientCPUUsPerRequest = (clientEnd - m.clientStart) * 1e6 / float64(res.Requests)
+	}
+	return nil
 }
 
 func (r *runner) progress(done <-chan struct{}, finished chan<- struct{}) {

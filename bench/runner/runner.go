@@ -330,8 +330,37 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	gobench := fs.String("gobench", "", "include the Go micro-benchmark output in this `file` (go test -bench) in the report")
 	redoExtras := fs.Bool("redo-extras", false, "with --from: measure memory, propagation and the WHATSAT mix again, keep the matrix, and save both back to the --from file")
 	from := fs.String("from", "", "do not run: re-render the report from a JSON `file` written by --json")
+	topology := fs.String("topology", "single", "comma-separated: single (one node per engine, the matrix) and five (the herd cell: five processes per engine in the five-node topology, load on every node)")
+	ho := DefaultHerdOptions()
+	fs.Float64Var(&ho.Rate, "herd-rate", ho.Rate, "five-node herd: the fixed open-loop rate (IAMAT/s over the five nodes) at which every engine's propagation is measured")
+	applyHerd := herdFlags(fs, &ho)
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if err := applyHerd(); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	single, five := false, false
+	for _, t := range strings.Split(*topology, ",") {
+		switch t {
+		case "single":
+			single = true
+		case "five":
+			five = true
+		default:
+			fmt.Fprintf(stderr, "bench: unknown topology %q (single, five)\n", t)
+			return 2
+		}
+	}
+	if five && !single && !set["out"] {
+		*out = "-" // the herd cell alone is one section: print it rather than replace BENCHMARKS.md
+	}
+	herdEngines := HerdEngines
+	if set["engines"] {
+		herdEngines = strings.Split(*engines, ",")
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -347,6 +376,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case *quick:
 		o.Quick = true
 		o.Conns, o.Rounds, o.Duration, o.Warmup = []int{1, 100, 1000}, 1, 2*time.Second, 500*time.Millisecond
+	}
+	ho.Rounds = o.Rounds
+	if *tiny {
+		tinyHerd(o, &ho)
+		o.Warmup = 100 * time.Millisecond
 	}
 	o.Workloads = strings.Split(*workloads, ",")
 	for _, w := range o.Workloads {
@@ -375,33 +409,64 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return rerender(o, *from, *out, *redoExtras, stdout, stderr)
 	}
 	ctx := context.Background()
-	samples, err := Run(ctx, o)
-	if err != nil {
-		fmt.Fprintln(stderr, "bench:", err)
-		return 1
-	}
-	var extra ExtraResults
-	if *extras {
-		extra = Extras(ctx, o)
-	}
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(struct {
-			Samples []Sample
-			Extras  ExtraResults
-		}{samples, extra}, "", "  ")
-		_ = os.WriteFile(*jsonOut, b, 0o644)
-	}
-	if err := writeReport(Report(o, samples, extra), *out, stdout); err != nil {
-		fmt.Fprintln(stderr, "bench:", err)
-		return 1
-	}
-	for _, s := range samples {
-		if s.Failed != "" || s.Errors > 0 {
-			fmt.Fprintln(stderr, "bench: some runs failed or saw wrong replies; see the report")
+	var (
+		samples []Sample
+		extra   ExtraResults
+		herd    *HerdResults
+		report  string
+	)
+	if single {
+		samples, err = Run(ctx, o)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}
+		if *extras {
+			extra = Extras(ctx, o)
+		}
+		report = Report(o, samples, extra)
+	}
+	if five {
+		res, section, err := runHerdCell(o, ho, herdEngines, "", *out)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		herd, report = &res, report+section
+	}
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(savedRun{samples, extra, herd}, "", "  ")
+		_ = os.WriteFile(*jsonOut, b, 0o644)
+	}
+	write := writeReport
+	if !single {
+		write = writeSection
+	}
+	if err := write(report, *out, stdout); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	failed := false
+	for _, s := range samples {
+		failed = failed || s.Failed != "" || s.Errors > 0
+	}
+	if herd != nil {
+		for _, c := range herd.Cells {
+			failed = failed || c.Failed != ""
+		}
+	}
+	if failed {
+		fmt.Fprintln(stderr, "bench: some runs failed or saw wrong replies; see the report")
+		return 1
 	}
 	return 0
+}
+
+// savedRun is what --json writes and --from reads back.
+type savedRun struct {
+	Samples []Sample
+	Extras  ExtraResults
+	Herd    *HerdResults `json:",omitempty"`
 }
 
 // The generated report's place in BENCHMARKS.md: everything between these
@@ -448,10 +513,7 @@ func rerender(o *Options, from, out string, redoExtras bool, stdout, stderr io.W
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
-	var saved struct {
-		Samples []Sample
-		Extras  ExtraResults
-	}
+	var saved savedRun
 	if err := json.Unmarshal(b, &saved); err != nil {
 		fmt.Fprintf(stderr, "bench: %s: %v\n", from, err)
 		return 1
@@ -478,7 +540,18 @@ func rerender(o *Options, from, out string, redoExtras bool, stdout, stderr io.W
 	if redoExtras {
 		o.Command += " --redo-extras (memory, propagation and the WHATSAT mix measured again)"
 	}
-	if err := writeReport(Report(o, saved.Samples, saved.Extras), out, stdout); err != nil {
+	report := ""
+	if len(saved.Samples) > 0 {
+		report = Report(o, saved.Samples, saved.Extras)
+	}
+	if saved.Herd != nil {
+		report += renderHerd(*saved.Herd, "", out, stderr)
+	}
+	write := writeReport
+	if len(saved.Samples) == 0 {
+		write = writeSection
+	}
+	if err := write(report, out, stdout); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}

@@ -1,6 +1,7 @@
 // Command herd-bench is Herd's benchmark binary, as redis-benchmark sits
 // beside redis-server: the load generator (load), the benchmark matrix that
-// writes BENCHMARKS.md (bench), a line-echo server that is the
+// writes BENCHMARKS.md (bench, with --topology five the herd cell), a
+// five-node herd's propagation under load (propagation), a line-echo server that is the
 // benchmarks' ceiling (echo-server, on gnet or a goroutine per
 // connection), and the node commands (up, serve) with
 // a second I/O model, the goroutine-per-connection baseline
@@ -27,6 +28,8 @@ const usage = `herd-bench: load and benchmark tools for Herd
 Usage:
   herd-bench load [flags]          the load generator (checks every reply)
   herd-bench bench [flags]         run the benchmark matrix, write BENCHMARKS.md
+                                   (--topology five: the herd cell, five-node herds side by side)
+  herd-bench propagation [flags]   a five-node herd's propagation (Alford to Ball) under load
   herd-bench echo-server [flags]   a line-echo server (gnet, or --engine goroutine): the ceiling
   herd-bench up [flags]            herd up, with --engine gnet|goroutine
   herd-bench serve NAME [flags]    herd serve, with --engine gnet|goroutine
@@ -61,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return load.Main(args[1:], stdout, stderr)
 	case "bench":
 		return runner.Main(args[1:], stdout, stderr)
+	case "propagation":
+		return runner.PropagationMain(args[1:], stdout, stderr)
 	case "echo-server":
 		err = cmdEchoServer(args[1:], stdout, stderr)
 	case "up":

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,13 +23,13 @@ func goList(t *testing.T, args ...string) []string {
 
 // TestImportRules keeps the layout of docs/ARCHITECTURE.md ("Which way
 // imports point"): the node binary links nothing from bench, no plotting
-// and no JSON library but the standard one (go-json alone would add 3 MiB
-// to it), the domain package no HTTP or JSON client and no data, and only
-// engine and bench/echo import gnet.
+// and of the two JSON libraries only go-json (sonic was never faster on the
+// node's paths), the domain package no HTTP or JSON client and no data, and
+// only engine and bench/echo import gnet.
 func TestImportRules(t *testing.T) {
 	for _, dep := range goList(t, "-deps", "./cmd/herd") {
 		if strings.Contains(dep, "/herd/bench") || strings.HasPrefix(dep, "gonum.org/") ||
-			strings.Contains(dep, "goccy/go-json") || strings.Contains(dep, "bytedance/sonic") {
+			strings.Contains(dep, "bytedance/sonic") {
 			t.Errorf("cmd/herd links %s", dep)
 		}
 	}
@@ -114,5 +116,37 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s (layer %d) imports %s (layer %d): imports point down the layers", pkg, from, imp, to)
 			}
 		}
+	}
+}
+
+// binaryBudget is the most an unstripped `go build ./cmd/herd` may weigh.
+const binaryBudget = 26 << 20
+
+// TestBinaryBudget builds the node binary as `go build ./cmd/herd` does and
+// keeps it within binaryBudget, and checks that it links go-json.
+func TestBinaryBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the node binary")
+	}
+	bin := filepath.Join(t.TempDir(), "herd")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/herd")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cmd/herd: %d bytes (%.1f MiB)", fi.Size(), float64(fi.Size())/(1<<20))
+	if fi.Size() > binaryBudget {
+		t.Errorf("cmd/herd is %.1f MiB, over the %d MiB budget", float64(fi.Size())/(1<<20), binaryBudget>>20)
+	}
+	out, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "github.com/goccy/go-json") {
+		t.Errorf("go version -m lists no go-json:\n%s", out)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/node"
+	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/places/provider"
 	"github.com/herdnet/herd/snapshot"
 )
@@ -151,7 +152,6 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 	defer stopHUP()
 	f.hup = hup
 	fdOld, fdNew := raiseFDLimit()
-	level, _ := parseLevel(f.logLevel)
 	if f.logDir != "-" {
 		if err := os.MkdirAll(f.logDir, 0o755); err != nil {
 			return fmt.Errorf("log directory: %w", err)
@@ -163,7 +163,52 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 	}
 	var logs nodeLogs
 	defer logs.close()
-	setup := func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
+	setup := f.setup(cfg, backend, &logs, stderr)
+	if f.debugAddr != "" {
+		stop, err := serveDebug(f.debugAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	h, err := node.StartHerd(cfg, names, node.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true, DataDir: f.nodeDataDir})
+	if err != nil {
+		return err
+	}
+	f.printStarted(stdout, h, backend.Name())
+	if fdNew != fdOld {
+		fmt.Fprintf(stdout, "herd: open-file limit raised from %d to %d\n", fdOld, fdNew)
+	} else {
+		fmt.Fprintf(stdout, "herd: open-file limit %d\n", fdNew)
+	}
+	f.printNodes(stdout, cfg, h)
+
+	got, failed := waitReloading(f, h, &logs, sig, stdout, stderr)
+	if failed != nil {
+		// A reactor gave up (it logged why): exit non-zero, so that a
+		// supervisor restarts the node, rather than idle without a listener.
+		fmt.Fprintf(stdout, "herd: %v; shutting down\n", failed)
+	} else {
+		fmt.Fprintf(stdout, "herd: %s received, shutting down\n", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.Config().Limits.ShutdownTimeout)
+	defer cancel()
+	err = h.Stop(ctx)
+	if failed != nil {
+		return failed
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// setup returns the node.Setup of the flags: each node logs JSON to
+// stderr, or to its own rotated file in --log-dir, and answers WHATSAT
+// from backend. It adds every node's logger and file to logs.
+func (f *nodeFlags) setup(cfg *config.Config, backend places.Provider, logs *nodeLogs, stderr io.Writer) node.Setup {
+	level, _ := parseLevel(f.logLevel)
+	return func(nc config.Node) (herd.NodeOptions, *slog.Logger, error) {
 		var w io.Writer = stderr
 		if f.logDir != "-" {
 			// Rotated at a size limit, so that logs never fill the disk.
@@ -183,45 +228,39 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 		opts := herd.NodeOptions{Name: nc.Name, Places: backend, PlacesTimeout: cfg.Places.Timeout, MaxInFlight: cfg.Places.MaxInFlight}
 		return opts, logger, nil
 	}
-	if f.debugAddr != "" {
-		stop, err := serveDebug(f.debugAddr)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	h, err := node.StartHerd(cfg, names, node.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true, DataDir: f.nodeDataDir})
-	if err != nil {
-		return err
-	}
+}
+
+// printStarted says how many nodes run, with which engine and backend, and
+// where they log.
+func (f *nodeFlags) printStarted(stdout io.Writer, h *node.Herd, backend string) {
 	logWhere := "stderr"
 	if f.logDir != "-" {
 		logWhere = f.logDir + "/NAME.log"
 	}
-	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Nodes), f.engine, backend.Name(), logWhere)
-	if fdNew != fdOld {
-		fmt.Fprintf(stdout, "herd: open-file limit raised from %d to %d\n", fdOld, fdNew)
-	} else {
-		fmt.Fprintf(stdout, "herd: open-file limit %d\n", fdNew)
-	}
-	for _, m := range h.Nodes {
+	fmt.Fprintf(stdout, "herd: %d node(s) up (%s engine), places backend %s, logs in %s\n", len(h.Nodes), f.engine, backend, logWhere)
+}
+
+// printNodes says where each node listens, what it restored, and how to
+// try it.
+func (f *nodeFlags) printNodes(stdout io.Writer, cfg *config.Config, h *node.Herd) {
+	for _, n := range h.Nodes {
 		var nbs []string
-		for _, nc := range cfg.Neighbors(m.Node.Name()) {
+		for _, nc := range cfg.Neighbors(n.Name()) {
 			nbs = append(nbs, nc.Name)
 		}
-		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", m.Node.Name(), m.Addr(), JoinNames(nbs))
+		fmt.Fprintf(stdout, "  %-10s %-21s neighbours: %s\n", n.Name(), n.Addr(), JoinNames(nbs))
 	}
-	for _, m := range h.Nodes {
-		if a := m.AdminAddr(); a != "" {
-			fmt.Fprintf(stdout, "  %-10s page http://%s/  (metrics /metrics, health /livez /readyz, /status)\n", m.Node.Name(), a)
+	for _, n := range h.Nodes {
+		if a := n.AdminAddr(); a != "" {
+			fmt.Fprintf(stdout, "  %-10s page http://%s/  (metrics /metrics, health /livez /readyz, /status)\n", n.Name(), a)
 		}
 	}
 	if f.dataDir != "" {
 		where := filepath.Join(f.nodeDataDir("NAME"), snapshot.FileName)
 		var restored []string
-		for _, m := range h.Nodes {
-			s := fmt.Sprintf("%s %d", m.Node.Name(), m.Restored.Info.Count)
-			if m.Restored.Rejected != nil {
+		for _, n := range h.Nodes {
+			s := fmt.Sprintf("%s %d", n.Name(), n.Restored.Info.Count)
+			if n.Restored.Rejected != nil {
 				s += " (snapshot rejected, moved aside; see the log)"
 			}
 			restored = append(restored, s)
@@ -233,25 +272,6 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 	}
 	host, port, _ := strings.Cut(h.Nodes[0].Addr(), ":")
 	fmt.Fprintf(stdout, "Try: telnet %s %s   (Ctrl-C stops)\n", host, port)
-
-	got, failed := waitReloading(f, h, &logs, sig, stdout, stderr)
-	if failed != nil {
-		// A reactor gave up (it logged why): exit non-zero, so that a
-		// supervisor restarts the node, rather than idle without a listener.
-		fmt.Fprintf(stdout, "herd: %v; shutting down\n", failed)
-	} else {
-		fmt.Fprintf(stdout, "herd: %s received, shutting down\n", got)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
-	defer cancel()
-	err = h.Stop(ctx)
-	if failed != nil {
-		return failed
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
 }
 
 // Up is "PROG up": every node of the topology in this process.

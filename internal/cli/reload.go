@@ -68,12 +68,13 @@ func waitReloading(f *nodeFlags, h *node.Herd, logs *nodeLogs, sig <-chan os.Sig
 		fmt.Fprintf(stderr, "herd: SIGHUP: %s\n", reason)
 		logs.each(slog.LevelError, "config reload refused", "config", f.config, "reason", reason)
 	}
+	failed := h.Failed()
 	for {
 		select {
 		case got := <-sig:
 			return got, nil
-		case failed := <-h.Failed():
-			return nil, failed
+		case err := <-failed:
+			return nil, err
 		case <-f.hup:
 			if err := logs.reopen(); err != nil {
 				fmt.Fprintf(stderr, "herd: SIGHUP: reopening the logs: %v\n", err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"strconv"
 
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
 
 	"github.com/herdnet/herd/places"
@@ -107,9 +107,15 @@ func (g *PlacesAPI) Nearby(ctx context.Context, q places.Query, dst []byte) ([]b
 	if err != nil {
 		return dst, &places.Error{Status: places.StatusUnknownError, Message: newAPI + ": bad response encoding"}
 	}
+	return g.appendAnswer(dst, resp.StatusCode(), body, limit)
+}
+
+// appendAnswer decodes Google's answer (HTTP status code, body) with
+// go-json and appends the legacy body of at most limit places to dst, or
+// returns a *places.Error for an error answer or a body it cannot decode.
+func (g *PlacesAPI) appendAnswer(dst []byte, code int, body []byte, limit int) ([]byte, error) {
 	var r newResponse
 	decErr := json.Unmarshal(body, &r)
-	code := resp.StatusCode()
 	if r.Error != nil || code != fasthttp.StatusOK {
 		return dst, g.apiError(code, &r)
 	}

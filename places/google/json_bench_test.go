@@ -12,7 +12,7 @@ import (
 )
 
 // The JSON comparison behind the choice of decoder for the Places paths:
-// encoding/json (what googlenew.go uses), goccy/go-json and
+// encoding/json, goccy/go-json (what googlenew.go uses) and
 // bytedance/sonic (JIT on amd64; elsewhere, or on a Go it does not know, it
 // falls back to encoding/json). Run it with
 //

@@ -1,5 +1,0 @@
-//go:build race
-
-package geonames
-
-const raceEnabled = true
