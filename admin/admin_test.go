@@ -132,6 +132,8 @@ func TestMetricsArePerNode(t *testing.T) {
 		`herd_clients`:                                1,
 		`herd_connections_refused_total`:              0,
 		`herd_peer_reconnects_total{peer="Hamilton"}`: 0,
+		`herd_peer_pending{peer="Hamilton"}`:          0,
+		`herd_peer_lag_seconds{peer="Welsh"}`:         0,
 		`herd_places_request_duration_seconds_count`:  0,
 	} {
 		if got := sample(body, series); got != want {

@@ -18,6 +18,14 @@ type Flooder interface {
 	Flood(line []byte, from string)
 }
 
+// Holder is what a Flooder may also implement to learn that the neighbour
+// named from sent the very line the node holds: that neighbour has it, so
+// an update of that client waiting to be sent to it need not go. Called
+// like Flood (non-blocking, line valid only during the call).
+type Holder interface {
+	Holds(line []byte, from string)
+}
+
 // Node is one herd member's command logic: it answers IAMAT, applies AT
 // updates, and decides what to flood. It holds no sockets. Its methods are
 // safe for concurrent use; the ones documented as non-blocking may be called
@@ -26,6 +34,7 @@ type Node struct {
 	name  string
 	cache *Cache
 	flood Flooder
+	holds Holder // flood's, if it implements it
 	now   func() codec.Stamp
 
 	places        places.Provider
@@ -103,6 +112,7 @@ func NewNode(opts NodeOptions) *Node {
 		n.digest.replace(id, 0, false, LineHash(line))
 		return true
 	})
+	n.holds, _ = n.flood.(Holder)
 	if n.flood == nil {
 		n.flood = noFlood{}
 	}
@@ -178,6 +188,9 @@ func (n *Node) offer(dst []byte, p int, cmd *codec.Command, from string) []byte 
 		n.digest.replace(cmd.ClientID, old, replaced, LineHash(dst[p:q]))
 		n.flood.Flood(dst[p:q], from)
 	} else {
+		if from != "" && n.holds != nil && string(dst[p:q]) == string(dst[q:]) {
+			n.holds.Holds(dst[q:], from) // the neighbour has what we hold
+		}
 		dst = append(dst[:p], dst[q:]...) // the held line, appended after ours
 	}
 	return append(dst, '\n')

@@ -554,3 +554,29 @@ func TestDigestExactUnderConcurrentStores(t *testing.T) {
 		t.Fatalf("digest (%d, %x), walk (%d, %x), want %d clients", c, s, wc, ws, clients)
 	}
 }
+
+// holdFlooder records Holds calls.
+type holdFlooder struct {
+	countFlooder
+	held []string
+}
+
+func (f *holdFlooder) Holds(line []byte, from string) {
+	f.held = append(f.held, from+": "+string(line))
+}
+
+// TestHoldsReportsTheSameLine: a neighbour that sends the very line the
+// node holds is reported (it needs no copy back); an older line, or one
+// from a client, is not.
+func TestHoldsReportsTheSameLine(t *testing.T) {
+	f := &holdFlooder{}
+	n := herd.NewNode(herd.NodeOptions{Name: "Alford", Flooder: f})
+	const line = "AT Ball +0.1 c +5.0+5.0 12"
+	n.Update(nil, parse(t, line), "Ball")
+	n.Update(nil, parse(t, line), "Hamilton")
+	n.Update(nil, parse(t, "AT Ball +0.1 c +5.0+5.0 11"), "Welsh")
+	n.Update(nil, parse(t, line), "")
+	if len(f.held) != 1 || f.held[0] != "Hamilton: "+line {
+		t.Errorf("Holds calls %q, want Hamilton's only", f.held)
+	}
+}

@@ -35,7 +35,7 @@ func StartHerd(cfg *config.Config, names []string, o Options) (*Herd, error) {
 		h.Nodes = append(h.Nodes, n)
 	}
 	for _, n := range h.Nodes {
-		n.Links.Connect(n.Node, neighbors(cfg, n.Name(), h.local))
+		n.Links.Start(n.Node, neighbors(cfg, n.Name(), h.local))
 	}
 	return h, nil
 }

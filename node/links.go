@@ -26,14 +26,11 @@ func neighbors(cfg *config.Config, name string, local map[string]string) []peer.
 	return nbs
 }
 
-// peerConfig is the peer-link configuration of node nc: its neighbours,
-// the herd secret, and its TLS identity (a "{name}" in the file names of
+// peerConfig is the peer-link configuration of node nc: the herd secret
+// and its TLS identity (a "{name}" in the file names of
 // security.tls is replaced by the node's name).
 func peerConfig(cfg *config.Config, nc config.Node, logger *slog.Logger) (peer.Config, error) {
 	pc := peer.Config{Name: nc.Name, Peers: cfg.Peers, Secret: []byte(cfg.Security.Secret), Logger: logger}
-	for _, nb := range cfg.Neighbors(nc.Name) {
-		pc.Neighbors = append(pc.Neighbors, nb.Name)
-	}
 	if t := cfg.Security.TLS; t.Enabled() {
 		expand := func(s string) string { return strings.ReplaceAll(s, "{name}", nc.Name) }
 		id, err := peer.LoadTLS(expand(t.Cert), expand(t.Key), expand(t.CA))

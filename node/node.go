@@ -143,7 +143,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	local := map[string]string{cfg.Name: peerAddr}
-	n.Links.Connect(n.Node, neighbors(cfg.Herd, cfg.Name, local))
+	n.Links.Start(n.Node, neighbors(cfg.Herd, cfg.Name, local))
 	return n, nil
 }
 

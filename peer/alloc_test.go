@@ -34,10 +34,10 @@ func TestFloodAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("%.2f allocations per Flood, want 0", n)
 	}
-	if n, _, coalesced := a.q.stats(); n == 0 || coalesced == 0 {
+	if n, _, coalesced, _ := a.q.stats(); n == 0 || coalesced == 0 {
 		t.Errorf("B's set: %d waiting, %d coalesced: the test did not cover both cases", n, coalesced)
 	}
-	if n, _, _ := b.q.stats(); n != len(lines) {
+	if n, _, _, _ := b.q.stats(); n != len(lines) {
 		t.Errorf("C's set holds %d clients, want %d (from C: not added)", n, len(lines))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/herdnet/herd/codec"
 )
@@ -51,58 +52,6 @@ func mac(secret []byte, role, dialer, acceptor, nD, nA string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// maxLine bounds a line between nodes: an AT line of the longest client
-// line limits.max_line allows (1 MiB) with room for the fields AT adds.
-const maxLine = 1<<20 + 4<<10
-
-// readLine reads one line without its "\n" (and "\r"); the slice is valid
-// until the next read. A line longer than the reader's buffer is gathered
-// into a new slice, up to maxLine.
-func readLine(r *bufio.Reader) ([]byte, error) { return readLineMax(r, maxLine) }
-
-// readShortLine reads a line of the handshake, which must fit the reader's
-// buffer: a peer that has not proved itself gets no bigger allocation.
-func readShortLine(r *bufio.Reader) ([]byte, error) { return readLineMax(r, 0) }
-
-var errLineTooLong = errors.New("peer: line too long")
-
-func readLineMax(r *bufio.Reader, limit int) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull && limit > 0 {
-		long := append([]byte(nil), line...)
-		for err == bufio.ErrBufferFull && len(long) <= limit+2 {
-			line, err = r.ReadSlice('\n')
-			long = append(long, line...)
-		}
-		line = long
-	}
-	if err != nil {
-		if err == bufio.ErrBufferFull {
-			err = errLineTooLong
-		}
-		return nil, err
-	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	if limit > 0 && len(line) > limit {
-		return nil, errLineTooLong
-	}
-	return line, nil
-}
-
-func writeLine(w *bufio.Writer, fields ...string) error {
-	for i, f := range fields {
-		if i > 0 {
-			_ = w.WriteByte(' ')
-		}
-		_, _ = w.WriteString(f)
-	}
-	_ = w.WriteByte('\n')
-	return w.Flush()
-}
-
 func refuse(w *bufio.Writer, line []byte) {
 	_ = writeLine(w, "? "+string(line))
 }
@@ -121,7 +70,8 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 		if bytes.HasPrefix(line, []byte("? ")) {
 			return fmt.Errorf("%w: %q", ErrRefused, line)
 		}
-		if f := bytes.Fields(line); len(f) != 2 || string(f[0]) != "PEER" || string(f[1]) != want {
+		var f [maxFields][]byte
+		if n := fields(line, &f); n != 2 || string(f[0]) != "PEER" || string(f[1]) != want {
 			return fmt.Errorf("%w: want %q, got %q", ErrHandshake, "PEER "+want, line)
 		}
 		return nil
@@ -137,8 +87,8 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 	if bytes.HasPrefix(line, []byte("? ")) {
 		return fmt.Errorf("%w: %q", ErrRefused, line)
 	}
-	f := bytes.Fields(line)
-	if len(f) != 4 || string(f[0]) != "PEER" || string(f[1]) != want || len(f[2]) != codec.NonceLen {
+	var f [maxFields][]byte
+	if n := fields(line, &f); n != 4 || string(f[0]) != "PEER" || string(f[1]) != want || len(f[2]) != codec.NonceLen {
 		return fmt.Errorf("%w: want %q, got %q", ErrHandshake, "PEER "+want+" nonce mac", line)
 	}
 	nA := string(f[2])
@@ -206,19 +156,22 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 	if bytes.HasPrefix(line, []byte("? ")) {
 		return name, fmt.Errorf("%w: the neighbour refused this node's proof", ErrAuth)
 	}
-	f := bytes.Fields(line)
-	if len(f) != 2 || string(f[0]) != "AUTH" || !hmac.Equal(f[1], []byte(mac(secret, "dial", name, self, nD, nA))) {
+	var f [maxFields][]byte
+	if n := fields(line, &f); n != 2 || string(f[0]) != "AUTH" || !hmac.Equal(f[1], []byte(mac(secret, "dial", name, self, nD, nA))) {
 		refuse(w, line)
 		return name, ErrAuth
 	}
 	return name, writeLine(w, "AUTH", "ok")
 }
 
-// deadlineWriter bounds every write so a neighbour that stops reading
-// breaks the link instead of stalling it forever.
-type deadlineWriter struct{ c net.Conn }
+// deadlineWriter bounds every write by peers.timeout, so a neighbour that
+// stops reading breaks the link instead of stalling it forever.
+type deadlineWriter struct {
+	c       net.Conn
+	timeout time.Duration // peers.timeout
+}
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.c.SetWriteDeadline(timeNow().Add(writeTimeout))
+	_ = d.c.SetWriteDeadline(timeNow().Add(d.timeout))
 	return d.c.Write(p)
 }

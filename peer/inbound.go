@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -33,7 +32,7 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 		src = io.MultiReader(bytes.NewReader(head), lr)
 	}
 	r := bufio.NewReaderSize(src, 64<<10)
-	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
+	w := bufio.NewWriterSize(&deadlineWriter{conn, ls.p.Timeout}, 64<<10)
 	remote := conn.RemoteAddr().String()
 	_ = conn.SetReadDeadline(timeNow().Add(ls.p.DialTimeout))
 	name, err := ls.acceptHandshake(r, w, certNames(conn))
@@ -79,7 +78,7 @@ func (ls *Links) serveInbound(conn net.Conn, head []byte) {
 			if refused > 0 {
 				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "updates refused: origin is no node of the herd", Peer: name, Total: refused})
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
+			if silent(err) {
 				ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "neighbour link closed: the neighbour was silent for peers.timeout", Peer: name})
 				return
 			}
@@ -146,8 +145,8 @@ func quiet(err error) error {
 
 // answerSync answers "SYNC bits count root" with this node's DIGEST.
 func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
-	f := bytes.Fields(line)
-	if len(f) != 4 {
+	var f [maxFields][]byte
+	if fields(line, &f) != 4 {
 		return 0, errBadSync
 	}
 	b, err1 := strconv.Atoi(string(f[1]))
@@ -170,8 +169,8 @@ func (ls *Links) answerSync(w *bufio.Writer, line []byte) (uint, error) {
 // answerWant answers "WANT n" and its bucket numbers with HAVE and the
 // hashes of this node's entries in those buckets.
 func (ls *Links) answerWant(r *bufio.Reader, w *bufio.Writer, line []byte, b uint) error {
-	f := bytes.Fields(line)
-	if len(f) != 2 {
+	var f [maxFields][]byte
+	if fields(line, &f) != 2 {
 		return errBadSync
 	}
 	payload, err := readBlob(r, f[1], 4<<maxBucketBits, 4)

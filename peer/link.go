@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -23,8 +22,6 @@ const (
 	// resets: a neighbour that accepts and drops at once is not redialled
 	// (and synced with) in a tight loop.
 	stableAfter = 5 * time.Second
-	// writeTimeout bounds one write to a neighbour that stopped reading.
-	writeTimeout = 5 * time.Second
 )
 
 var timeNow = time.Now
@@ -162,7 +159,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	}
 	lr := &liveReader{c: conn, timeout: ls.p.Timeout}
 	r := bufio.NewReaderSize(lr, 64<<10)
-	w := bufio.NewWriterSize(&deadlineWriter{conn}, 64<<10)
+	w := bufio.NewWriterSize(&deadlineWriter{conn, ls.p.Timeout}, 64<<10)
 	if err := ls.dialHandshake(r, w, l.name); err != nil {
 		lvl := slog.LevelWarn
 		if errors.Is(err, ErrAuth) || errors.Is(err, ErrRefused) || errors.Is(err, ErrCertName) {
@@ -238,7 +235,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 		}
 	}
 	msg := "link down"
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if silent(err) {
 		msg = "link down: the neighbour was silent for peers.timeout"
 	}
 	ls.log.Send(logq.Event{Level: slog.LevelWarn, Msg: msg, Peer: l.name, Err: err})
@@ -342,16 +339,17 @@ func readSyncAnswers(r *bufio.Reader, msgs chan<- syncMsg, stop <-chan struct{},
 		if err != nil {
 			return err
 		}
-		f := bytes.Fields(line)
+		var f [maxFields][]byte
+		n := fields(line, &f)
 		var m syncMsg
 		switch {
-		case len(f) == 3 && string(f[0]) == "DIGEST":
+		case n == 3 && string(f[0]) == "DIGEST":
 			if m.count, err = strconv.ParseUint(string(f[1]), 10, 64); err != nil {
 				return errBadSync
 			}
 			m.word = "DIGEST"
 			m.payload, err = readBlob(r, f[2], 8<<maxBucketBits, 8)
-		case len(f) == 2 && string(f[0]) == "HAVE":
+		case n == 2 && string(f[0]) == "HAVE":
 			m.word = "HAVE"
 			m.payload, err = readBlob(r, f[1], maxHave, 8)
 		case string(line) == pingLine:
@@ -381,7 +379,7 @@ func (l *link) sendQueued(w *bufio.Writer) error {
 	}
 	l.sendingFirst.Store(first)
 	defer l.sendingFirst.Store(0)
-	left := int64(bytes.Count(ids, []byte{'\n'}))
+	left := int64(bytes.Count(ids, []byte{'\n'})) // removed ids not counted
 	l.sending.Store(left)
 	defer l.sending.Store(0)
 	cache := l.ls.cfg.Cache
@@ -392,8 +390,13 @@ func (l *link) sendQueued(w *bufio.Writer) error {
 			// Touch the memory of the next lookups together.
 			warmed = cache.WarmIDs(ids)
 		}
-		i := bytes.IndexByte(ids, '\n')
-		line, ok := cache.AppendLine(l.scratch[:0], ids[:i])
+		id, rest, removed := nextID(ids)
+		warmed -= len(ids) - len(rest)
+		ids = rest
+		if removed {
+			continue
+		}
+		line, ok := cache.AppendLine(l.scratch[:0], id)
 		l.scratch = line
 		if ok {
 			line = append(line, '\n')
@@ -404,8 +407,6 @@ func (l *link) sendQueued(w *bufio.Writer) error {
 			}
 			sent++
 		}
-		ids = ids[i+1:]
-		warmed -= i + 1
 		if left--; left&255 == 0 {
 			l.sending.Store(left)
 		}

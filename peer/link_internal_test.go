@@ -36,7 +36,8 @@ func handshake(d, a *Links, rec io.Writer) (name string, errD, errA error) {
 }
 
 func testLinks(t testing.TB, name, secret string, nbs ...string) *Links {
-	ls := New(Config{Name: name, Cache: herd.NewCache(), Secret: []byte(secret), Neighbors: nbs})
+	ls := New(Config{Name: name, Cache: herd.NewCache(), Secret: []byte(secret)})
+	ls.allowed.Store(&nbs)
 	t.Cleanup(ls.Close)
 	return ls
 }
@@ -104,7 +105,9 @@ func offer(c *herd.Cache, client string, sec int64) []byte {
 // neighbour reads again it gets each client's newest line, once.
 func TestStalledNeighbour(t *testing.T) {
 	cache := herd.NewCache()
-	ls := New(Config{Name: "A", Cache: cache})
+	// A timeout long enough that the stall outlasts the flooding, even
+	// under the race detector.
+	ls := New(Config{Name: "A", Cache: cache, Peers: Settings{Timeout: time.Minute}})
 	l := newLink(ls, Neighbor{Name: "B"})
 	ls.list.Store(&[]*link{l})
 	mine, theirs := net.Pipe()
@@ -124,9 +127,9 @@ func TestStalledNeighbour(t *testing.T) {
 	for !l.up.Load() {
 		time.Sleep(time.Millisecond)
 	}
-	// The link now blocks writing its SYNC: nobody reads. 10 clients get
+	// The link now blocks writing its SYNC: nobody reads. 100 clients get
 	// 1,000 updates each meanwhile.
-	const clients, updates = 10, 1000
+	const clients, updates = 100, 1000 // 100,000 updates: more than the old queue held
 	for k := range updates {
 		for i := range clients {
 			ls.Flood(offer(cache, "c"+strconv.Itoa(i), int64(k+1)), "")
@@ -154,8 +157,8 @@ func TestStalledNeighbour(t *testing.T) {
 		got[string(line)]++
 	}
 	for i := range clients {
-		if want := string(entryLine("c"+strconv.Itoa(i), updates)); got[want] != 1 {
-			t.Errorf("c%d: newest line sent %d times, want once; sent %q", i, got[want], lines)
+		if n := got[string(entryLine("c"+strconv.Itoa(i), updates))]; n != 1 {
+			t.Errorf("c%d: newest line sent %d times, want once; sent %q", i, n, lines)
 		}
 	}
 	waitFor(t, "the link's pending set to empty", func() bool { st := ls.Stats()[0]; return st.Pending == 0 && st.Lag == 0 })
@@ -320,7 +323,7 @@ func TestDigestSync(t *testing.T) {
 }
 
 // withNode gives ls a node over its cache, whose running digest the
-// links use, as Connect does.
+// links use, as Start does.
 func withNode(ls *Links) *Links {
 	ls.node = herd.NewNode(herd.NodeOptions{Name: ls.cfg.Name, Cache: ls.cfg.Cache})
 	return ls
@@ -393,9 +396,9 @@ func TestFlappingNeighbourBacksOff(t *testing.T) {
 			c.Close()
 		}
 	}()
-	ls := New(Config{Name: "A", Cache: herd.NewCache(), Neighbors: []string{"B"},
+	ls := New(Config{Name: "A", Cache: herd.NewCache(),
 		Peers: Settings{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
-	ls.Connect(nil, []Neighbor{{Name: "B", Address: ln.Addr().String()}})
+	ls.Start(nil, []Neighbor{{Name: "B", Address: ln.Addr().String()}})
 	time.Sleep(1500 * time.Millisecond)
 	ls.Close()
 	// 10, 20, 40, 80, 160, then 200 ms waits (jittered down to half): about

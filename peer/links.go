@@ -23,9 +23,6 @@ type Config struct {
 	Cache *herd.Cache
 	// Peers tunes the links; unset fields take their defaults.
 	Peers Settings
-	// Neighbors are the nodes that may link with this one. Inbound links
-	// from any other name are refused.
-	Neighbors []string
 	// Secret is the herd secret: every link proves it knows it with an HMAC
 	// challenge-response over fresh nonces. Empty: the open "PEER name"
 	// handshake.
@@ -59,7 +56,7 @@ type Links struct {
 	cfg  Config
 	p    Settings
 	log  *logq.Queue
-	node *herd.Node   // set by Connect, before ready is closed
+	node *herd.Node   // set by Start, before ready is closed
 	seed maphash.Seed // hashes client ids for the links' pending sets
 
 	ctx    context.Context
@@ -68,10 +65,10 @@ type Links struct {
 	// connection still flushing is closed.
 	abort    context.Context
 	abortNow context.CancelFunc
-	ready    chan struct{} // closed by Connect: inbound links wait for it
+	ready    chan struct{} // closed by Start: inbound links wait for it
 	list     atomic.Pointer[[]*link]
-	// allowed replaces cfg.Neighbors once a reload changed the neighbours:
-	// the names inbound links may have.
+	// allowed are the names inbound links may have: the neighbours given
+	// to Start, or to the last Update.
 	allowed atomic.Pointer[[]string]
 	reload  sync.Mutex // serialises Update (reload.go) with Close
 
@@ -115,7 +112,7 @@ func (ls *Links) goFunc(f func()) bool {
 
 // Listen serves the peer port on addr (port 0 picks one) and returns the
 // address it listens on. With TLS configured, every connection is mutual
-// TLS. Call it before Connect; connections wait for Connect.
+// TLS. Call it before Start; connections wait for Start.
 func (ls *Links) Listen(addr string) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -203,14 +200,18 @@ func (ls *Links) untrack(c net.Conn) {
 	c.Close()
 }
 
-// Connect starts one outbound link per neighbour and lets inbound links in;
-// node applies the updates neighbours send. Call it once.
-func (ls *Links) Connect(node *herd.Node, neighbors []Neighbor) {
+// Start starts one outbound link per neighbour and lets inbound links in
+// from those neighbours only; node applies the updates they send. Call it
+// once.
+func (ls *Links) Start(node *herd.Node, neighbors []Neighbor) {
 	ls.node = node
 	links := make([]*link, len(neighbors))
+	names := make([]string, len(neighbors))
 	for i, nb := range neighbors {
 		links[i] = newLink(ls, nb)
+		names[i] = nb.Name
 	}
+	ls.allowed.Store(&names)
 	ls.list.Store(&links)
 	close(ls.ready)
 	for _, l := range links {
@@ -235,10 +236,8 @@ func (ls *Links) link(name string) *link {
 }
 
 func (ls *Links) isNeighbor(name string) bool {
-	if p := ls.allowed.Load(); p != nil {
-		return slices.Contains(*p, name)
-	}
-	return slices.Contains(ls.cfg.Neighbors, name)
+	p := ls.allowed.Load()
+	return p != nil && slices.Contains(*p, name)
 }
 
 // Flood implements herd.Flooder: it adds the line's client to the pending
@@ -260,6 +259,20 @@ func (ls *Links) Flood(line []byte, from string) {
 			}
 			l.enqueue(id, h, now)
 		}
+	}
+}
+
+// Holds implements herd.Holder: the neighbour from sent the line this node
+// holds, so the client need not be sent back to it. Non-blocking; safe on
+// any goroutine.
+func (ls *Links) Holds(line []byte, from string) {
+	l := ls.link(from)
+	if l == nil {
+		return
+	}
+	e := herd.Entry{Line: line}
+	if id := e.ClientID(); len(id) > 0 {
+		l.q.remove(id, maphash.Bytes(ls.seed, id))
 	}
 }
 
@@ -289,11 +302,12 @@ func (ls *Links) Shutdown(ctx context.Context) error {
 	}
 	ls.mu.Unlock()
 	ls.cancel()
-	defer context.AfterFunc(ctx, ls.abortNow)()
+	stop := context.AfterFunc(ctx, ls.abortNow)
 	ls.wg.Wait()
+	cut := !stop() // ctx ended first: abortNow ran
 	ls.abortNow()
 	ls.log.Close()
-	if ls.abort.Err() != nil && ctx.Err() != nil {
+	if cut {
 		return ctx.Err()
 	}
 	return nil

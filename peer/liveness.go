@@ -1,7 +1,9 @@
 package peer
 
 import (
+	"errors"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -38,6 +40,14 @@ func (r *liveReader) Read(p []byte) (int, error) {
 		_ = r.c.SetReadDeadline(timeNow().Add(r.timeout))
 	}
 	return r.c.Read(p)
+}
+
+// silent reports whether err is a read that timed out: the neighbour said
+// nothing for peers.timeout. (A write that timed out is a neighbour that
+// stopped reading.)
+func silent(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, os.ErrDeadlineExceeded) && errors.As(err, &op) && op.Op == "read"
 }
 
 // keepAlive is the TCP keepalive of a peer socket: probes after heartbeat

@@ -3,6 +3,7 @@ package peer
 import (
 	"bytes"
 	"hash/maphash"
+	"math/bits"
 	"sync"
 )
 
@@ -15,24 +16,28 @@ import (
 // clients, never by the update rate, and nothing is ever dropped: a
 // neighbour slower than the update rate gets fewer, newer lines.
 //
-// The ids are kept in arrival order in one byte buffer (each followed by
-// "\n"); an open-addressing table of offsets into it answers "already
-// waiting?". A table word is gen<<32 | offset+1, and a word of an older
-// generation is empty, so handing the waiting ids to the link (take) starts
+// The ids are kept in arrival order in one byte buffer, each followed by
+// "\n", or by 0 once removed (the neighbour turned out to hold the line);
+// an open-addressing table of offsets into it answers "already
+// waiting?". A table word is gen<<48 | tag<<32 | offset+1 (tag: 16 bits
+// of the id's hash, so a probe reads the id only when they match), and a
+// word of an older generation is empty, so handing the waiting ids to the link (take) starts
 // a new generation instead of clearing the table. push may be called on any
 // goroutine and allocates nothing once the buffers have grown; take and
 // clear only by the link's.
 type pending struct {
 	mu    sync.Mutex
 	ids   []byte
-	n     int      // ids waiting
-	table []uint64 // len a power of two, at most half full
-	gen   uint32
+	n     int           // ids waiting
+	used  int           // table words of this generation: ids waiting or removed
+	table []uint64      // len a power of two, at most half full
+	gen   uint64        // 1..1<<16-1
 	first int64         // unix nanoseconds when the oldest waiting id was queued
 	seed  maphash.Seed  // the links' (Flood hashes an id once for all of them)
 	ready chan struct{} // a token when ids are waiting
 
 	coalesced uint64 // pushes of an id already waiting
+	removed   uint64 // ids removed because the neighbour held the line
 }
 
 // newPending returns an empty set whose ids hash with seed.
@@ -46,14 +51,15 @@ func newPending(seed maphash.Seed) *pending {
 // Non-blocking.
 func (q *pending) push(id []byte, h uint64, now int64) bool {
 	q.mu.Lock()
-	if 2*(q.n+1) > len(q.table) {
+	if 2*(q.used+1) > len(q.table) {
 		q.grow()
 	}
 	mask := uint64(len(q.table) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		w := q.table[i]
-		if uint32(w>>32) != q.gen {
-			q.table[i] = uint64(q.gen)<<32 | uint64(len(q.ids)+1)
+		if w>>48 != q.gen {
+			q.table[i] = q.gen<<48 | tag(h) | uint64(len(q.ids)+1)
+			q.used++
 			q.ids = append(q.ids, id...)
 			q.ids = append(q.ids, '\n')
 			if q.n++; q.n == 1 {
@@ -61,7 +67,17 @@ func (q *pending) push(id []byte, h uint64, now int64) bool {
 			}
 			break
 		}
+		if w&tagMask != tag(h) {
+			continue
+		}
 		if off := int(uint32(w)) - 1; q.holds(off, id) {
+			if end := off + len(id); q.ids[end] == 0 {
+				q.ids[end] = '\n' // removed, and wanted again
+				if q.n++; q.n == 1 {
+					q.first = now
+				}
+				break
+			}
 			q.coalesced++
 			q.mu.Unlock()
 			return false
@@ -75,24 +91,67 @@ func (q *pending) push(id []byte, h uint64, now int64) bool {
 	return true
 }
 
-// holds reports whether the id at off is id. Under mu.
+const tagMask = 0xffff << 32
+
+// tag is the bits of an id's hash its table word keeps.
+func tag(h uint64) uint64 { return (h >> 48) << 32 }
+
+// holds reports whether the id at off is id (waiting or removed). Under mu.
 func (q *pending) holds(off int, id []byte) bool {
 	end := off + len(id)
-	return end < len(q.ids) && q.ids[end] == '\n' && bytes.Equal(q.ids[off:end], id)
+	return end < len(q.ids) && q.ids[end] <= '\n' && bytes.Equal(q.ids[off:end], id)
+}
+
+// remove takes id, whose hash is h, out of the set if it waits there: the
+// neighbour holds its newest line already. Non-blocking.
+func (q *pending) remove(id []byte, h uint64) {
+	q.mu.Lock()
+	mask := uint64(len(q.table) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		w := q.table[i]
+		if w>>48 != q.gen {
+			break
+		}
+		if w&tagMask != tag(h) {
+			continue
+		}
+		if off := int(uint32(w)) - 1; q.holds(off, id) {
+			if end := off + len(id); q.ids[end] == '\n' {
+				q.ids[end] = 0
+				q.n--
+				q.removed++
+			}
+			break
+		}
+	}
+	q.mu.Unlock()
+}
+
+// nextID splits the first id off ids (as take returns them): the id, and
+// whether it was removed.
+func nextID(ids []byte) (id, rest []byte, removed bool) {
+	for i, c := range ids {
+		if c <= '\n' {
+			return ids[:i], ids[i+1:], c == 0
+		}
+	}
+	return ids, nil, false
 }
 
 // grow doubles the table, keeping the waiting ids. Under mu.
 func (q *pending) grow() {
 	nt := make([]uint64, 2*len(q.table))
 	mask := uint64(len(nt) - 1)
-	for off := 0; off < len(q.ids); {
-		end := off + bytes.IndexByte(q.ids[off:], '\n')
-		i := maphash.Bytes(q.seed, q.ids[off:end]) & mask
+	for off, ids := 0, q.ids; len(ids) > 0; {
+		id, rest, _ := nextID(ids)
+		h := maphash.Bytes(q.seed, id)
+		i := h & mask
 		for nt[i] != 0 {
 			i = (i + 1) & mask
 		}
-		nt[i] = uint64(q.gen)<<32 | uint64(off+1)
-		off = end + 1
+		nt[i] = q.gen<<48 | tag(h) | uint64(off+1)
+		off += len(id) + 1
+		ids = rest
 	}
 	q.table = nt
 }
@@ -104,7 +163,13 @@ func (q *pending) grow() {
 func (q *pending) take(spare []byte) (ids []byte, first int64) {
 	q.mu.Lock()
 	ids, first = q.ids, q.first
-	q.ids, q.n, q.first = spare[:0], 0, 0
+	if len(q.table) > 64 && len(q.table) > 64*q.used {
+		// A burst grew the table far beyond the batches now: give the
+		// memory back, and keep the probes of the pushes that follow in
+		// the CPU caches.
+		q.table = make([]uint64, max(64, 1<<bits.Len(uint(4*q.used))))
+	}
+	q.ids, q.n, q.used, q.first = spare[:0], 0, 0, 0
 	q.next()
 	q.mu.Unlock()
 	return ids, first
@@ -112,7 +177,7 @@ func (q *pending) take(spare []byte) (ids []byte, first int64) {
 
 // next starts a new generation: every table word is empty. Under mu.
 func (q *pending) next() {
-	if q.gen++; q.gen == 0 {
+	if q.gen++; q.gen == 1<<16 {
 		clear(q.table)
 		q.gen = 1
 	}
@@ -121,7 +186,7 @@ func (q *pending) next() {
 // clear drops every waiting id.
 func (q *pending) clear() {
 	q.mu.Lock()
-	q.ids, q.n, q.first = q.ids[:0], 0, 0
+	q.ids, q.n, q.used, q.first = q.ids[:0], 0, 0, 0
 	q.next()
 	q.mu.Unlock()
 	select {
@@ -130,10 +195,10 @@ func (q *pending) clear() {
 	}
 }
 
-// stats returns how many ids wait, when the oldest was queued (0: none)
-// and the pushes coalesced so far.
-func (q *pending) stats() (n int, first int64, coalesced uint64) {
+// stats returns how many ids wait, when the oldest was queued (0: none),
+// the pushes coalesced and the ids removed so far.
+func (q *pending) stats() (n int, first int64, coalesced, removed uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n, q.first, q.coalesced
+	return q.n, q.first, q.coalesced, q.removed
 }

@@ -31,7 +31,7 @@ func TestAttackManyClients(t *testing.T) {
 	for _, id := range ids {
 		idBytes += len(id) + 1
 	}
-	n, first, coalesced := q.stats()
+	n, first, coalesced, _ := q.stats()
 	if n != clients || coalesced != 2*clients || first != 1 {
 		t.Fatalf("%d waiting (want %d), %d coalesced (want %d), oldest %d (want 1)", n, clients, coalesced, 2*clients, first)
 	}
@@ -41,15 +41,15 @@ func TestAttackManyClients(t *testing.T) {
 	got, _ := q.take(nil)
 	seen := make(map[string]bool, clients)
 	for len(got) > 0 {
-		i := 0
-		for got[i] != '\n' {
-			i++
+		var id []byte
+		var removed bool
+		if id, got, removed = nextID(got); removed {
+			t.Fatalf("%q handed over as removed", id)
 		}
-		if seen[string(got[:i])] {
-			t.Fatalf("%q handed over twice", got[:i])
+		if seen[string(id)] {
+			t.Fatalf("%q handed over twice", id)
 		}
-		seen[string(got[:i])] = true
-		got = got[i+1:]
+		seen[string(id)] = true
 	}
 	if len(seen) != clients {
 		t.Fatalf("%d clients handed over, want %d", len(seen), clients)
@@ -59,7 +59,7 @@ func TestAttackManyClients(t *testing.T) {
 	for _, id := range ids {
 		q.push(id, maphash.Bytes(seed, id), 1)
 	}
-	if n, _, _ := q.stats(); n != clients || len(q.table) != table {
+	if n, _, _, _ := q.stats(); n != clients || len(q.table) != table {
 		t.Errorf("after a take: %d waiting, table %d words (was %d)", n, len(q.table), table)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // whose neighbour keeps its name and address are left alone, so clients and
 // updates in flight are not disturbed. Inbound links are accepted from the
 // new set of names from now on. Calls are serialised with each other and
-// with Close; any goroutine. It does nothing before Connect or once the
+// with Close; any goroutine. It does nothing before Start or once the
 // links are closed.
 func (ls *Links) Update(neighbors []Neighbor) (added, removed []string) {
 	ls.reload.Lock()

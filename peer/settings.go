@@ -15,10 +15,10 @@ type Settings struct {
 	// and send each other what differs (also done when a link comes up).
 	SyncInterval time.Duration `yaml:"sync_interval"`
 	// Heartbeat is the longest a link stays silent: each side writes a
-	// heartbeat line when it wrote nothing else for this long.
+	// PING when it wrote nothing else for this long (liveness.go).
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// Timeout is how long a link may hear nothing from a neighbour that
-	// sends heartbeats before it is declared down, closed and redialled.
+	// pings before it is declared down, closed and redialled.
 	Timeout time.Duration `yaml:"timeout"`
 }
 

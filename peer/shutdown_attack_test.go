@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // holds a restarted node's links open.
 func TestAttackStopWhileFlushingToSlowReader(t *testing.T) {
 	listen := freePorts(t, 2)
-	front := slowReader(t, listen[1], 16<<10, 100*time.Millisecond)
+	front := slowReader(t, listen[1], 16<<10, 100*time.Millisecond, new(atomic.Bool))
 	var logs logBuf
 	h := start(t, pair(t, listen, front, "peers: {sync_interval: 1h}\n"), nil, &logs)
 	alford := h.Node("Alford")

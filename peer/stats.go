@@ -63,6 +63,9 @@ type LinkStats struct {
 	// Coalesced counts the updates that found their client already
 	// waiting: one send carries them all.
 	Coalesced uint64 `json:"coalesced"`
+	// Held counts the waiting updates not sent because the neighbour sent
+	// this node the very line first.
+	Held uint64 `json:"held"`
 }
 
 // Stats reports every outbound link. Any goroutine.
@@ -71,7 +74,7 @@ func (ls *Links) Stats() []LinkStats {
 	out := make([]LinkStats, len(links))
 	now := timeNow().UnixNano()
 	for i, l := range links {
-		n, first, coalesced := l.q.stats()
+		n, first, coalesced, removed := l.q.stats()
 		if f := l.sendingFirst.Load(); f != 0 && (first == 0 || f < first) {
 			first = f
 		}
@@ -82,6 +85,7 @@ func (ls *Links) Stats() []LinkStats {
 			Syncs:     l.syncs.Load(),
 			Pending:   n + int(l.sending.Load()),
 			Coalesced: coalesced,
+			Held:      removed,
 		}
 		if first != 0 {
 			out[i].Lag = time.Duration(now - first).Seconds()
