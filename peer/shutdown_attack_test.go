@@ -14,10 +14,11 @@ import (
 
 // TestAttackStopWhileFlushingToSlowReader: SIGTERM while Alford's link to
 // Ball is backed up behind a neighbour that reads, but slowly (16 KB every
-// 100 ms: never slow enough for a write to time out). Stop must return
-// within its context, and when it has returned nothing of the node may
-// still run: a flush that outlives Stop is a goroutine leak, and one that
-// holds a restarted node's links open.
+// 100 ms: never slow enough for a write to time out; the flush would take
+// a minute). Stop must return about when its context ends, and when it
+// has returned nothing of the node may still run: a flush that outlives
+// Stop is a goroutine leak, and one that holds a restarted node's links
+// open.
 func TestAttackStopWhileFlushingToSlowReader(t *testing.T) {
 	listen := freePorts(t, 2)
 	front := slowReader(t, listen[1], 16<<10, 100*time.Millisecond, new(atomic.Bool))
@@ -47,16 +48,12 @@ func TestAttackStopWhileFlushingToSlowReader(t *testing.T) {
 	err := alford.Stop(ctx)
 	took := time.Since(begun)
 	t.Logf("Stop: %v after %v", err, took.Round(time.Millisecond))
-	if took > 2*time.Second {
+	if took > 10*time.Second { // the flush would take a minute
 		t.Errorf("Stop took %v with a context of 300ms", took)
 	}
-	// Whatever Stop gave up on must end with it.
-	deadline := time.Now().Add(time.Second)
-	for closing(); closing() != ""; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a second after Stop returned, Alford's links are still closing:\n%s", closing())
-			break
-		}
+	// Whatever Stop gave up on must have ended with it.
+	if g := closing(); g != "" {
+		t.Fatalf("Stop returned while Alford's links are still closing:\n%s", g)
 	}
 }
 
