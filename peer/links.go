@@ -272,7 +272,7 @@ func (ls *Links) Holds(line []byte, from string) {
 	}
 	e := herd.Entry{Line: line}
 	if id := e.ClientID(); len(id) > 0 {
-		l.q.remove(id, maphash.Bytes(ls.seed, id))
+		l.q.remove(id, maphash.Bytes(ls.seed, id), ls.cfg.Cache, line)
 	}
 }
 

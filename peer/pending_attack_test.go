@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"strconv"
 	"testing"
+
+	"github.com/herdnet/herd/herd"
 )
 
 // TestAttackManyClients: a neighbour floods updates about 131,072
@@ -61,5 +63,34 @@ func TestAttackManyClients(t *testing.T) {
 	}
 	if n, _, _, _ := q.stats(); n != clients || len(q.table) != table {
 		t.Errorf("after a take: %d waiting, table %d words (was %d)", n, len(q.table), table)
+	}
+}
+
+// TestAttackLateHoldsKeepsNewerUpdate: Ball sends Alford the line Alford
+// holds for kiwi, and the node, having found it held, tells the links so
+// (Holds); but meanwhile a client stored a newer line for kiwi and flooded
+// it, which found kiwi already waiting for Ball. The late Holds is about
+// the older line: kiwi must stay pending, or Ball never hears of the newer
+// line (until a periodic sync).
+func TestAttackLateHoldsKeepsNewerUpdate(t *testing.T) {
+	cache := herd.NewCache()
+	ls := New(Config{Name: "Alford", Cache: cache})
+	defer ls.Close()
+	b := newLink(ls, Neighbor{Name: "Ball"})
+	b.setState(StateUp)
+	ls.list.Store(&[]*link{b})
+
+	older := offer(cache, "kiwi", 100)
+	ls.Flood(older, "") // kiwi waits for Ball
+	newer := offer(cache, "kiwi", 200)
+	ls.Flood(newer, "")     // coalesced: kiwi waits already
+	ls.Holds(older, "Ball") // late: Ball sent the older line
+	if n, _, _, _ := b.q.stats(); n != 1 {
+		t.Fatalf("%d clients pending for Ball after a late Holds of an older line, want 1 (kiwi's newer line unsent)", n)
+	}
+	// A Holds of the line held now does take it out.
+	ls.Holds(newer, "Ball")
+	if n, _, _, _ := b.q.stats(); n != 0 {
+		t.Errorf("%d clients pending after Ball sent the line held, want 0", n)
 	}
 }
