@@ -7,8 +7,10 @@ import (
 )
 
 // Health is a node's readiness: ready once it listens, while nothing holds
-// it back (a snapshot still loading, say) and until it starts draining.
-// Liveness needs nothing: /livez answers 200 while the process serves HTTP.
+// it back (a snapshot still loading, the offline places index still being
+// built) and until it starts draining. Liveness needs nothing: /livez
+// answers 200 while the process serves HTTP (the admin port opens before
+// the snapshot loads).
 // The zero value is a node still starting. Any goroutine.
 type Health struct {
 	listening atomic.Bool
@@ -43,18 +45,24 @@ func (h *Health) Hold(reason string) (release func()) {
 	}
 }
 
-// Ready reports whether the node is ready, and if not why.
+// Ready reports whether the node is ready, and if not why: draining, the
+// first step still holding it (say "snapshot loading"), or starting (not
+// listening yet).
 func (h *Health) Ready() (bool, string) {
-	switch {
-	case h.draining.Load():
+	if h.draining.Load() {
 		return false, "draining"
-	case !h.listening.Load():
-		return false, "starting"
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	held := ""
 	if len(h.holds) > 0 {
-		return false, h.holds[0]
+		held = h.holds[0]
+	}
+	h.mu.Unlock()
+	switch {
+	case held != "":
+		return false, held
+	case !h.listening.Load():
+		return false, "starting"
 	}
 	return true, "ok"
 }

@@ -169,7 +169,7 @@ func (s *Server) onTraffic(c gnet.Conn) gnet.Action {
 	case st.drain.Load(): // an over-long line, or close-after-reply
 		return s.drainConn(c, st)
 	case s.writeStalled(c, st):
-		return gnet.Close
+		return resetClose(c)
 	case c.OutboundBuffered() > lim.MaxOutbound:
 		// No more lines from a client that reads slower than it asks: it
 		// gets what it is owed (within write_timeout), then is closed.
@@ -255,6 +255,17 @@ func (s *Server) stalled(st *connState, owed int64) bool {
 	s.closed.writeTimeout.Add(1)
 	s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a client whose output makes no progress", Conn: st.id})
 	return true
+}
+
+// resetClose closes c with a reset, dropping what gnet and the kernel hold
+// for the client: a close for write_timeout must not end in a FIN after a
+// torn line, which the client would take for a clean end. Event loop only.
+func resetClose(c gnet.Conn) gnet.Action {
+	if ob := outboundOf(c); ob != nil {
+		_, _ = ob.Discard(ob.Buffered()) // gnet's close would write some of it
+	}
+	_ = c.SetLinger(0)
+	return gnet.Close
 }
 
 // serve sends the replies that became ready and answers the complete lines

@@ -56,7 +56,11 @@ func (s *Server) finishHalfClosed(c gnet.Conn, st *connState) bool {
 	bp := scratch.Get().(*[]byte)
 	defer func() { scratch.Put(bp) }()
 	out := (*bp)[:0]
-	if s.draining.Load() || st.drain.Load() || st.kick.Load() != 0 || st.probation.Load() {
+	if why := st.kick.Load(); why != 0 {
+		s.kicked(st, why) // past a limit: closed, as it would have been
+		return false
+	}
+	if s.draining.Load() || st.drain.Load() || st.probation.Load() {
 		// Draining: no new lines are read, but what was owed goes out.
 		out = st.flushReady(out)
 		_, _ = c.Discard(-1)
@@ -110,17 +114,17 @@ func (s *Server) deliverLater(c gnet.Conn, st *connState, head []byte, pending [
 		cancel = func() {}
 	}
 	fd, err := c.Dup()
-	if err != nil {
-		cancel()
-		resetOnClose(c.Fd())
-		return false
+	var nc net.Conn
+	if err == nil {
+		f := os.NewFile(uintptr(fd), "half-closed client")
+		nc, err = net.FileConn(f)
+		f.Close()
 	}
-	f := os.NewFile(uintptr(fd), "half-closed client")
-	nc, err := net.FileConn(f)
-	f.Close()
 	if err != nil {
+		// No descriptor to spare: gnet sends what the socket takes.
+		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "cannot deliver the replies owed to a half-closed client", Conn: st.id, Err: err})
+		_, _ = c.Write(head) // what the socket does not take: reset in OnClose
 		cancel()
-		resetOnClose(c.Fd())
 		return false
 	}
 	d := &halfClosed{s: s, nc: nc, id: st.id, counted: st.counted, timeout: s.timeouts.write}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"syscall"
@@ -95,12 +96,21 @@ func (s *slowReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// TestHalfCloseWriteTimeout: a client that half-closes and never reads,
-// owed more than the kernel's buffers take, is closed after write_timeout,
-// counted, and given a reset, never a torn line followed by a clean EOF;
-// the node owes nothing afterwards.
+// TestHalfCloseWriteTimeout: a client that never reads, owed more than the
+// kernel's buffers take, is closed after write_timeout and counted, and
+// gets a reset, never a torn line followed by a clean EOF; the node owes
+// nothing afterwards. Both when it half-closed and when it did not.
 func TestHalfCloseWriteTimeout(t *testing.T) {
 	t.Parallel()
+	for _, halfClose := range []bool{true, false} {
+		t.Run(fmt.Sprintf("half-closed=%v", halfClose), func(t *testing.T) {
+			t.Parallel()
+			writeTimeoutNoTornLine(t, halfClose)
+		})
+	}
+}
+
+func writeTimeoutNoTornLine(t *testing.T, halfClose bool) {
 	m := startLimited(t, engine.Limits{MaxOutbound: 64 << 20, MaxOutputTotal: 64 << 20, WriteTimeout: 300 * time.Millisecond}, nil, 0)
 	s := m.Server.(*engine.Server)
 	pr := newProbe(t, m.Addr())
@@ -110,13 +120,15 @@ func TestHalfCloseWriteTimeout(t *testing.T) {
 	if _, err := c.Write([]byte(attackIAMATs("never", 0, 60_000))); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
+	if halfClose {
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for engine.ClosedWriteTimeout(s) != before+1 || s.Clients() != 1 || s.Owed() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("write_timeout did not close the half-closed client: closed_write_timeout +%d, %d clients, %d bytes owed",
+			t.Fatalf("write_timeout did not close the client: closed_write_timeout +%d, %d clients, %d bytes owed",
 				engine.ClosedWriteTimeout(s)-before, s.Clients(), s.Owed())
 		}
 		time.Sleep(5 * time.Millisecond)

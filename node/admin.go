@@ -6,23 +6,53 @@ import (
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/config"
+	"github.com/herdnet/herd/engine"
+	"github.com/herdnet/herd/peer"
+	"github.com/herdnet/herd/snapshot"
 )
 
-// adminNode is what the node's admin port reads of it.
+// adminNode is what the node's admin port reads of it. The port opens
+// before the node is assembled (build): until it is, it reports the
+// configured address and no clients, links, counters or snapshot writes.
 func (n *Node) adminNode(herdTopology func() admin.Topology) admin.Node {
 	an := admin.Node{
-		Name:    n.Node.Name(),
-		Listen:  n.Addr,
-		Clients: n.Node.Cache().Len,
-		Links:   n.Links.Stats,
-		Engine:  n.Server.Stats,
+		Name: n.nc.Name,
+		Listen: func() string {
+			if !n.built.Load() {
+				return n.nc.Listen
+			}
+			return n.Addr()
+		},
+		Clients: func() int {
+			if !n.built.Load() {
+				return 0
+			}
+			return n.Node.Cache().Len()
+		},
+		Links: func() []peer.LinkStats {
+			if !n.built.Load() {
+				return nil
+			}
+			return n.Links.Stats()
+		},
+		Engine: func() engine.Stats {
+			if !n.built.Load() {
+				return engine.Stats{}
+			}
+			return n.Server.Stats()
+		},
 		Herd:    herdTopology,
 		Health:  n.Health,
 		Metrics: n.Metrics,
 		Token:   n.adminToken,
 	}
-	if n.Snapshot != nil {
-		an.Snapshot = n.Snapshot.Status
+	if n.hasDataDir {
+		an.Snapshot = func() snapshot.Status {
+			if !n.built.Load() || n.Snapshot == nil {
+				return snapshot.Status{}
+			}
+			return n.Snapshot.Status()
+		}
 	}
 	return an
 }

@@ -25,9 +25,9 @@ type Herd struct {
 func StartHerd(cfg *config.Config, names []string, o Options) (*Herd, error) {
 	h := &Herd{cfg: cfg, local: map[string]string{}, topo: newTopology(cfg)}
 	for _, name := range names {
-		n, err := build(cfg, name, o, len(names))
+		n, err := build(cfg, name, o, len(names), h.topo)
 		if err == nil {
-			h.local[name], err = n.listen(o.Admin, h.topo)
+			h.local[name], err = n.listen(h.topo)
 		}
 		if err != nil {
 			return nil, errors.Join(err, h.Stop(context.Background()))
@@ -36,6 +36,9 @@ func StartHerd(cfg *config.Config, names []string, o Options) (*Herd, error) {
 	}
 	for _, n := range h.Nodes {
 		n.Links.Start(n.Node, neighbors(cfg, n.Name(), h.local))
+	}
+	for _, n := range h.Nodes {
+		n.startPlaces() // every node listens by now
 	}
 	return h, nil
 }

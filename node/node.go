@@ -18,12 +18,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 
 	"github.com/herdnet/herd/admin"
 	"github.com/herdnet/herd/config"
 	"github.com/herdnet/herd/engine"
 	"github.com/herdnet/herd/herd"
 	"github.com/herdnet/herd/peer"
+	"github.com/herdnet/herd/places"
 	"github.com/herdnet/herd/snapshot"
 )
 
@@ -108,8 +110,8 @@ type Node struct {
 	Server Server
 	// Health is the node's readiness for /readyz. A step that must finish
 	// before the node takes traffic calls Health.Hold(reason) and releases
-	// it when done. (The snapshot is loaded before the admin port opens, so
-	// it holds nothing.)
+	// it when done: the snapshot load, and a places backend that gets
+	// ready in the background.
 	Health *admin.Health
 	// Metrics is the node's own metrics Set.
 	Metrics *admin.Metrics
@@ -127,6 +129,10 @@ type Node struct {
 	opts       herd.NodeOptions
 	log        *slog.Logger // Setup's; nil: none
 	adminToken string       // security.admin_token
+	hasDataDir bool         // keeps a snapshot
+	built      atomic.Bool  // set once Node, Links and Server are: the admin port starts before
+	// backend is Setup's places backend, before the metrics wrap it.
+	backend places.Provider
 }
 
 // Start starts the node cfg names: it listens (its admin port, its peer
@@ -134,22 +140,26 @@ type Node struct {
 // their configured addresses. On error what was started is stopped.
 func Start(cfg Config) (*Node, error) {
 	topo := newTopology(cfg.Herd)
-	n, err := build(cfg.Herd, cfg.Name, cfg.Options, 1)
+	n, err := build(cfg.Herd, cfg.Name, cfg.Options, 1, topo)
 	if err != nil {
 		return nil, err
 	}
-	peerAddr, err := n.listen(cfg.Admin, topo)
+	peerAddr, err := n.listen(topo)
 	if err != nil {
 		return nil, err
 	}
 	local := map[string]string{cfg.Name: peerAddr}
 	n.Links.Start(n.Node, neighbors(cfg.Herd, cfg.Name, local))
+	n.startPlaces()
 	return n, nil
 }
 
 // build assembles the node of cfg called name, which will share the
-// process's descriptors with share-1 others; nothing listens yet.
-func build(cfg *config.Config, name string, o Options, share int) (*Node, error) {
+// process's descriptors with share-1 others. Only its admin port listens
+// yet (with o.Admin and an admin address): /livez answers from the start,
+// and /readyz says 503 while the snapshot loads, and until the places
+// backend is ready.
+func build(cfg *config.Config, name string, o Options, share int, topo *topology) (n *Node, err error) {
 	if o.NewServer == nil {
 		o.NewServer = Gnet
 	}
@@ -167,10 +177,26 @@ func build(cfg *config.Config, name string, o Options, share int) (*Node, error)
 	if opts.Name == "" {
 		opts.Name = nc.Name
 	}
+	n = &Node{Health: &admin.Health{}, Metrics: admin.NewMetrics(), nc: nc, log: logger, adminToken: cfg.Security.AdminToken,
+		hasDataDir: o.DataDir != nil && o.DataDir(nc.Name) != ""}
+	if o.Admin && nc.Admin != "" {
+		if err := n.startAdmin(topo); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				_ = n.Admin.Stop(context.Background())
+			}
+		}()
+	}
+	n.backend = opts.Places
+	holdUntilReady(n.Health, opts.Places, logger, nc.Name)
+	loaded := n.Health.Hold("snapshot loading")
 	store, restored, err := restore(cfg, nc.Name, &opts, logger, o)
 	if err != nil {
 		return nil, err
 	}
+	loaded()
 	pc, err := peerConfig(cfg, nc, logger)
 	if err != nil {
 		if store != nil {
@@ -187,12 +213,38 @@ func build(cfg *config.Config, name string, o Options, share int) (*Node, error)
 		opts.Flooder = links
 	}
 	nodeOptions(cfg, nc, &opts, logger)
-	metrics := admin.NewMetrics()
-	opts.Places = metrics.Places(opts.Places)
+	opts.Places = n.Metrics.Places(opts.Places)
 	hn := herd.NewNode(opts)
 	sc := ServerConfig{Listen: nc.Listen, Limits: cfg.Limits.Limits, Loops: o.Loops, Logger: logger, HandOff: links.Accept, Share: share}
-	return &Node{Node: hn, Links: links, Health: &admin.Health{}, Metrics: metrics, Snapshot: store, Restored: restored,
-		Server: o.NewServer(hn, sc), nc: nc, opts: opts, log: logger, adminToken: cfg.Security.AdminToken}, nil
+	n.Node, n.Links, n.Snapshot, n.Restored, n.Server, n.opts = hn, links, store, restored, o.NewServer(hn, sc), opts
+	n.built.Store(true) // the admin port may read them now
+	return n, nil
+}
+
+// startPlaces starts what the node's places backend builds in the
+// background (the offline index), once the node listens, so that building
+// it does not delay listening.
+func (n *Node) startPlaces() {
+	if s, ok := n.backend.(interface{ Start() }); ok {
+		s.Start()
+	}
+}
+
+// holdUntilReady keeps h not ready while p, a places backend that gets
+// ready in the background (the offline index: geonames.Pending), is not.
+func holdUntilReady(h *admin.Health, p places.Provider, logger *slog.Logger, name string) {
+	w, ok := p.(interface{ OnReady(func(error)) })
+	if !ok {
+		return
+	}
+	release := h.Hold("places index loading")
+	w.OnReady(func(err error) {
+		if err == nil {
+			release()
+		} else if logger != nil {
+			logger.Error("places backend failed to load", "node", name, "err", err)
+		}
+	})
 }
 
 // nodeOptions fills in what the config says of the node's options: its
@@ -217,13 +269,27 @@ func nodeOptions(cfg *config.Config, nc config.Node, opts *herd.NodeOptions, log
 	logger.Warn(msg, "node", opts.Name)
 }
 
-// listen opens the node's ports: its admin port when withAdmin and the
-// config gives one (the snapshot is loaded by now, so /readyz turns 200
-// only once the node has its view back and listens), its peer port, and
-// its client port; then it starts writing snapshots. It returns the
-// address neighbours in this process dial. On error it closes what it
-// opened.
-func (n *Node) listen(withAdmin bool, topo *topology) (dialAddr string, err error) {
+// startAdmin opens the node's admin port, before the node is assembled.
+func (n *Node) startAdmin(topo *topology) error {
+	if admin.Exposed(n.nc.Admin) && n.adminToken == "" && n.log != nil {
+		n.log.Warn("admin port not on loopback and no admin token (security.admin_token or "+config.AdminTokenEnv+
+			"): anyone who reaches it can read the node's status and metrics", "node", n.nc.Name, "admin", n.nc.Admin)
+	}
+	a := admin.New(n.adminNode(topo.get), n.log)
+	if err := a.Start(n.nc.Admin); err != nil {
+		return err
+	}
+	n.Admin = a
+	topo.set(n.nc.Name, "", a.Addr())
+	return nil
+}
+
+// listen opens the node's peer port and its client port (the snapshot is
+// loaded by now, so /readyz turns 200 only once the node has its view back
+// and listens); then it starts writing snapshots. It returns the address
+// neighbours in this process dial. On error it closes what it opened, the
+// admin port (opened by build) included.
+func (n *Node) listen(topo *topology) (dialAddr string, err error) {
 	name := n.nc.Name
 	defer func() {
 		if err != nil {
@@ -237,18 +303,6 @@ func (n *Node) listen(withAdmin bool, topo *topology) (dialAddr string, err erro
 			}
 		}
 	}()
-	if withAdmin && n.nc.Admin != "" {
-		if admin.Exposed(n.nc.Admin) && n.adminToken == "" && n.log != nil {
-			n.log.Warn("admin port not on loopback and no admin token (security.admin_token or "+config.AdminTokenEnv+
-				"): anyone who reaches it can read the node's status and metrics", "node", name, "admin", n.nc.Admin)
-		}
-		a := admin.New(n.adminNode(topo.get), n.log)
-		if err := a.Start(n.nc.Admin); err != nil {
-			return "", err
-		}
-		n.Admin = a
-		topo.set(name, "", a.Addr())
-	}
 	peerAddr := ""
 	if n.nc.PeerListen != "" {
 		if peerAddr, err = n.Links.Listen(n.nc.PeerListen); err != nil {

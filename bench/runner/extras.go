@@ -183,7 +183,7 @@ func percentile(v []float64, p float64) float64 {
 // times an IAMAT at Alford until Ball (two hops away) holds it.
 func propagation(o *Options, dir string, r *ExtraResults) error {
 	names := []string{"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}
-	addr := map[string]string{}
+	addr, admin := map[string]string{}, map[string]string{}
 	var cfg strings.Builder
 	cfg.WriteString("nodes:\n")
 	nbs := map[string]string{"Alford": "[Hamilton, Welsh]", "Ball": "[Holiday, Welsh]", "Hamilton": "[Holiday]", "Holiday": "[]", "Welsh": "[]"}
@@ -192,8 +192,12 @@ func propagation(o *Options, dir string, r *ExtraResults) error {
 		if err != nil {
 			return err
 		}
-		addr[n] = "127.0.0.1:" + strconv.Itoa(p)
-		fmt.Fprintf(&cfg, "  - name: %s\n    listen: %s\n    neighbors: %s\n", n, addr[n], nbs[n])
+		a, err := freePort()
+		if err != nil {
+			return err
+		}
+		addr[n], admin[n] = "127.0.0.1:"+strconv.Itoa(p), "127.0.0.1:"+strconv.Itoa(a)
+		fmt.Fprintf(&cfg, "  - name: %s\n    listen: %s\n    admin: %s\n    neighbors: %s\n", n, addr[n], admin[n], nbs[n])
 	}
 	path := filepath.Join(dir, "prop.yaml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
@@ -216,6 +220,11 @@ func propagation(o *Options, dir string, r *ExtraResults) error {
 		return err
 	}
 	defer ball.Close()
+	for _, n := range names { // the offline index is built after the nodes listen
+		if err := waitReady(admin[n], time.Now().Add(15*time.Second)); err != nil {
+			return err
+		}
+	}
 	time.Sleep(500 * time.Millisecond) // links up
 	measure := func(tag string) ([]float64, error) {
 		ar, br := bufio.NewReader(alford), bufio.NewReader(ball)

@@ -152,7 +152,9 @@ func Available(engine string) error {
 	return nil
 }
 
-// start launches engine on a free loopback port and waits until it accepts.
+// start launches engine on a free loopback port and waits until it accepts
+// (and, for a herd node, until its /readyz says ready: its offline index is
+// built after it listens, which would otherwise cost CPU during the load).
 func start(o *Options, engine, dir string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
@@ -160,11 +162,16 @@ func start(o *Options, engine, dir string) (*server, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var cmd *exec.Cmd
-	debug := ""
+	debug, admin := "", ""
 	switch engine {
 	case "gnet", "goroutine":
 		cfg := filepath.Join(dir, "bench-"+strconv.Itoa(port)+".yaml")
-		yaml := fmt.Sprintf("nodes:\n  - name: Alford\n    listen: %s\n", addr)
+		aport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		admin = "127.0.0.1:" + strconv.Itoa(aport)
+		yaml := fmt.Sprintf("nodes:\n  - name: Alford\n    listen: %s\n    admin: %s\n", addr, admin)
 		if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 			return nil, err
 		}
@@ -198,11 +205,36 @@ func start(o *Options, engine, dir string) (*server, error) {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
+			if admin != "" {
+				// Listening comes first; the offline index is built after.
+				if err := waitReady(admin, deadline); err != nil {
+					s.stop()
+					return nil, fmt.Errorf("%s: %w", engine, err)
+				}
+			}
 			return s, nil
 		}
 		if time.Now().After(deadline) {
 			s.stop()
 			return nil, fmt.Errorf("%s did not start listening on %s", engine, addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitReady waits until GET /readyz at admin answers 200, until deadline.
+func waitReady(admin string, deadline time.Time) error {
+	hc := http.Client{Timeout: time.Second}
+	for {
+		resp, err := hc.Get("http://" + admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s/readyz never answered 200", admin)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

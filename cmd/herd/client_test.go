@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/herdnet/herd/internal/testclient"
 	"github.com/herdnet/herd/node"
 	"github.com/herdnet/herd/places"
+	"github.com/herdnet/herd/places/geonames"
 	"github.com/herdnet/herd/places/provider"
 )
 
@@ -42,6 +44,13 @@ func startAdminHerd(t *testing.T) (*node.Herd, string) {
 		t.Fatal(err)
 	}
 	testclient.StopAtCleanup(t, h.Stop)
+	// The offline index is built once the nodes listen: wait for it, as a
+	// client would wait for /readyz (seconds under the race detector).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := p.(*geonames.Pending).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var b strings.Builder
 	b.WriteString("nodes:\n")
 	for _, m := range h.Nodes {

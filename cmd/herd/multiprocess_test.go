@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 // herdBinary builds the herd command once per test binary (go build in the
 // package directory, where go test runs us) and returns its path. Process
 // tests are skipped under -short.
-func herdBinary(t *testing.T) string {
+func herdBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process test: skipped with -short")
@@ -87,7 +87,7 @@ type proc struct {
 	done   chan struct{} // closed once the process exited and was reaped
 }
 
-func startProc(t *testing.T, name, bin string, args ...string) *proc {
+func startProc(t testing.TB, name, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
@@ -113,7 +113,7 @@ func (p *proc) running() bool {
 }
 
 // kill SIGKILLs the process (if it still runs) and reaps it.
-func (p *proc) kill(t *testing.T) {
+func (p *proc) kill(t testing.TB) {
 	if !p.running() {
 		return
 	}
