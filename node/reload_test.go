@@ -102,6 +102,7 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 	next.Limits.MaxFuture = time.Hour
 	next.Persistence.SnapshotInterval = cfg.Persistence.SnapshotInterval + time.Second
 	next.Limits.MaxLine = 1000
+	next.Limits.ShutdownTimeout = cfg.Limits.ShutdownTimeout + time.Second
 	next.Peers.Heartbeat = cfg.Peers.Heartbeat + time.Second
 	notes, err := h.Reload(next)
 	if err != nil {
