@@ -1,18 +1,37 @@
 package engine
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
 
 // BreakableForTest returns a func that shuts s's listening socket down
 // under gnet, so that its next accept fails as with EMFILE and the reactor
-// stops on its own. Call the func after Start.
+// stops on its own. Call the func after Start. It finds the socket among
+// the process's descriptors (Linux), rather than through gnet's listener,
+// which gnet closes when its reactor stops.
 func BreakableForTest(s *Server) func() error {
 	return func() error {
-		d, err := s.eng.Dup()
+		fds, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
 			return err
 		}
-		defer unix.Close(d)
-		return unix.Shutdown(d, unix.SHUT_RD)
+		for _, e := range fds {
+			fd, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || on != 1 {
+				continue
+			}
+			if sa, err := unix.Getsockname(fd); err == nil && sockaddrString(sa, "") == s.Addr() {
+				return unix.Shutdown(fd, unix.SHUT_RD)
+			}
+		}
+		return errors.New("engine: no listening socket at " + s.Addr())
 	}
 }
 
