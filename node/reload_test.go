@@ -85,10 +85,9 @@ func TestReload(t *testing.T) {
 }
 
 // TestReloadRestartOnlyLimits: the limits fixed at start (max_conns and
-// the three timeouts in the engine, max_future in the node) must not be
-// reported as applied while the node keeps the old ones: the reload must
-// say they need a restart, and compare a later reload
-// against the values in force.
+// the three timeouts in the engine, max_future in the node) are not applied
+// by a reload: it must say they need a restart, keep them in the config in
+// force, and compare a later reload against the values in force.
 func TestReloadRestartOnlyLimits(t *testing.T) {
 	cfg := testConfig()
 	h, err := node.StartHerd(cfg, []string{"Alford"}, node.Options{Loops: 1})
@@ -123,6 +122,13 @@ func TestReloadRestartOnlyLimits(t *testing.T) {
 	}
 	if next.Limits.MaxConns != 123 {
 		t.Errorf("Reload changed the caller's config")
+	}
+	// What is in force: the new shutdown_timeout (read at stop), the old
+	// max_conns and max_future (read at start).
+	next.Limits.ShutdownTimeout = 0 // Config must not alias the caller's
+	if got := h.Config().Limits; got.ShutdownTimeout != cfg.Limits.ShutdownTimeout+time.Second ||
+		got.MaxConns != cfg.Limits.MaxConns || got.MaxFuture != cfg.Limits.MaxFuture || got.MaxLine != 1000 {
+		t.Errorf("config in force after the reload: %+v", got)
 	}
 	// Back to the file the node started with: nothing needs a restart.
 	notes, err = h.Reload(testConfig())
