@@ -61,8 +61,12 @@ type Links struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	ready  chan struct{} // closed by Start: inbound links wait for it
-	list   atomic.Pointer[[]*link]
+	// abort ends when Shutdown gives up waiting: every outbound
+	// connection still flushing is closed.
+	abort    context.Context
+	abortNow context.CancelFunc
+	ready    chan struct{} // closed by Start: inbound links wait for it
+	list     atomic.Pointer[[]*link]
 	// allowed are the names inbound links may have: the neighbours given
 	// to Start, or to the last Update.
 	allowed atomic.Pointer[[]string]
@@ -89,6 +93,7 @@ func New(cfg Config) *Links {
 		seed:  maphash.MakeSeed(),
 	}
 	ls.ctx, ls.cancel = context.WithCancel(context.Background())
+	ls.abort, ls.abortNow = context.WithCancel(context.Background())
 	go ls.log.Run()
 	return ls
 }
@@ -267,19 +272,26 @@ func (ls *Links) Holds(line []byte, from string) {
 	}
 	e := herd.Entry{Line: line}
 	if id := e.ClientID(); len(id) > 0 {
-		l.q.remove(id, maphash.Bytes(ls.seed, id))
+		l.q.remove(id, maphash.Bytes(ls.seed, id), ls.cfg.Cache, line)
 	}
 }
 
 // Close flushes what is queued on each outbound link, closes every link
 // and the peer port, and waits for their goroutines. Later calls do nothing.
-func (ls *Links) Close() {
+func (ls *Links) Close() { _ = ls.Shutdown(context.Background()) }
+
+// Shutdown is Close bounded by ctx: when ctx ends before every outbound
+// link has flushed (a neighbour that reads slowly), the connections still
+// flushing are closed, what they had not written is left to the sync with
+// the neighbour when this node comes back, and Shutdown returns ctx's
+// error once every goroutine of the links has ended.
+func (ls *Links) Shutdown(ctx context.Context) error {
 	ls.reload.Lock() // no Update starts a link behind Close's back
 	defer ls.reload.Unlock()
 	ls.mu.Lock()
 	if ls.stopped {
 		ls.mu.Unlock()
-		return
+		return nil
 	}
 	ls.stopped = true
 	for _, ln := range ls.lns {
@@ -290,8 +302,15 @@ func (ls *Links) Close() {
 	}
 	ls.mu.Unlock()
 	ls.cancel()
+	stop := context.AfterFunc(ctx, ls.abortNow)
 	ls.wg.Wait()
+	cut := !stop() // ctx ended first: abortNow ran
+	ls.abortNow()
 	ls.log.Close()
+	if cut {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // wake is called when the neighbour name proved itself on an inbound link:
