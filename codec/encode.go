@@ -2,10 +2,10 @@ package codec
 
 import "strconv"
 
-// AppendSkew appends received minus sent, in integer nanoseconds, written
+// appendSkew appends received minus sent, in integer nanoseconds, written
 // with its sign and exactly nine decimals: "+0.263873386", "-12.000000001".
 // A zero skew is "+0.000000000".
-func AppendSkew(dst []byte, received, sent Stamp) []byte {
+func appendSkew(dst []byte, received, sent Stamp) []byte {
 	a, b := received, sent
 	sign := byte('+')
 	if a.Compare(b) < 0 {
@@ -34,7 +34,7 @@ func AppendAT(dst []byte, origin string, received Stamp, iamat *Command) []byte 
 	dst = append(dst, "AT "...)
 	dst = append(dst, origin...)
 	dst = append(dst, ' ')
-	dst = AppendSkew(dst, received, iamat.Stamp)
+	dst = appendSkew(dst, received, iamat.Stamp)
 	return appendTail(dst, iamat)
 }
 

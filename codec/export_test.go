@@ -14,3 +14,6 @@ func AppendPeer(dst []byte, name string) []byte {
 	dst = append(dst, name...)
 	return append(dst, '\n')
 }
+
+// AppendSkew is appendSkew, for the tests and benchmarks.
+var AppendSkew = appendSkew

@@ -161,9 +161,9 @@ func (p Places) ProviderConfig() places.Config {
 	return pc
 }
 
-// Defaults fills every unset setting with the default of the package
+// defaults fills every unset setting with the default of the package
 // that owns it.
-func (c *Config) Defaults() {
+func (c *Config) defaults() {
 	node := herd.DefaultNodeOptions()
 	c.Limits.Limits = c.Limits.Limits.WithDefaults()
 	setDefault(&c.Limits.ShutdownTimeout, DefaultShutdownTimeout)

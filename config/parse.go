@@ -68,7 +68,7 @@ func Parse(data []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config: %s", yaml.FormatError(err, false, true))
 	}
-	c.Defaults()
+	c.defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

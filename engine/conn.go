@@ -416,6 +416,13 @@ func (s *Server) onClose(c gnet.Conn, err error) gnet.Action {
 	}
 	c.SetContext(nil)
 	handedOver := errors.Is(err, io.EOF) && s.finishHalfClosed(c, st)
+	if !handedOver && (len(st.pending) > 0 || c.OutboundBuffered() > 0) {
+		// Closed while still owed (write_timeout, or a Stop whose time ran
+		// out): gnet writes what the socket takes and drops the rest, so
+		// the kernel may end mid-line. A reset, not a FIN, so the client
+		// does not take a torn reply for a clean end.
+		resetOnClose(c.Fd())
+	}
 	st.closed = true
 	st.stats.closed.Add(1)
 	st.done()

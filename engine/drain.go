@@ -30,7 +30,9 @@ import (
 // replies: after an over-long line, the reply of close-after-reply, or when
 // it reads slower than it asks (max_outbound, max_paused_inbound). Output
 // that makes no progress for write_timeout (counting what the kernel still
-// holds) ends a drain with a reset (resetClose).
+// holds) ends a drain with a reset (resetClose), and so does a Stop whose
+// time runs out while gnet still holds output for a connection (OnClose):
+// the client never takes a torn last line for a clean end.
 
 // drainConn advances one connection's drain. Event loop only.
 func (s *Server) drainConn(c gnet.Conn, st *connState) gnet.Action {

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"strconv"
 
@@ -11,30 +11,27 @@ import (
 // BreakableForTest returns a func that shuts s's listening socket down
 // under gnet, so that its next accept fails as with EMFILE and the reactor
 // stops on its own. Call the func after Start. It finds the socket among
-// the process's descriptors by its address rather than through gnet's Dup,
-// which would race (for the race detector) with gnet closing the listener
-// once the shutdown makes it stop.
+// the process's descriptors (Linux), rather than through gnet's listener,
+// which gnet closes when its reactor stops.
 func BreakableForTest(s *Server) func() error {
 	return func() error {
-		ents, err := os.ReadDir("/proc/self/fd")
+		fds, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
 			return err
 		}
-		for _, e := range ents {
+		for _, e := range fds {
 			fd, err := strconv.Atoi(e.Name())
 			if err != nil {
 				continue
 			}
-			if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+			if on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || on != 1 {
 				continue
 			}
-			sa, err := unix.Getsockname(fd)
-			if err != nil || sockaddrString(sa, "") != s.Addr() {
-				continue
+			if sa, err := unix.Getsockname(fd); err == nil && sockaddrString(sa, "") == s.Addr() {
+				return unix.Shutdown(fd, unix.SHUT_RD)
 			}
-			return unix.Shutdown(fd, unix.SHUT_RD)
 		}
-		return fmt.Errorf("no listening socket at %s", s.Addr())
+		return errors.New("engine: no listening socket at " + s.Addr())
 	}
 }
 

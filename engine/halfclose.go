@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -34,12 +35,15 @@ import (
 // slowly as the client reads. It closes the socket once the kernel holds
 // nothing more for the client, so the client reads every reply, then EOF.
 //
-// Output that makes no progress for write_timeout (the kernel's queue
-// counted) ends it: counted in closed_write_timeout and closed with a reset,
-// so a client never takes a torn last line for a clean end. Until then the
-// connection still counts against max_conns and its bytes against
-// max_output_total. A client that was already being drained (max_outbound,
-// max_paused_inbound, an over-long line) gets what it was owed, no more.
+// Until it ends, the connection keeps its max_conns place, and the bytes
+// not yet written count toward max_output_total: when that is passed the
+// ticker cuts the deliveries owing the most, like any client's output
+// (closed_output_total). Output that makes no progress for write_timeout
+// (the kernel's queue counted) ends it too (closed_write_timeout), and so
+// does a Stop whose context ends first; each is closed with a reset, so a
+// client never takes a torn last line for a clean end. A client that was
+// already being drained (max_outbound, max_paused_inbound, an over-long
+// line) gets what it was owed, no more.
 // When the socket takes everything at once, as for any client that read
 // its replies, no goroutine is started: the kernel delivers the rest.
 
@@ -119,26 +123,36 @@ func (s *Server) deliverLater(c gnet.Conn, st *connState, head []byte, pending [
 	if err != nil {
 		// No descriptor to spare: gnet sends what the socket takes.
 		s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "cannot deliver the replies owed to a half-closed client", Conn: st.id, Err: err})
-		_, _ = c.Write(head)
+		_, _ = c.Write(head) // what the socket does not take: reset in OnClose
 		cancel()
 		return false
 	}
 	d := &halfClosed{s: s, nc: nc, id: st.id, counted: st.counted, timeout: s.timeouts.write}
 	d.owe(int64(len(head)))
+	s.halfClosed.add(d)
 	s.drainWG.Add(1)
-	started := s.goFunc(func() {
+	started := s.goDeliver(func() {
 		defer s.drainWG.Done()
 		defer cancel() // a write failed or all is sent: calls still running are moot
 		d.run(head, pending)
 	})
-	if !started { // shutting down: the replies are moot
+	if !started { // Stop gave up: the replies are moot
+		s.halfClosed.remove(d)
 		s.drainWG.Done()
 		cancel()
-		d.owe(-d.owed)
+		d.owe(-d.owed.Load())
+		resetOnClose(c.Fd()) // the kernel may end mid-line: a reset, not a FIN
 		nc.Close()
 		return false
 	}
 	return true
+}
+
+// resetOnClose makes the socket's close a reset (SO_LINGER 0): for a
+// client cut off while owed, whose kernel queue may end mid-line, so that
+// it does not take a torn reply for a clean end.
+func resetOnClose(fd int) {
+	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
 }
 
 // halfClosed is one half-closed client's delivery, owned by its goroutine.
@@ -148,12 +162,58 @@ type halfClosed struct {
 	id      uint64
 	counted bool // holds a max_conns place, given back at the end
 	timeout time.Duration
-	owed    int64 // bytes not yet written, counted in s.owed
+	owed    atomic.Int64 // bytes not yet written, counted in s.owed; the ticker reads it
+	cutOff  atomic.Bool  // the ticker closes it to keep max_output_total (cut)
 }
 
 func (d *halfClosed) owe(n int64) {
-	d.owed += n
+	d.owed.Add(n)
 	d.s.owed.Add(n)
+}
+
+// cut ends the delivery to keep max_output_total: its writes fail at once
+// and it closes with a reset. Any goroutine.
+func (d *halfClosed) cut() {
+	if d.cutOff.CompareAndSwap(false, true) {
+		_ = d.nc.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+// halfClosedSet is the deliveries running, for the ticker's
+// max_output_total.
+type halfClosedSet struct {
+	mu  sync.Mutex
+	set map[*halfClosed]struct{}
+}
+
+func (h *halfClosedSet) add(d *halfClosed) {
+	h.mu.Lock()
+	if h.set == nil {
+		h.set = map[*halfClosed]struct{}{}
+	}
+	h.set[d] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *halfClosedSet) remove(d *halfClosed) {
+	h.mu.Lock()
+	delete(h.set, d)
+	h.mu.Unlock()
+}
+
+// owing appends every delivery that owes bytes to o and returns it with
+// the sum.
+func (h *halfClosedSet) owing(o []owing) ([]owing, int64) {
+	var sum int64
+	h.mu.Lock()
+	for d := range h.set {
+		if n := d.owed.Load(); n > 0 && !d.cutOff.Load() {
+			o = append(o, owing{d: d, n: n})
+			sum += n
+		}
+	}
+	h.mu.Unlock()
+	return o, sum
 }
 
 // errStalled: the client's output made no progress for write_timeout.
@@ -181,22 +241,30 @@ func (d *halfClosed) run(head []byte, pending []*reply) {
 	if err == nil {
 		err = d.settle()
 	}
+	reset := false
 	switch {
 	case err == nil:
 	case s.ctx.Err() != nil: // Stop ran out of time
+		reset = true
+	case d.cutOff.Load():
+		s.closed.outputTotal.Add(1)
+		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a half-closed client to keep max_output_total", Conn: d.id})
+		reset = true
 	case errors.Is(err, errStalled) || errors.Is(err, os.ErrDeadlineExceeded):
 		s.closed.writeTimeout.Add(1)
 		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "closing a client whose output makes no progress", Conn: d.id})
-		// A reset, not a FIN: the client must not take what the kernel
-		// still holds (which may end mid-line) for a clean end.
-		if tc, ok := d.nc.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
+		reset = true
 	default:
 		s.log.Send(logq.Event{Level: slog.LevelDebug, Msg: "half-closed client went away", Conn: d.id, Err: err})
 	}
+	if tc, ok := d.nc.(*net.TCPConn); ok && reset {
+		// Cut off: a reset, not a FIN, so the client does not take what
+		// the kernel still holds (which may end mid-line) for a clean end.
+		_ = tc.SetLinger(0)
+	}
 	d.nc.Close()
-	d.owe(-d.owed)
+	s.halfClosed.remove(d)
+	d.owe(-d.owed.Load())
 	if d.counted {
 		s.clients.Add(-1)
 	}
@@ -221,6 +289,10 @@ func (d *halfClosed) write(b []byte) error {
 				b = b[n:]
 				d.owe(-int64(n))
 				if werr = d.s.ctx.Err(); werr != nil {
+					return true
+				}
+				if d.cutOff.Load() {
+					werr = errStalled
 					return true
 				}
 				_ = d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
@@ -264,6 +336,9 @@ func (d *halfClosed) settle() error {
 		case q != last:
 			last, since = q, now
 		case now.Sub(since) > d.timeout:
+			return errStalled
+		}
+		if d.cutOff.Load() {
 			return errStalled
 		}
 		select {

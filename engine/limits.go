@@ -159,6 +159,7 @@ type ticker struct {
 type owing struct {
 	st *connState
 	c  gnet.Conn
+	d  *halfClosed // instead of st and c: a half-closed client's delivery
 	n  int64
 }
 
@@ -205,7 +206,7 @@ func (s *Server) onTick() (time.Duration, gnet.Action) {
 		if n := st.owed.Load(); n > 0 {
 			// Draining or not, what it owes counts toward max_output_total.
 			owed += n
-			tk.owing = append(tk.owing, owing{st, c, n})
+			tk.owing = append(tk.owing, owing{st: st, c: c, n: n})
 		}
 		if st.drain.Load() || st.owed.Load() > 0 {
 			// To advance its drain, or to refresh what it owes and check
@@ -227,6 +228,9 @@ func (s *Server) onTick() (time.Duration, gnet.Action) {
 			s.kickConn(st, c, kickSlowLine)
 		}
 	})
+	var hc int64
+	tk.owing, hc = s.halfClosed.owing(tk.owing)
+	owed += hc
 	if over := owed - int64(s.limits().MaxOutputTotal); over > 0 && !draining {
 		s.shedOutput(over)
 	}
@@ -269,7 +273,11 @@ func (s *Server) shedOutput(over int64) {
 			}
 		}
 		o[i], o[m] = o[m], o[i]
-		s.kickConn(o[i].st, o[i].c, kickOutputTotal)
+		if o[i].d != nil {
+			o[i].d.cut()
+		} else {
+			s.kickConn(o[i].st, o[i].c, kickOutputTotal)
+		}
 		freed += o[i].n
 	}
 	s.log.Send(logq.Event{Level: slog.LevelWarn, Msg: "max_output_total reached: closing the clients that owe the most",

@@ -79,6 +79,7 @@ type Server struct {
 	drained      chan struct{} // closed once draining and no connection is open
 	drainedOnce  sync.Once
 	drainWG      sync.WaitGroup         // goroutines writing to half-closed clients
+	halfClosed   halfClosedSet          // their deliveries
 	gnetErr      atomic.Pointer[string] // gnet's first error message
 	done         chan struct{}          // closed when the reactor stopped
 	doneErr      error                  // why, if not Stop; set before done closes
@@ -134,6 +135,20 @@ func (s *Server) goFunc(f func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateStopping {
+		return false
+	}
+	s.wg.Go(f)
+	return true
+}
+
+// goDeliver runs f, a delivery to a half-closed client, on a goroutine
+// Stop waits for. Unlike goFunc it is allowed while Stop drains (a client
+// that half-closes then is owed its replies as much as any); it refuses
+// once Stop gave up waiting.
+func (s *Server) goDeliver(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
 		return false
 	}
 	s.wg.Go(f)
@@ -320,7 +335,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	// Replies still being written to half-closed clients.
 	waitCtx(ctx, &s.drainWG)
+	s.mu.Lock() // no delivery starts after this (goDeliver)
 	s.cancel()
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

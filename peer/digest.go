@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -192,7 +193,14 @@ func readBlob(r *bufio.Reader, nField []byte, limit, unit int) ([]byte, error) {
 	if err != nil || n < 0 || n > limit || n%unit != 0 {
 		return nil, fmt.Errorf("%w: payload of %q bytes", errBadSync, nField)
 	}
-	buf := make([]byte, n)
-	_, err = io.ReadFull(r, buf)
-	return buf, err
+	// Grown as the bytes arrive, so that a header alone costs nothing.
+	var b bytes.Buffer
+	b.Grow(min(n, 64<<10))
+	if _, err := io.CopyN(&b, r, int64(n)); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -63,7 +63,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 		if err := writeLine(w, "PEER", self); err != nil {
 			return err
 		}
-		line, err := readLine(r)
+		line, err := readShortLine(r)
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 	if err := writeLine(w, "PEER", self, nD); err != nil {
 		return err
 	}
-	line, err := readLine(r)
+	line, err := readShortLine(r)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 	if err := writeLine(w, "AUTH", mac(secret, "dial", self, want, nD, nA)); err != nil {
 		return err
 	}
-	if line, err = readLine(r); err != nil {
+	if line, err = readShortLine(r); err != nil {
 		return err
 	}
 	if string(line) != "AUTH ok" {
@@ -116,7 +116,7 @@ func (ls *Links) dialHandshake(r *bufio.Reader, w *bufio.Writer, want string) er
 // connection names the node the dialer claims to be.
 func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(name string) error) (string, error) {
 	self, secret := ls.cfg.Name, ls.cfg.Secret
-	line, err := readLine(r)
+	line, err := readShortLine(r)
 	if err != nil {
 		return "", err
 	}
@@ -150,7 +150,7 @@ func (ls *Links) acceptHandshake(r *bufio.Reader, w *bufio.Writer, certOK func(n
 	if err := writeLine(w, "PEER", self, nA, mac(secret, "accept", name, self, nD, nA)); err != nil {
 		return name, err
 	}
-	if line, err = readLine(r); err != nil {
+	if line, err = readShortLine(r); err != nil {
 		return name, err
 	}
 	if bytes.HasPrefix(line, []byte("? ")) {

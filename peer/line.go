@@ -9,19 +9,43 @@ import (
 // HAVE, PING) are read with readLine and split with fields; a PEER line
 // that opens a link is parsed by the codec, which the client port shares.
 
+// maxLine bounds a line between nodes: an AT line of the longest client
+// line limits.max_line allows (1 MiB) with room for the fields AT adds.
+const maxLine = 1<<20 + 4<<10
+
 // readLine reads one line without its "\n" (and "\r"); the slice is valid
-// until the next read.
-func readLine(r *bufio.Reader) ([]byte, error) {
+// until the next read. A line longer than the reader's buffer is gathered
+// into a new slice, up to maxLine.
+func readLine(r *bufio.Reader) ([]byte, error) { return readLineMax(r, maxLine) }
+
+// readShortLine reads a line of the handshake, which must fit the reader's
+// buffer: a peer that has not proved itself gets no bigger allocation.
+func readShortLine(r *bufio.Reader) ([]byte, error) { return readLineMax(r, 0) }
+
+var errLineTooLong = errors.New("peer: line too long")
+
+func readLineMax(r *bufio.Reader, limit int) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull && limit > 0 {
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull && len(long) <= limit+2 {
+			line, err = r.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
 	if err != nil {
 		if err == bufio.ErrBufferFull {
-			err = errors.New("peer: line too long")
+			err = errLineTooLong
 		}
 		return nil, err
 	}
 	line = line[:len(line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
+	}
+	if limit > 0 && len(line) > limit {
+		return nil, errLineTooLong
 	}
 	return line, nil
 }

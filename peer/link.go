@@ -148,6 +148,7 @@ type syncRun struct {
 // reports how long the link was up (0 when the handshake failed).
 func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) {
 	defer conn.Close()
+	defer context.AfterFunc(l.ls.abort, func() { conn.Close() })()
 	// Clients pending for a previous connection: the sync below carries
 	// their lines.
 	l.q.clear()

@@ -69,8 +69,12 @@ type Links struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	ready  chan struct{} // closed by Start: inbound links wait for it
-	list   atomic.Pointer[[]*link]
+	// abort ends when Shutdown gives up waiting: every outbound
+	// connection still flushing is closed.
+	abort    context.Context
+	abortNow context.CancelFunc
+	ready    chan struct{} // closed by Start: inbound links wait for it
+	list     atomic.Pointer[[]*link]
 	// allowed are the names inbound links may have: the neighbours given
 	// to Start, or to the last Update.
 	allowed atomic.Pointer[[]string]
@@ -107,6 +111,7 @@ func New(cfg Config) *Links {
 		seed:  maphash.MakeSeed(),
 	}
 	ls.ctx, ls.cancel = context.WithCancel(context.Background())
+	ls.abort, ls.abortNow = context.WithCancel(context.Background())
 	go ls.log.Run()
 	return ls
 }
@@ -299,20 +304,27 @@ func (ls *Links) Holds(line []byte, from string) {
 	e := herd.Entry{Line: line}
 	if id := e.ClientID(); len(id) > 0 {
 		h := maphash.Bytes(ls.seed, id)
-		l.q.remove(id, h)
-		l.tree.announce.remove(id, h) // nor announced
+		l.q.remove(id, h, ls.cfg.Cache, line)
+		l.tree.announce.remove(id, h, ls.cfg.Cache, line) // nor announced
 	}
 }
 
 // Close flushes what is queued on each outbound link, closes every link
 // and the peer port, and waits for their goroutines. Later calls do nothing.
-func (ls *Links) Close() {
+func (ls *Links) Close() { _ = ls.Shutdown(context.Background()) }
+
+// Shutdown is Close bounded by ctx: when ctx ends before every outbound
+// link has flushed (a neighbour that reads slowly), the connections still
+// flushing are closed, what they had not written is left to the sync with
+// the neighbour when this node comes back, and Shutdown returns ctx's
+// error once every goroutine of the links has ended.
+func (ls *Links) Shutdown(ctx context.Context) error {
 	ls.reload.Lock() // no Update starts a link behind Close's back
 	defer ls.reload.Unlock()
 	ls.mu.Lock()
 	if ls.stopped {
 		ls.mu.Unlock()
-		return
+		return nil
 	}
 	ls.stopped = true
 	for _, ln := range ls.lns {
@@ -323,8 +335,15 @@ func (ls *Links) Close() {
 	}
 	ls.mu.Unlock()
 	ls.cancel()
+	stop := context.AfterFunc(ctx, ls.abortNow)
 	ls.wg.Wait()
+	cut := !stop() // ctx ended first: abortNow ran
+	ls.abortNow()
 	ls.log.Close()
+	if cut {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // wake is called when the neighbour name proved itself on an inbound link:

@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"sync"
+
+	"github.com/herdnet/herd/herd"
 )
 
 // pending is a link's set of clients whose newest line the neighbour has
@@ -38,6 +40,7 @@ type pending struct {
 
 	coalesced uint64 // pushes of an id already waiting
 	removed   uint64 // ids removed because the neighbour held the line
+	held      []byte // the line remove reads from the cache; under mu
 }
 
 // newPending returns an empty set whose ids hash with seed.
@@ -102,10 +105,19 @@ func (q *pending) holds(off int, id []byte) bool {
 	return end < len(q.ids) && q.ids[end] <= '\n' && bytes.Equal(q.ids[off:end], id)
 }
 
-// remove takes id, whose hash is h, out of the set if it waits there: the
-// neighbour holds its newest line already. Non-blocking.
-func (q *pending) remove(id []byte, h uint64) {
+// remove takes id, whose hash is h, out of the set if it waits there and
+// cache still holds line for it: the neighbour holds the newest line
+// already. A newer line stored since the caller compared is flooded after
+// it is stored, and its push waits for mu: so either remove sees the newer
+// line and keeps id, or the push comes after and adds id again. Non-blocking;
+// allocates nothing once the buffers have grown.
+func (q *pending) remove(id []byte, h uint64, cache *herd.Cache, line []byte) {
 	q.mu.Lock()
+	var ok bool
+	if q.held, ok = cache.AppendLine(q.held[:0], id); !ok || !bytes.Equal(q.held, line) {
+		q.mu.Unlock()
+		return
+	}
 	mask := uint64(len(q.table) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		w := q.table[i]

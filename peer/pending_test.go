@@ -3,6 +3,8 @@ package peer
 import (
 	"hash/maphash"
 	"testing"
+
+	"github.com/herdnet/herd/herd"
 )
 
 // A client waits once however often it is pushed; a client the neighbour
@@ -13,11 +15,15 @@ func TestPending(t *testing.T) {
 	seed := maphash.MakeSeed()
 	q := newPending(seed)
 	push := func(id string) bool { return q.push([]byte(id), maphash.String(seed, id), 1) }
+	cache := herd.NewCache()
+	remove := func(id string) { // the neighbour sent the line held for id
+		q.remove([]byte(id), maphash.String(seed, id), cache, offer(cache, id, 1))
+	}
 	for _, id := range []string{"a", "bb", "a", "ccc", "bb"} {
 		push(id)
 	}
-	q.remove([]byte("bb"), maphash.String(seed, "bb"))
-	q.remove([]byte("zz"), maphash.String(seed, "zz")) // not waiting: nothing
+	remove("bb")
+	remove("zz") // not waiting: nothing
 	if n, _, coalesced, removed := q.stats(); n != 2 || coalesced != 2 || removed != 1 {
 		t.Fatalf("%d waiting, %d coalesced, %d removed; want 2, 2, 1", n, coalesced, removed)
 	}
@@ -36,14 +42,14 @@ func TestPending(t *testing.T) {
 		t.Fatalf("took %q (first %d), want [a ccc]", got, first)
 	}
 	push("bb")
-	q.remove([]byte("bb"), maphash.String(seed, "bb"))
+	remove("bb")
 	if !push("bb") {
 		t.Error("a removed id pushed again was not added back")
 	}
 	for i := range 200 { // ids removed at once still take table words: the table grows
 		id := "r" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 		push(id)
-		q.remove([]byte(id), maphash.String(seed, id))
+		remove(id)
 	}
 	if _, _, _, removed := q.stats(); removed != 202 {
 		t.Errorf("%d removed, want 202", removed)

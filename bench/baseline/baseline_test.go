@@ -1,6 +1,7 @@
 package baseline_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"strings"
@@ -94,4 +95,34 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T, opts herd.NodeOptions, limits engine.Limits) string {
 		return startNode(t, opts, limits).Addr()
 	})
+}
+
+// TestDoneAfterStop: the baseline is a node.Server in full; Done closes
+// once Stop has stopped it, Err stays nil (it never stops on its own), and
+// its Stats and SetLimits do nothing.
+func TestDoneAfterStop(t *testing.T) {
+	var s node.Server = baseline.New(herd.NewNode(herd.NodeOptions{Name: "Ball"}), baseline.Config{Listen: "127.0.0.1:0", Logger: testLogger()})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.SetLimits(engine.Limits{MaxLine: 16})
+	if st := s.Stats(); st != (engine.Stats{}) {
+		t.Errorf("Stats = %+v, want zero", st)
+	}
+	select {
+	case <-s.Done():
+		t.Fatal("Done closed before Stop")
+	default:
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed after Stop")
+	}
+	if err := s.Err(); err != nil {
+		t.Errorf("Err = %v", err)
+	}
 }

@@ -286,18 +286,63 @@ func (h *herdRun) metric(family string) (sum float64, ok bool) {
 	return sum, ok
 }
 
+// linkPeaks are the most a herd's links held waiting while it was loaded.
+type linkPeaks struct {
+	pending, lag float64
+	sampled      bool
+}
+
+// sampleLinks scrapes every node every 250 ms until stop is closed and
+// returns the largest sum of herd_peer_pending over the nodes and the
+// largest herd_peer_lag_seconds of any link.
+func (h *herdRun) sampleLinks(stop <-chan struct{}) linkPeaks {
+	var pk linkPeaks
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return pk
+		case <-tick.C:
+		}
+		var pending float64
+		for _, n := range h.nodes {
+			if n.admin == "" {
+				return pk
+			}
+			body, err := scrapeBody(n.admin)
+			if err != nil {
+				continue
+			}
+			if v, ok := sumFamily(body, "herd_peer_pending"); ok {
+				pending += v
+				pk.sampled = true
+			}
+			if v, ok := maxFamily(body, "herd_peer_lag_seconds"); ok {
+				pk.lag = max(pk.lag, v)
+			}
+		}
+		pk.pending = max(pk.pending, pending)
+	}
+}
+
 // metricsClient scrapes the nodes' admin ports; a scrape every 100 ms at
 // most needs no kept-alive connections (nor their goroutines).
 var metricsClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
-// scrape reads http://admin/metrics and sums the samples of family.
-func scrape(admin, family string) (sum float64, found bool, err error) {
+// scrapeBody reads http://admin/metrics.
+func scrapeBody(admin string) ([]byte, error) {
 	resp, err := metricsClient.Get("http://" + admin + "/metrics")
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	return io.ReadAll(resp.Body)
+}
+
+// scrape reads http://admin/metrics and sums the samples of family.
+func scrape(admin, family string) (sum float64, found bool, err error) {
+	body, err := scrapeBody(admin)
 	if err != nil {
 		return 0, false, err
 	}
@@ -308,6 +353,23 @@ func scrape(admin, family string) (sum float64, found bool, err error) {
 // sumFamily sums the samples of one metric family in Prometheus text
 // format: lines "family value" and "family{labels} value".
 func sumFamily(body []byte, family string) (sum float64, found bool) {
+	eachSample(body, family, func(v float64) { sum += v; found = true })
+	return sum, found
+}
+
+// maxFamily is the largest sample of family in a /metrics body.
+func maxFamily(body []byte, family string) (m float64, found bool) {
+	eachSample(body, family, func(v float64) {
+		if !found || v > m {
+			m = v
+		}
+		found = true
+	})
+	return m, found
+}
+
+// eachSample calls f with the value of every sample of family.
+func eachSample(body []byte, family string, f func(v float64)) {
 	for _, line := range bytes.Split(body, []byte("\n")) {
 		rest, ok := bytes.CutPrefix(line, []byte(family))
 		if !ok || len(rest) == 0 || (rest[0] != ' ' && rest[0] != '{') {
@@ -315,12 +377,10 @@ func sumFamily(body []byte, family string) (sum float64, found bool) {
 		}
 		if i := bytes.LastIndexByte(rest, ' '); i >= 0 {
 			if v, err := strconv.ParseFloat(string(rest[i+1:]), 64); err == nil {
-				sum += v
-				found = true
+				f(v)
 			}
 		}
 	}
-	return sum, found
 }
 
 // herdLoad is the outcome of one load spread over the five nodes.
@@ -335,6 +395,14 @@ type herdLoad struct {
 	// exports no such counter.
 	Dropped      float64 `json:"dropped"`
 	DropsCounted bool    `json:"drops_counted"`
+	// PeakPending is the most updates the five nodes' links held waiting at
+	// once (the sum of herd_peer_pending, sampled every 250 ms during the
+	// run) and PeakLagSec the oldest wait seen on any link
+	// (herd_peer_lag_seconds); LinksSampled is false when the engine
+	// exports neither.
+	PeakPending  float64 `json:"peak_pending"`
+	PeakLagSec   float64 `json:"peak_lag_s"`
+	LinksSampled bool    `json:"links_sampled"`
 	// Examples are a few of the generators' wrong or missing replies.
 	Examples []string `json:"error_examples,omitempty"`
 	Failed   string   `json:"failed,omitempty"`
@@ -385,8 +453,13 @@ func loadHerd(o *Options, h *herdRun, conns, pipeline int, rate float64, d time.
 			}
 		}()
 	}
+	stopSampling := make(chan struct{})
+	peaks := make(chan linkPeaks, 1)
+	go func() { peaks <- h.sampleLinks(stopSampling) }()
 	wg.Wait()
-	var l herdLoad
+	close(stopSampling)
+	pk := <-peaks
+	l := herdLoad{PeakPending: pk.pending, PeakLagSec: pk.lag, LinksSampled: pk.sampled}
 	if counted {
 		drop1, ok := h.metric("herd_peer_updates_dropped_total")
 		l.Dropped, l.DropsCounted = drop1-drop0, ok

@@ -197,8 +197,10 @@ func TestHerdCellTiny(t *testing.T) {
 		if c.Failed != "" || c.Closed.RPS <= 0 || c.Closed.CPUusPerUp <= 0 || c.Prop.Probe.Probes == 0 || c.Prop.Probe.Lost != 0 {
 			t.Errorf("%s: %+v", c.Engine, c)
 		}
-		if herdEngine := c.Engine == "gnet" || c.Engine == "goroutine"; herdEngine != c.Prop.DropsCounted {
-			t.Errorf("%s: drops counted %v", c.Engine, c.Prop.DropsCounted)
+		// Herd's links export their pending sets (they have no drop
+		// path); Twisted and Node.js export nothing.
+		if herdEngine := c.Engine == "gnet" || c.Engine == "goroutine"; herdEngine != c.Closed.LinksSampled {
+			t.Errorf("%s: links sampled %v", c.Engine, c.Closed.LinksSampled)
 		}
 	}
 	if len(ran) < 2 {
@@ -225,7 +227,7 @@ func TestHerdCellTiny(t *testing.T) {
 
 // TestPropagationTiny runs `herd-bench propagation`'s measurement at tiny
 // size: capacity, then an idle and a loaded level, each with probes and
-// counted drops.
+// the links' pending sets sampled.
 func TestPropagationTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds herd-bench and starts a five-process herd")
@@ -239,14 +241,14 @@ func TestPropagationTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Capacity.RPS <= 0 || !res.Capacity.DropsCounted || len(res.Levels) != 2 {
+	if res.Capacity.RPS <= 0 || !res.Capacity.LinksSampled || len(res.Levels) != 2 {
 		t.Fatalf("%+v", res)
 	}
 	if res.Levels[0].Level != 0 || res.Levels[1].Level != 0.5 {
 		t.Errorf("levels ran as %v, %v: want 0, 0.5", res.Levels[0].Level, res.Levels[1].Level)
 	}
 	for _, lr := range res.Levels {
-		if lr.Failed != "" || lr.Probe.Probes == 0 || lr.Probe.Lost != 0 || !lr.DropsCounted || lr.AgreeSec < 0 {
+		if lr.Failed != "" || lr.Probe.Probes == 0 || lr.Probe.Lost != 0 || lr.AgreeSec < 0 || (lr.Level > 0 && !lr.Load.LinksSampled) {
 			t.Errorf("level %v: %+v", lr.Level, lr)
 		}
 	}

@@ -118,6 +118,8 @@ func level(o *Options, ho HerdOptions, h *herdRun, rate float64, tag string) Lev
 	if counted {
 		drop1, ok := h.metric("herd_peer_updates_dropped_total")
 		lr.Dropped, lr.DropsCounted = drop1-drop0, ok
+	}
+	if _, ok := h.metric("herd_clients"); ok {
 		lr.AgreeSec = h.agree(60 * time.Second)
 	}
 	return lr

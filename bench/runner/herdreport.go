@@ -23,6 +23,9 @@ func ms(us float64) string {
 
 func dropsCell(lr LevelResult) string {
 	if !lr.DropsCounted {
+		if lr.Load.LinksSampled {
+			return "none (no drop path)"
+		}
 		return "no counter"
 	}
 	return fmt.Sprintf("%.0f", lr.Dropped)
@@ -30,9 +33,21 @@ func dropsCell(lr LevelResult) string {
 
 func loadDrops(l herdLoad) string {
 	if !l.DropsCounted {
+		if l.LinksSampled {
+			return fmt.Sprintf("no (the links have no drop path; at most %.0f updates waited at once, the oldest %.2f s)", l.PeakPending, l.PeakLagSec)
+		}
 		return "no counter"
 	}
 	return fmt.Sprintf("%.0f", l.Dropped)
+}
+
+// linksCell is the most updates the links held waiting at once and the
+// oldest wait, or "–" when the engine exports neither.
+func linksCell(l herdLoad) string {
+	if !l.LinksSampled {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f / %.2f", l.PeakPending, l.PeakLagSec)
 }
 
 func agreeCell(lr LevelResult) string {
@@ -55,8 +70,8 @@ func PropagationReport(r PropagationResult, chartFile string) string {
 	w("five `herd-bench load` generators (one per node, %d connections x pipeline %d, cold workload) and the probes share the machine's cores.\n\n", ho.Conns, ho.Pipeline)
 	w("Capacity, closed loop over the five nodes: **%.0f IAMAT/s**, %.2f µs of herd CPU (the five processes) per client IAMAT, %s updates dropped by the links. ", r.Capacity.RPS, r.Capacity.CPUusPerUp, loadDrops(r.Capacity))
 	w("Each run (capacity, each level) starts a fresh herd. Each level is open-loop load at a fraction of the capacity for %s, while a probe IAMAT enters at Alford every %s and Ball is polled every %s (an older IAMAT for the probe's client, answered from the cache) until it answers with the probe's line; times run from the probe's write to the poll reply that showed it. ", ho.Duration, ho.ProbeInterval, ho.PollInterval)
-	w("Lost probes (not at Ball within %s) count as %s. Dropped is the growth of `herd_peer_updates_dropped_total` over the five nodes; agree is how long after the load the five nodes took to report the same `herd_clients`.\n\n", ho.ProbeTimeout, ho.ProbeTimeout)
-	w("| load | target IAMAT/s | achieved IAMAT/s | probes | p50 ms | p99 ms | p99.9 ms | max ms | lost | dropped | agree s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("Lost probes (not at Ball within %s) count as %s. Dropped is the growth of `herd_peer_updates_dropped_total` over the five nodes; pending / lag is the most updates the links held waiting at once (the sum of `herd_peer_pending`, sampled every 250 ms) and the oldest wait on any link (`herd_peer_lag_seconds`); agree is how long after the load the five nodes took to report the same `herd_clients`.\n\n", ho.ProbeTimeout, ho.ProbeTimeout)
+	w("| load | target IAMAT/s | achieved IAMAT/s | probes | p50 ms | p99 ms | p99.9 ms | max ms | lost | dropped | pending / lag s | agree s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, lr := range r.Levels {
 		name := fmt.Sprintf("%.0f%%", lr.Level*100)
 		target, got := fmt.Sprintf("%.0f", lr.Rate), fmt.Sprintf("%.0f", lr.Load.RPS)
@@ -67,8 +82,8 @@ func PropagationReport(r PropagationResult, chartFile string) string {
 			name += " (failed, below)"
 			failed = append(failed, fmt.Sprintf("- %s failed: %s.\n", name[:len(name)-len(" (failed, below)")], lr.Failed))
 		}
-		w("| %s | %s | %s | %d | %s | %s | %s | %s | %d | %s | %s |\n", name, target, got, lr.Probe.Probes,
-			ms(lr.Probe.P50us), ms(lr.Probe.P99us), ms(lr.Probe.P999us), ms(lr.Probe.MaxUs), lr.Probe.Lost, dropsCell(lr), agreeCell(lr))
+		w("| %s | %s | %s | %d | %s | %s | %s | %s | %d | %s | %s | %s |\n", name, target, got, lr.Probe.Probes,
+			ms(lr.Probe.P50us), ms(lr.Probe.P99us), ms(lr.Probe.P999us), ms(lr.Probe.MaxUs), lr.Probe.Lost, dropsCell(lr), linksCell(lr.Load), agreeCell(lr))
 	}
 	w("\n")
 	for _, f := range failed {
@@ -296,6 +311,21 @@ func summarizeHerd(r HerdResults) []herdSummary {
 		}
 		if countedP {
 			sum.dropsProp = fmt.Sprintf("%.0f", summarize(dp).med)
+		}
+		// Herd's links keep a pending set and have no drop path: say so,
+		// with the most the links held waiting at once.
+		var peak, lag float64
+		sampled := false
+		for _, c := range by[e] {
+			if c.Closed.LinksSampled {
+				sampled, peak, lag = true, max(peak, c.Closed.PeakPending), max(lag, c.Closed.PeakLagSec)
+			}
+		}
+		if !countedC && sampled {
+			sum.dropsClosed = fmt.Sprintf("none (peak %.0f pending, %.2f s)", peak, lag)
+		}
+		if !countedP && sampled {
+			sum.dropsProp = "none"
 		}
 		out = append(out, sum)
 	}

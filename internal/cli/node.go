@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -170,6 +171,13 @@ func runNodes(f *nodeFlags, cfg *config.Config, names []string, stdout, stderr i
 			return err
 		}
 		defer stop()
+	}
+	if f.engine == "gnet" {
+		loops := f.loops
+		if loops == 0 {
+			loops = runtime.NumCPU() // gnet's multicore default
+		}
+		SetProcsDefault(loops * len(names))
 	}
 	h, err := node.StartHerd(cfg, names, node.Options{Setup: setup, NewServer: f.engines[f.engine], Loops: f.loops, Admin: true, DataDir: f.nodeDataDir})
 	if err != nil {
