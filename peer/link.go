@@ -128,6 +128,35 @@ func (l *link) run() {
 	}
 }
 
+// abortOnWake gives up the handshake on conn when the neighbour links in
+// meanwhile: it just (re)started, so an attempt already under way most
+// likely reached its old self, which will never answer, and would hold the
+// link down for the whole dial timeout. The wake is posted again, so the
+// link redials at once. The returned func ends the watch and returns once
+// the watcher can no longer touch conn, reporting whether it gave the
+// handshake up. Link goroutine only.
+func (l *link) abortOnWake(conn net.Conn) (stop func() (woken bool)) {
+	done := make(chan struct{})
+	exited := make(chan bool, 1)
+	go func() {
+		select {
+		case <-l.wakeCh:
+			_ = conn.SetDeadline(time.Now()) // the handshake's reads and writes fail now
+			select {
+			case l.wakeCh <- struct{}{}:
+			default:
+			}
+			exited <- true
+		case <-done:
+			exited <- false
+		}
+	}()
+	return func() bool {
+		close(done)
+		return <-exited
+	}
+}
+
 // syncMsg is an answer of the neighbour to this link's sync.
 type syncMsg struct {
 	word    string // "DIGEST" or "HAVE"
@@ -160,7 +189,12 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	lr := &liveReader{c: conn, timeout: ls.p.Timeout}
 	r := bufio.NewReaderSize(lr, 64<<10)
 	w := bufio.NewWriterSize(&deadlineWriter{conn, ls.p.Timeout}, 64<<10)
-	if err := ls.dialHandshake(r, w, l.name); err != nil {
+	stopWatch := l.abortOnWake(conn)
+	err := ls.dialHandshake(r, w, l.name)
+	if woken := stopWatch(); woken && err != nil {
+		return 0, err // given up for a fresh dial, not a failure to report
+	}
+	if err != nil {
 		lvl := slog.LevelWarn
 		if errors.Is(err, ErrAuth) || errors.Is(err, ErrRefused) || errors.Is(err, ErrCertName) {
 			lvl = slog.LevelError
@@ -188,7 +222,7 @@ func (l *link) serve(ctx context.Context, conn net.Conn) (time.Duration, error) 
 	ls.goFunc(func() { gone <- readSyncAnswers(r, msgs, stop, func() { lr.armed.Store(true) }, l.treeAnswer) })
 
 	var sy *syncRun
-	var err error
+	err = nil
 	startSync := func() { sy, err = ls.startSync(w) }
 	// The tree offer goes first: the neighbour's answer then arrives
 	// before any sync answer.
