@@ -87,7 +87,7 @@ func (l *link) wantSync() {
 // enqueue adds the client id to the link's pending set. While the link is
 // down it does nothing: the sync when it comes up carries what it missed.
 // Non-blocking; any goroutine; allocates nothing once the set has grown.
-func (l *link) enqueue(id []byte, h uint64, now int64) {
+func (l *link) enqueue(id []byte, h uint64, now func() time.Time) {
 	if !l.up.Load() {
 		return
 	}

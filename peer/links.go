@@ -279,14 +279,14 @@ func (ls *Links) Flood(line []byte, from string) {
 	if len(id) == 0 {
 		return
 	}
-	var now int64
 	var h uint64
+	hashed := false
 	for _, l := range ls.links() {
 		if l.name != from {
-			if now == 0 {
-				now, h = ls.cfg.Clock().UnixNano(), maphash.Bytes(ls.seed, id)
+			if !hashed {
+				h, hashed = maphash.Bytes(ls.seed, id), true
 			}
-			l.floodTo(id, h, now)
+			l.floodTo(id, h, ls.cfg.Clock)
 		} else {
 			l.tree.news.Add(1)
 		}

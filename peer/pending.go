@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"sync"
+	"time"
 
 	"github.com/herdnet/herd/herd"
 )
@@ -50,9 +51,10 @@ func newPending(seed maphash.Seed) *pending {
 
 // push adds id, whose hash under the set's seed is h, unless it is waiting
 // already (then the send that comes carries the newest line anyway); now
-// is the time, for the link's lag. It reports whether id was added.
-// Non-blocking.
-func (q *pending) push(id []byte, h uint64, now int64) bool {
+// tells the time, for the link's lag: push reads it only when id is the
+// first to wait, so a flood under load (ids waiting already) reads no
+// clock. It reports whether id was added. Non-blocking.
+func (q *pending) push(id []byte, h uint64, now func() time.Time) bool {
 	q.mu.Lock()
 	if 2*(q.used+1) > len(q.table) {
 		q.grow()
@@ -66,7 +68,7 @@ func (q *pending) push(id []byte, h uint64, now int64) bool {
 			q.ids = append(q.ids, id...)
 			q.ids = append(q.ids, '\n')
 			if q.n++; q.n == 1 {
-				q.first = now
+				q.first = now().UnixNano()
 			}
 			break
 		}
@@ -77,7 +79,7 @@ func (q *pending) push(id []byte, h uint64, now int64) bool {
 			if end := off + len(id); q.ids[end] == 0 {
 				q.ids[end] = '\n' // removed, and wanted again
 				if q.n++; q.n == 1 {
-					q.first = now
+					q.first = now().UnixNano()
 				}
 				break
 			}

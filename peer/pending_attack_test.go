@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/herdnet/herd/herd"
 )
@@ -27,7 +28,7 @@ func TestAttackManyClients(t *testing.T) {
 	idBytes := 0
 	for round := range 3 {
 		for i, id := range ids {
-			q.push(id, maphash.Bytes(seed, id), int64(1+round*clients+i))
+			q.push(id, maphash.Bytes(seed, id), func() time.Time { return time.Unix(0, int64(1+round*clients+i)) })
 		}
 	}
 	for _, id := range ids {
@@ -59,7 +60,7 @@ func TestAttackManyClients(t *testing.T) {
 	// The next round finds the set empty and grows nothing.
 	table := len(q.table)
 	for _, id := range ids {
-		q.push(id, maphash.Bytes(seed, id), 1)
+		q.push(id, maphash.Bytes(seed, id), func() time.Time { return time.Unix(0, 1) })
 	}
 	if n, _, _, _ := q.stats(); n != clients || len(q.table) != table {
 		t.Errorf("after a take: %d waiting, table %d words (was %d)", n, len(q.table), table)

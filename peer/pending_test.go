@@ -3,6 +3,7 @@ package peer
 import (
 	"hash/maphash"
 	"testing"
+	"time"
 
 	"github.com/herdnet/herd/herd"
 )
@@ -14,7 +15,9 @@ import (
 func TestPending(t *testing.T) {
 	seed := maphash.MakeSeed()
 	q := newPending(seed)
-	push := func(id string) bool { return q.push([]byte(id), maphash.String(seed, id), 1) }
+	push := func(id string) bool {
+		return q.push([]byte(id), maphash.String(seed, id), func() time.Time { return time.Unix(0, 1) })
+	}
 	cache := herd.NewCache()
 	remove := func(id string) { // the neighbour sent the line held for id
 		q.remove([]byte(id), maphash.String(seed, id), cache, offer(cache, id, 1))

@@ -117,7 +117,7 @@ type missing struct {
 // floodTo hands l the update of client id (hash h under the links' seed,
 // queued at now): the client joins l's pending set (pending.go), or, when
 // l is a pruned tree link, its set of clients to announce. Any goroutine.
-func (l *link) floodTo(id []byte, h uint64, now int64) {
+func (l *link) floodTo(id []byte, h uint64, now func() time.Time) {
 	t := l.tree
 	if !t.on.Load() || !t.lazy.Load() || !l.up.Load() {
 		l.enqueue(id, h, now)
@@ -185,7 +185,7 @@ func (l *link) treeAnswer(line []byte) {
 		id := line[len("GRAFT "):]
 		var ok bool
 		if t.scratch, ok = l.ls.cfg.Cache.AppendLine(t.scratch[:0], id); ok {
-			l.enqueue(id, maphash.Bytes(l.ls.seed, id), l.ls.cfg.Clock().UnixNano())
+			l.enqueue(id, maphash.Bytes(l.ls.seed, id), l.ls.cfg.Clock)
 		}
 	}
 }
