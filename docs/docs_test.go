@@ -416,8 +416,10 @@ func TestNothingPointsOutside(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for _, bad := range []string{"../shared", "/work/shared", "shared/seed"} {
-			if bytes.Contains(b, []byte(bad)) && !strings.HasSuffix(path, "docs_test.go") {
+		// The paths are spelled in pieces so that this file does not
+		// itself point where it forbids pointing.
+		for _, bad := range []string{".." + "/shared", "/work" + "/shared", "shared" + "/seed"} {
+			if bytes.Contains(b, []byte(bad)) {
 				t.Errorf("%s refers to %s, outside the repository", path, bad)
 			}
 		}
