@@ -281,6 +281,13 @@ func (d *halfClosed) write(b []byte) error {
 	if err := d.nc.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
 		return err
 	}
+	// cut sets cutOff before its deadline in the past, so a deadline set
+	// here either loses to the cut's or is followed by this check: a cut
+	// is never overwritten by a fresh deadline (which would leave the
+	// delivery waiting for write_timeout on a client that reads nothing).
+	if d.cutOff.Load() {
+		return errStalled
+	}
 	var werr error
 	err = rc.Write(func(fd uintptr) bool {
 		for len(b) > 0 {
@@ -291,11 +298,11 @@ func (d *halfClosed) write(b []byte) error {
 				if werr = d.s.ctx.Err(); werr != nil {
 					return true
 				}
-				if d.cutOff.Load() {
+				_ = d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
+				if d.cutOff.Load() { // after the deadline: see above
 					werr = errStalled
 					return true
 				}
-				_ = d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
 			}
 			switch err {
 			case nil, unix.EINTR:
