@@ -515,22 +515,7 @@ func TestFarFutureIAMATRefused(t *testing.T) {
 }
 
 // syncBuf is a log sink safe for the log writer and the test.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testclient.Buffer
 
 // TestInfoLogSummarisesRefusals: at info, per-connection events are not
 // logged; refusals and rejected lines show up once per interval as counts.
